@@ -1,0 +1,207 @@
+/* objects.c -- the C-API functions: readings that take or return Python
+ * objects, published as the module memviz._objects.
+ *
+ * cffi cannot pass a PyObject* or return a dict keyed by types, and its
+ * calls cost a GIL round trip; these functions are ordinary METH_O /
+ * METH_NOARGS functions, called with the GIL held, as fast as
+ * sys.getrefcount.  mv_register_objects_module() (a cffi function, called
+ * once by memviz._native) creates the module and puts it in sys.modules.
+ *
+ * Why this is safe: the GIL is held throughout; the list walks allocate
+ * nothing until the walk is over and every type found is INCREF'd before
+ * the first Python object of the result is built.
+ */
+#include "gcread.h"
+
+#if MV_PY_AT_LEAST(3, 14) && MV_KNOWN_LAYOUT
+#  include "internal/pycore_interpframe.h"
+#endif
+
+/* Raised with (status, message); memviz._native turns it into the public
+ * exception that fits the status. */
+static PyObject *ReadingError;
+
+static PyObject *
+raise_status(int status)
+{
+    PyObject *args = Py_BuildValue("(is)", status, mv_status_message(status));
+    if (args != NULL) {
+        PyErr_SetObject(ReadingError, args);
+        Py_DECREF(args);
+    }
+    return NULL;
+}
+
+/* 3.14+ loads some arguments as borrowed stack references (LOAD_FAST_BORROW):
+ * the caller's evaluation stack then holds no reference of its own.  While a
+ * builtin runs, the caller's frame has saved its stack pointer with the
+ * arguments still on the stack, so the argument's stack slot says whether
+ * the call owns a reference. */
+static int
+call_owns_reference(PyObject *op)
+{
+#if MV_PY_AT_LEAST(3, 14) && MV_KNOWN_LAYOUT
+    _PyInterpreterFrame *frame = PyThreadState_Get()->current_frame;
+    if (frame == NULL || frame->stackpointer == NULL
+        || frame->stackpointer <= frame->localsplus) {
+        return 1;
+    }
+    _PyStackRef top = frame->stackpointer[-1];
+    if ((PyObject *)(top.bits & ~Py_TAG_BITS) != op) {
+        return 1;   /* not called straight from Python code: the caller holds one */
+    }
+    return !PyStackRef_IsDeferred(top);
+#else
+    (void)op;
+    return 1;
+#endif
+}
+
+static PyObject *
+refcount(PyObject *module, PyObject *op)
+{
+    (void)module;
+    Py_ssize_t stored = Py_REFCNT(op);
+    if (MV_IS_IMMORTAL_OBJECT(op)) {
+        return PyLong_FromSsize_t(stored);
+    }
+    return PyLong_FromSsize_t(stored - call_owns_reference(op));
+}
+
+static PyObject *
+is_immortal(PyObject *module, PyObject *op)
+{
+    (void)module;
+    return PyBool_FromLong(MV_IS_IMMORTAL_OBJECT(op));
+}
+
+static PyObject *
+interpreter_id(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    return PyLong_FromLongLong(PyInterpreterState_GetID(PyInterpreterState_Get()));
+}
+
+static PyObject *
+generation_of(PyObject *module, PyObject *op)
+{
+    (void)module;
+#if MV_KNOWN_LAYOUT
+    struct _gc_runtime_state *gcstate = MV_GC_STATE(PyInterpreterState_Get());
+    int status = mv_gc_readable(gcstate);
+    if (status != MV_OK) {
+        return raise_status(status);
+    }
+    if (!PyObject_IS_GC(op) || !PyObject_GC_IsTracked(op)) {
+        Py_RETURN_NONE;
+    }
+    int generation = mv_gc_generation_of(gcstate, op);
+    if (generation < 0) {
+        return raise_status(MV_ERR_UNSUPPORTED);
+    }
+    return PyLong_FromLong(generation);
+#else
+    (void)op;
+    return raise_status(MV_ERR_UNSUPPORTED);
+#endif
+}
+
+#if MV_KNOWN_LAYOUT
+static PyObject *
+table_to_dict(mv_type_table *table)
+{
+    /* Types first: building the dict may run a collection that frees one. */
+    for (size_t i = 0; i < table->capacity; i++) {
+        Py_XINCREF(table->slots[i].type);
+    }
+    PyObject *result = PyDict_New();
+    for (size_t i = 0; result != NULL && i < table->capacity; i++) {
+        mv_type_count *slot = &table->slots[i];
+        if (slot->type == NULL) {
+            continue;
+        }
+        PyObject *count = PyLong_FromLongLong(slot->count);
+        if (count == NULL || PyDict_SetItem(result, (PyObject *)slot->type, count) < 0) {
+            Py_CLEAR(result);
+        }
+        Py_XDECREF(count);
+    }
+    for (size_t i = 0; i < table->capacity; i++) {
+        Py_XDECREF(table->slots[i].type);
+    }
+    return result;
+}
+#endif
+
+static PyObject *
+type_counts(PyObject *module, PyObject *arg)
+{
+    (void)module;
+#if MV_KNOWN_LAYOUT
+    int generation = PyLong_AsLong(arg);
+    if (generation == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (generation < -1 || generation > 2) {
+        PyErr_SetString(PyExc_ValueError, "generation must be 0, 1, 2 or -1 (all)");
+        return NULL;
+    }
+    struct _gc_runtime_state *gcstate = MV_GC_STATE(PyInterpreterState_Get());
+    int status = mv_gc_readable(gcstate);
+    mv_type_table table;
+    if (status == MV_OK) {
+        status = mv_gc_count_types(gcstate, generation, &table);
+    }
+    if (status != MV_OK) {
+        return raise_status(status);
+    }
+    PyObject *result = table_to_dict(&table);
+    mv_type_table_free(&table);
+    return result;
+#else
+    (void)arg;
+    return raise_status(MV_ERR_UNSUPPORTED);
+#endif
+}
+
+static PyMethodDef methods[] = {
+    {"refcount", refcount, METH_O,
+     "refcount(obj) -> int\n\nReferences to obj, not counting the call's own argument."},
+    {"is_immortal", is_immortal, METH_O, "is_immortal(obj) -> bool"},
+    {"interpreter_id", interpreter_id, METH_NOARGS, "interpreter_id() -> int"},
+    {"generation_of", generation_of, METH_O,
+     "generation_of(obj) -> 0, 1, 2, 3 (permanent) or None when not tracked"},
+    {"type_counts", type_counts, METH_O,
+     "type_counts(generation) -> {type: count}; generation -1 counts 0, 1 and 2"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef objects_module = {
+    PyModuleDef_HEAD_INIT, "memviz._objects",
+    "memviz's C-API functions (see csrc/objects.c).", -1, methods,
+    NULL, NULL, NULL, NULL,
+};
+
+int
+mv_register_objects_module(void)
+{
+    PyGILState_STATE gil = PyGILState_Ensure();
+    int status = -1;
+    PyObject *module = PyModule_Create(&objects_module);
+    if (module != NULL) {
+        ReadingError = PyErr_NewException("memviz._objects.ReadingError", PyExc_RuntimeError, NULL);
+        if (ReadingError != NULL
+            && PyModule_AddObject(module, "ReadingError", Py_NewRef(ReadingError)) == 0
+            && PyModule_AddIntConstant(module, "PERMANENT_GENERATION", MV_PERMANENT_GENERATION) == 0
+            && PyDict_SetItemString(PyImport_GetModuleDict(), "memviz._objects", module) == 0) {
+            status = 0;
+        }
+        Py_DECREF(module);
+    }
+    if (status != 0) {
+        PyErr_Clear();
+    }
+    PyGILState_Release(gil);
+    return status;
+}

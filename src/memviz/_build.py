@@ -1,0 +1,37 @@
+"""The cffi builder of memviz's C core (API mode), named by setup.py's ``cffi_modules``.
+
+The cdef is csrc/memviz.h itself, minus its preprocessor lines, so the C side and
+the Python side cannot drift apart.
+"""
+from pathlib import Path
+
+from cffi import FFI
+
+# setuptools wants paths relative to the project root, where setup.py runs.
+CSRC = "csrc"
+SOURCES = ["core.c", "gcread.c", "objects.c"]
+_HEADER = Path(__file__).resolve().parents[2] / CSRC / "memviz.h"
+
+
+def _cdef_text() -> str:
+    header = _HEADER.read_text()
+    return "\n".join(line for line in header.splitlines() if not line.lstrip().startswith("#"))
+
+
+ffibuilder = FFI()
+ffibuilder.cdef(_cdef_text())
+ffibuilder.set_source(
+    "memviz._core",
+    '#include "memviz.h"',
+    sources=[f"{CSRC}/{name}" for name in SOURCES],
+    include_dirs=[CSRC],
+    # The internal headers need Py_BUILD_CORE_MODULE as a compiler define (cffi's
+    # generated C includes Python.h first) and the full, non-limited API.
+    define_macros=[("Py_BUILD_CORE_MODULE", "1"), ("_CFFI_NO_LIMITED_API", None)],
+    # cffi asks for the free-threaded stable ABI on 3.15t even without the limited API.
+    extra_compile_args=["-UPy_TARGET_ABI3T", "-std=c11"],
+    py_limited_api=False,
+)
+
+if __name__ == "__main__":
+    ffibuilder.compile(verbose=True)

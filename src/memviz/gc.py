@@ -1,0 +1,121 @@
+"""The cyclic garbage collector's generations, read in place.
+
+``generations()`` counts the objects in each generation's list in C, without building
+the list ``gc.get_objects()`` returns; ``type_counts()`` counts them per exact type;
+``generation_of(obj)`` says which list holds an object. Nothing here forces a collection.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import _native
+
+
+class _Permanent(int):
+    """The permanent generation (``gc.freeze()``), after generations 0, 1 and 2."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "memviz.gc.PERMANENT"
+
+    def __reduce__(self):
+        return (_permanent, ())
+
+
+def _permanent() -> _Permanent:
+    return PERMANENT
+
+
+#: What ``generation_of`` returns for an object in the permanent generation.
+#: It compares equal to 3, the generation's index after 0, 1 and 2.
+PERMANENT = _Permanent(3)
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One generation of the collector at the moment of a reading.
+
+    ``objects`` is the length of its list (``len(gc.get_objects(generation=index))``);
+    ``count`` and ``threshold`` are ``gc.get_count()[index]`` and
+    ``gc.get_threshold()[index]``; ``collections``, ``collected`` and ``uncollectable``
+    are the figures of ``gc.get_stats()[index]``.
+    """
+
+    index: int
+    objects: int
+    count: int
+    threshold: int
+    collections: int
+    collected: int
+    uncollectable: int
+
+    def __str__(self) -> str:
+        return (
+            f"generation {self.index}: {self.objects:,} objects, count {self.count:,}/"
+            f"{self.threshold:,}, {self.collections:,} collections "
+            f"({self.collected:,} collected, {self.uncollectable:,} uncollectable)"
+        )
+
+
+def _read(reading: str):
+    """One reading of the collector into a fresh C buffer (one per call, so that threads
+    reading at once never share one)."""
+    lib = _native.require_core(reading)
+    buffer = _native.ffi.new("mv_gc_reading *")
+    buffer.interpreter_id = _native.interpreter_id()
+    _native.check(reading, lib.mv_read_gc(buffer))
+    return buffer
+
+
+def generations() -> tuple[Generation, Generation, Generation]:
+    """The three generations, counted in one reading."""
+    raw = _read("memviz.gc.generations()")
+    return tuple(
+        Generation(
+            index=i,
+            objects=gen.objects,
+            count=gen.count,
+            threshold=gen.threshold,
+            collections=gen.collections,
+            collected=gen.collected,
+            uncollectable=gen.uncollectable,
+        )
+        for i, gen in enumerate(raw.generations)
+    )
+
+
+def permanent() -> int:
+    """Objects in the permanent generation, as ``gc.get_freeze_count()``."""
+    return _read("memviz.gc.permanent()").permanent
+
+
+def generation_of(obj: object) -> int | None:
+    """0, 1, 2 or ``PERMANENT``: the generation whose list holds ``obj``; None when the
+    collector does not track it. Walks the list from ``obj`` to its end."""
+    objects = _native.require_objects("memviz.gc.generation_of()")
+    try:
+        generation = objects.generation_of(obj)
+    except objects.ReadingError as error:
+        raise _native.from_reading_error("memviz.gc.generation_of()", error) from None
+    if generation == PERMANENT:
+        return PERMANENT
+    return generation
+
+
+def type_counts(generation: int | None = None) -> dict[type, int]:
+    """GC-tracked objects per exact type, in one generation or (None) in all three.
+
+    Counted by a walk of the lists in C: no list of objects, no collection, nothing
+    allocated from pymalloc during the walk. The permanent generation is not included,
+    as in ``gc.get_objects()``.
+    """
+    objects = _native.require_objects("memviz.gc.type_counts()")
+    if generation is not None and (
+        isinstance(generation, bool) or not isinstance(generation, int) or not 0 <= generation <= 2
+    ):
+        raise ValueError(f"generation must be 0, 1, 2 or None, not {generation!r}")
+    try:
+        return objects.type_counts(-1 if generation is None else generation)
+    except objects.ReadingError as error:
+        raise _native.from_reading_error("memviz.gc.type_counts()", error) from None
