@@ -50,7 +50,7 @@ call_owns_reference(PyObject *op)
     if ((PyObject *)(top.bits & ~Py_TAG_BITS) != op) {
         return 1;   /* not called straight from Python code: the caller holds one */
     }
-    return !PyStackRef_IsDeferred(top);
+    return PyStackRef_RefcountOnObject(top);
 #else
     (void)op;
     return 1;
