@@ -3,6 +3,7 @@
 The cdef is csrc/memviz.h itself, minus its preprocessor lines, so the C side and
 the Python side cannot drift apart.
 """
+import os
 from pathlib import Path
 
 from cffi import FFI
@@ -18,6 +19,9 @@ def _cdef_text() -> str:
     return "\n".join(line for line in header.splitlines() if not line.lstrip().startswith("#"))
 
 
+# CI and development builds hold the C core to zero warnings; users' compilers are not.
+STRICT_CFLAGS = ["-Wall", "-Wextra", "-Werror"] if os.environ.get("MEMVIZ_STRICT_CFLAGS") else []
+
 ffibuilder = FFI()
 ffibuilder.cdef(_cdef_text())
 ffibuilder.set_source(
@@ -29,7 +33,7 @@ ffibuilder.set_source(
     # generated C includes Python.h first) and the full, non-limited API.
     define_macros=[("Py_BUILD_CORE_MODULE", "1"), ("_CFFI_NO_LIMITED_API", None)],
     # cffi asks for the free-threaded stable ABI on 3.15t even without the limited API.
-    extra_compile_args=["-UPy_TARGET_ABI3T", "-std=c11"],
+    extra_compile_args=["-UPy_TARGET_ABI3T", "-std=c11", *STRICT_CFLAGS],
     py_limited_api=False,
 )
 
