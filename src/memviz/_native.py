@@ -49,7 +49,10 @@ def interpreter_problem() -> str | None:
     if platform.python_implementation() != "CPython":
         return "memviz reads CPython's internal structures; this is not CPython"
     if free_threaded():
-        return "free-threaded builds keep no generation lists and no pymalloc arenas"
+        return (
+            "free-threaded builds keep no generation lists, allocate with mimalloc instead of "
+            "pymalloc, and split reference counts between threads (biased for deferred ones)"
+        )
     if not OLDEST_KNOWN <= sys.version_info[:2] <= NEWEST_KNOWN:
         known = "{}.{}".format(*OLDEST_KNOWN), "{}.{}".format(*NEWEST_KNOWN)
         return f"memviz knows the internal layout of CPython {known[0]} to {known[1]} only"
