@@ -106,4 +106,198 @@ mv_gc_lists_readable(void)
 #endif
 }
 
+/* =========================================================================
+ * pymalloc (csrc/pymalloc.c)
+ *
+ * MV_PM_KNOWN        1 when this build can read pymalloc: a known GIL build
+ *                    of a 64-bit interpreter with pymalloc compiled in.
+ * MV_PM_FROM_SYMTAB  1 on 3.10/3.11, whose state is made of file-static
+ *                    variables of Objects/obmalloc.c that no header declares:
+ *                    pymalloc.c finds them in libpython's .symtab
+ *                    (csrc/elfsyms.c) by the names and sizes MV_PM_SYMBOLS
+ *                    lists.  0 on 3.12+, where the interpreter holds the
+ *                    state (mv_pm_state).
+ * MV_PM_*            the constants.  3.12+: the headers' own
+ *                    (internal/pycore_obmalloc.h, so 3.15's optional 2 MiB
+ *                    huge-page arenas follow the build).  3.10/3.11: copied
+ *                    from that version's obmalloc.c for 64-bit with the radix
+ *                    tree (its default); the sizes of the symbols found
+ *                    (usedpools, nfp2lasta, arena_map_root) are checked
+ *                    against them at run time, so another configuration is
+ *                    refused rather than misread.
+ * mv_pm_pool, mv_pm_arena   struct pool_header and struct arena_object.
+ * mv_pm_globals      the management figures one reading needs, copied out.
+ * ========================================================================= */
+#if MV_KNOWN_LAYOUT && defined(WITH_PYMALLOC) && SIZEOF_VOID_P == 8
+#  define MV_PM_KNOWN 1
+#else
+#  define MV_PM_KNOWN 0
+#endif
+
+#if MV_PM_KNOWN
+
+/* The exported functions pymalloc.c calls are declared in a different header
+ * in each version: _PyObject_DebugMallocStats in cpython/objimpl.h (3.10),
+ * internal/pycore_pymem.h (3.11), internal/pycore_obmalloc.h (3.12+);
+ * _PyMem_GetCurrentAllocatorName in cpython/pymem.h (3.10-3.12),
+ * internal/pycore_pymem.h (3.13+). */
+#  if MV_PY_AT_LEAST(3, 12)
+#    include "internal/pycore_obmalloc.h"
+#  endif
+#  if (MV_PY_AT_LEAST(3, 11) && !MV_PY_AT_LEAST(3, 12)) || MV_PY_AT_LEAST(3, 13)
+#    include "internal/pycore_pymem.h"
+#  endif
+
+/* Debug hooks (PYTHONMALLOC=debug/pymalloc_debug, -X dev) put two size_t
+ * before the pointer they hand out: the object starts this far into its block. */
+#  define MV_PM_DEBUG_PREFIX (2 * sizeof(size_t))
+
+/* What one reading needs from the management state, copied out. */
+typedef struct mv_pm_globals mv_pm_globals;
+
+#  if !MV_PY_AT_LEAST(3, 12)
+#    define MV_PM_FROM_SYMTAB 1
+#    include "internal/pycore_runtime.h"   /* _PyRuntime: checks the symbol lookup */
+
+#    define MV_PM_ALIGNMENT 16
+#    define MV_PM_SMALL_REQUEST_THRESHOLD 512
+#    define MV_PM_SIZE_CLASSES (MV_PM_SMALL_REQUEST_THRESHOLD / MV_PM_ALIGNMENT)
+#    define MV_PM_ARENA_BITS 20                     /* USE_LARGE_ARENAS: 1 MiB */
+#    define MV_PM_POOL_BITS 14                      /* USE_LARGE_POOLS: 16 KiB */
+#    define MV_PM_ARENA_SIZE ((size_t)1 << MV_PM_ARENA_BITS)
+#    define MV_PM_POOL_SIZE ((size_t)1 << MV_PM_POOL_BITS)
+#    define MV_PM_MAX_POOLS_IN_ARENA (MV_PM_ARENA_SIZE / MV_PM_POOL_SIZE)
+#    define MV_PM_RADIX_TREE 1
+/* The radix tree: 3.10 indexes 48-bit addresses (ADDRESS_BITS 48), 3.11
+ * whole pointers (IGNORE_BITS 0). */
+#    if MV_PY_AT_LEAST(3, 11)
+#      define MV_PM_ADDRESS_BITS 64
+#    else
+#      define MV_PM_ADDRESS_BITS 48
+#    endif
+#    define MV_PM_INTERIOR_BITS ((MV_PM_ADDRESS_BITS - MV_PM_ARENA_BITS + 2) / 3)
+#    define MV_PM_MAP_BOT_BITS (MV_PM_ADDRESS_BITS - MV_PM_ARENA_BITS - 2 * MV_PM_INTERIOR_BITS)
+#    define MV_PM_MAP_ROOT_BYTES (((size_t)1 << MV_PM_INTERIOR_BITS) * sizeof(void *))
+#    define MV_PM_MAP_MID_BYTES (((size_t)1 << MV_PM_INTERIOR_BITS) * sizeof(void *))
+#    define MV_PM_MAP_BOT_BYTES (((size_t)1 << MV_PM_MAP_BOT_BITS) * 2 * sizeof(int32_t))
+
+typedef struct mv_pm_pool {
+    union { uint8_t *_padding; unsigned int count; } ref;
+    uint8_t *freeblock;
+    struct mv_pm_pool *nextpool;
+    struct mv_pm_pool *prevpool;
+    unsigned int arenaindex;
+    unsigned int szidx;
+    unsigned int nextoffset;
+    unsigned int maxnextoffset;
+} mv_pm_pool;
+
+typedef struct mv_pm_arena {
+    uintptr_t address;
+    uint8_t *pool_address;
+    unsigned int nfreepools;
+    unsigned int ntotalpools;
+    mv_pm_pool *freepools;
+    struct mv_pm_arena *nextarena;
+    struct mv_pm_arena *prevarena;
+} mv_pm_arena;
+
+#    define MV_PM_POOL_OVERHEAD \
+        ((sizeof(mv_pm_pool) + MV_PM_ALIGNMENT - 1) & ~(size_t)(MV_PM_ALIGNMENT - 1))
+
+/* obmalloc.c's statics that memviz reads, with the size each must have.
+ * usedpools, nfp2lasta and arena_map_root are not read: their sizes check
+ * the number of size classes, of pools per arena and the radix tree. */
+#    define MV_PM_SYMBOLS(X)                                                    \
+        X(arenas, sizeof(mv_pm_arena *))                                        \
+        X(maxarenas, sizeof(unsigned int))                                      \
+        X(narenas_currently_allocated, sizeof(size_t))                          \
+        X(ntimes_arena_allocated, sizeof(size_t))                               \
+        X(narenas_highwater, sizeof(size_t))                                    \
+        X(raw_allocated_blocks, sizeof(Py_ssize_t))                             \
+        X(arena_map_mid_count, sizeof(int))                                     \
+        X(arena_map_bot_count, sizeof(int))                                     \
+        X(usedpools, 2 * ((MV_PM_SIZE_CLASSES + 7) / 8) * 8 * sizeof(void *))   \
+        X(nfp2lasta, (MV_PM_MAX_POOLS_IN_ARENA + 1) * sizeof(void *))           \
+        X(arena_map_root, MV_PM_MAP_ROOT_BYTES)
+
+#  else /* 3.12+ */
+#    define MV_PM_FROM_SYMTAB 0
+
+typedef struct pool_header mv_pm_pool;
+typedef struct arena_object mv_pm_arena;
+
+#    define MV_PM_ALIGNMENT ALIGNMENT
+#    define MV_PM_SMALL_REQUEST_THRESHOLD SMALL_REQUEST_THRESHOLD
+#    define MV_PM_SIZE_CLASSES NB_SMALL_SIZE_CLASSES
+#    define MV_PM_ARENA_SIZE ((size_t)ARENA_SIZE)
+#    define MV_PM_POOL_SIZE ((size_t)POOL_SIZE)
+#    define MV_PM_MAX_POOLS_IN_ARENA MAX_POOLS_IN_ARENA
+#    define MV_PM_POOL_OVERHEAD ((size_t)POOL_OVERHEAD)
+#    if WITH_PYMALLOC_RADIX_TREE && defined(USE_INTERIOR_NODES)
+#      define MV_PM_RADIX_TREE 1
+#      define MV_PM_MAP_ROOT_BYTES sizeof(arena_map_top_t)
+#      define MV_PM_MAP_MID_BYTES sizeof(arena_map_mid_t)
+#      define MV_PM_MAP_BOT_BYTES sizeof(arena_map_bot_t)
+#    else
+#      define MV_PM_RADIX_TREE 0
+#    endif
+
+/* The state this interpreter allocates from.  3.12 embeds one in every
+ * interpreter, but a legacy subinterpreter (Py_RTFLAGS_USE_MAIN_OBMALLOC)
+ * allocates from the main interpreter's; 3.13+ points each interpreter at
+ * the state it uses (NULL only before the allocator is initialised). */
+static inline struct _obmalloc_state *
+mv_pm_state(PyInterpreterState *interp)
+{
+#    if MV_PY_AT_LEAST(3, 13)
+    return interp->obmalloc;
+#    else
+    if (interp != PyInterpreterState_Main()
+        && (interp->feature_flags & Py_RTFLAGS_USE_MAIN_OBMALLOC)) {
+        interp = PyInterpreterState_Main();
+    }
+    return &interp->obmalloc;
+#    endif
+}
+#  endif /* 3.12+ */
+
+#  ifndef MV_PM_MAP_ROOT_BYTES
+#    define MV_PM_MAP_ROOT_BYTES 0
+#    define MV_PM_MAP_MID_BYTES 0
+#    define MV_PM_MAP_BOT_BYTES 0
+#  endif
+
+struct mv_pm_globals {
+    mv_pm_arena *arenas;                    /* the arenas vector (maxarenas slots) */
+    unsigned int maxarenas;
+    size_t narenas_currently_allocated;
+    size_t ntimes_arena_allocated;
+    size_t narenas_highwater;
+    Py_ssize_t raw_allocated_blocks;
+    int map_mid_count;                      /* -1 without the radix tree */
+    int map_bot_count;
+};
+
+#  if !MV_PM_FROM_SYMTAB
+static inline void
+mv_pm_copy_globals(struct _obmalloc_state *state, mv_pm_globals *g)
+{
+    g->arenas = state->mgmt.arenas;
+    g->maxarenas = state->mgmt.maxarenas;
+    g->narenas_currently_allocated = state->mgmt.narenas_currently_allocated;
+    g->ntimes_arena_allocated = state->mgmt.ntimes_arena_allocated;
+    g->narenas_highwater = state->mgmt.narenas_highwater;
+    g->raw_allocated_blocks = state->mgmt.raw_allocated_blocks;
+#    if MV_PM_RADIX_TREE
+    g->map_mid_count = state->usage.arena_map_mid_count;
+    g->map_bot_count = state->usage.arena_map_bot_count;
+#    else
+    g->map_mid_count = g->map_bot_count = -1;
+#    endif
+}
+#  endif
+
+#endif /* MV_PM_KNOWN */
+
 #endif /* MEMVIZ_COMPAT_H */

@@ -61,4 +61,125 @@ int mv_interpreter(mv_interpreter_info *out);
 int mv_read_gc(mv_gc_reading *out);
 int mv_register_objects_module(void);
 
+/* ---- pymalloc (csrc/pymalloc.c) ----------------------------------------
+ * Arrays indexed by size class have 64 entries: NB_SMALL_SIZE_CLASSES is 32
+ * on 64-bit builds and at most 64 anywhere (obmalloc.c refuses more).
+ * `after_walk` (tests only): 0, or id() of a callable the reading calls with
+ * the GIL held right after its walk, before it allocates anything, so that an
+ * oracle (sys.getallocatedblocks, sys._debugmallocstats) sees the very heap
+ * state the walk saw; its int result (0 for None) lands in after_walk_result,
+ * INT64_MIN when it raised. */
+
+/* pymalloc's constants, compiled from this interpreter's headers (3.12+) or
+ * its version's obmalloc.c (3.10/3.11). */
+typedef struct {
+    uint32_t alignment;
+    uint32_t small_request_threshold;
+    uint32_t size_classes;
+    uint32_t pool_size;
+    uint32_t arena_size;
+    uint32_t pools_per_arena;
+    uint32_t pool_overhead;
+    uint32_t debug_prefix;          /* bytes debug hooks put before the pointer they hand out */
+    uint64_t arena_map_root_bytes;  /* the radix tree's root and node sizes; 0 without one */
+    uint64_t arena_map_mid_bytes;
+    uint64_t arena_map_bot_bytes;
+    uint32_t block_sizes[64];
+    uint32_t blocks_per_pool[64];
+} mv_pymalloc_layout;
+
+/* Which allocator serves objects, and whether the state can be read directly. */
+typedef struct {
+    int64_t interpreter_id;         /* in */
+    char allocator[32];             /* _PyMem_GetCurrentAllocatorName(); "" when hooks hide it */
+    int32_t pymalloc;               /* 1: pymalloc serves object memory, 0: it does not, -1: unknown */
+    int32_t debug_hooks;            /* 1: debug hooks sit in front of pymalloc (-1: unknown) */
+    int32_t direct;                 /* MV_OK when the state can be read directly, else why not */
+    char problem[320];              /* with direct != MV_OK: the details */
+} mv_pymalloc_info;
+
+typedef struct {
+    uint64_t pools;                 /* pools with at least one block in use */
+    uint64_t blocks_in_use;
+    uint64_t blocks_free;
+} mv_pymalloc_class;
+
+/* sys._debugmallocstats()'s figures, from one walk of the arenas. */
+typedef struct {
+    int64_t interpreter_id;         /* in */
+    uint64_t after_walk;            /* in (tests) */
+    int64_t after_walk_result;
+    uint64_t arenas_allocated_total;
+    uint64_t arenas_current;
+    uint64_t arenas_highwater;
+    int64_t raw_blocks;             /* object requests pymalloc passed on to malloc */
+    uint64_t unused_pools;
+    uint64_t allocated_bytes;
+    uint64_t available_bytes;
+    uint64_t pool_header_bytes;
+    uint64_t quantization_bytes;
+    uint64_t arena_alignment_bytes;
+    int64_t arena_map_mid_nodes;    /* -1 without the radix tree */
+    int64_t arena_map_bot_nodes;
+    mv_pymalloc_class classes[64];
+} mv_pymalloc_stats;
+
+typedef struct {
+    uint64_t address;
+    uint32_t index;                 /* slot in pymalloc's arenas vector */
+    uint32_t pools_total;
+    uint32_t pools_free;            /* empty and never-used pools */
+    uint32_t pools_used;            /* its entries in the pools array, after the previous arena's */
+} mv_pymalloc_arena;
+
+typedef struct {
+    uint64_t address;
+    uint32_t size_class;
+    uint32_t blocks_in_use;
+} mv_pymalloc_pool;
+
+/* Every live arena and its pools in use, from one walk. */
+typedef struct {
+    int64_t interpreter_id;         /* in */
+    uint64_t after_walk;            /* in (tests) */
+    int64_t after_walk_result;
+    uint64_t narenas;
+    uint64_t npools;
+    mv_pymalloc_arena *arenas;      /* malloc'd by the reading: release with mv_pymalloc_map_free */
+    mv_pymalloc_pool *pools;
+} mv_pymalloc_map;
+
+/* The block that holds the object at `address`. */
+typedef struct {
+    int64_t interpreter_id;         /* in */
+    uint64_t address;               /* in: id() of an object the caller holds */
+    int32_t found;                  /* 0: not in a pymalloc block */
+    uint32_t size_class;
+    uint32_t block_size;
+    uint64_t arena_address;
+    uint64_t pool_address;
+    uint64_t block_address;
+} mv_pymalloc_block;
+
+/* _PyObject_DebugMallocStats()'s report, written into memory: the fallback
+ * when the state cannot be read directly. */
+typedef struct {
+    int64_t interpreter_id;         /* in */
+    uint64_t after_walk;            /* in (tests): called right after the report is written */
+    int64_t after_walk_result;
+    int32_t printed;                /* 0 when no pymalloc report was written */
+    int64_t allocated_blocks;       /* sys.getallocatedblocks() at the same heap state */
+    char *text;                     /* malloc'd: release with mv_pymalloc_text_free */
+    uint64_t length;
+} mv_pymalloc_text;
+
+int mv_pymalloc_read_layout(mv_pymalloc_layout *out);
+int mv_pymalloc_read_info(mv_pymalloc_info *out);
+int mv_pymalloc_read_stats(mv_pymalloc_stats *out);
+int mv_pymalloc_read_map(mv_pymalloc_map *out);
+void mv_pymalloc_map_free(mv_pymalloc_map *map);
+int mv_pymalloc_locate(mv_pymalloc_block *out);
+int mv_pymalloc_debug_text(mv_pymalloc_text *out);
+void mv_pymalloc_text_free(mv_pymalloc_text *text);
+
 #endif
