@@ -3,11 +3,22 @@
 - ``memviz.refcount(obj)``, ``memviz.is_immortal(obj)``: an object's reference count.
 - ``memviz.gc``: the cyclic collector's generations, counted in place.
 - ``memviz.capabilities()``: which readings work on this interpreter, and why not.
+- ``memviz.snapshot()``: all of it in one reading, kept as a value (diff, save, load);
+  ``memviz.track()``: a snapshot before and after a block, and the collections between.
 """
 from . import gc
 from ._capabilities import Capabilities, Capability, capabilities
-from ._errors import CollectorRunning, MemvizError, PymallocUnavailable, UnsupportedInterpreter
+from ._errors import (
+    CollectorRunning,
+    MemvizError,
+    PymallocUnavailable,
+    SnapshotFormatError,
+    UnsupportedInterpreter,
+)
 from ._refcount import is_immortal, refcount
+from .snapshot import Snapshot, snapshot
+from ._diff import SnapshotDiff, TypeDiff
+from ._track import GcEvent, track
 
 __version__ = "0.1.0"
 
@@ -17,9 +28,16 @@ __all__ = [
     "CollectorRunning",
     "MemvizError",
     "PymallocUnavailable",
+    "GcEvent",
+    "Snapshot",
+    "SnapshotDiff",
+    "SnapshotFormatError",
+    "TypeDiff",
     "UnsupportedInterpreter",
     "capabilities",
     "gc",
     "is_immortal",
     "refcount",
+    "snapshot",
+    "track",
 ]

@@ -19,3 +19,9 @@ class PymallocUnavailable(MemvizError):
 class CollectorRunning(MemvizError):
     """The cyclic collector is running (a reading was asked for from a finalizer, a weakref
     callback or a gc.callbacks hook): its lists are half-built and are not read."""
+
+
+class SnapshotFormatError(MemvizError, ValueError):
+    """A saved snapshot (JSON text, a file, a pickle's state) is not one memviz can read:
+    not JSON, truncated, another format or version, or a field of the wrong type. The
+    message names the field and what is wrong with it."""

@@ -1,0 +1,289 @@
+"""What changed between two snapshots: ``newer - older`` is a :class:`SnapshotDiff`."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+from .snapshot import Snapshot
+
+__all__ = ["ArenaDiff", "GenerationDiff", "SizeClassDiff", "SnapshotDiff", "TypeDiff"]
+
+
+@dataclass(frozen=True)
+class TypeDiff:
+    """One type's objects in the newer snapshot (``count``) and the change (``delta``)."""
+
+    name: str
+    count: int
+    delta: int
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.count:,} ({self.delta:+,})"
+
+
+@dataclass(frozen=True)
+class GenerationDiff:
+    """One generation in the newer snapshot and what changed since the older one."""
+
+    index: int
+    objects: int
+    objects_delta: int
+    collections_delta: int
+    collected_delta: int
+    uncollectable_delta: int
+
+    def __str__(self) -> str:
+        return (
+            f"generation {self.index}: {self.objects:,} objects ({self.objects_delta:+,}), "
+            f"{self.collections_delta:+,} collections, {self.collected_delta:+,} collected, "
+            f"{self.uncollectable_delta:+,} uncollectable"
+        )
+
+
+@dataclass(frozen=True)
+class SizeClassDiff:
+    """One pymalloc size class in the newer snapshot and what changed."""
+
+    index: int
+    block_size: int
+    pools: int
+    pools_delta: int
+    blocks_in_use: int
+    blocks_delta: int
+
+    @property
+    def bytes_delta(self) -> int:
+        """The change in bytes of blocks in use."""
+        return self.blocks_delta * self.block_size
+
+    def __str__(self) -> str:
+        return (
+            f"size class {self.index} ({self.block_size} B): {self.blocks_in_use:,} blocks "
+            f"({self.blocks_delta:+,}), {self.pools:,} pools ({self.pools_delta:+,})"
+        )
+
+
+@dataclass(frozen=True)
+class ArenaDiff:
+    """pymalloc's arenas in the newer snapshot and what changed.
+
+    ``allocated_delta`` and ``reclaimed_delta`` come from pymalloc's running totals;
+    ``added`` and ``released`` from the two arena maps (arenas at addresses only one of
+    them has), None when either snapshot has no map.
+    """
+
+    current: int
+    current_delta: int
+    allocated_delta: int
+    reclaimed_delta: int
+    highwater: int
+    added: int | None
+    released: int | None
+
+    def __str__(self) -> str:
+        text = (f"{self.current:,} arenas ({self.current_delta:+,}): "
+                f"{self.allocated_delta:,} allocated, {self.reclaimed_delta:,} reclaimed")
+        if self.added is not None:
+            text += f"; map: {self.added:,} new, {self.released:,} released"
+        return text
+
+
+def _is_generation(generation) -> bool:
+    return generation is None or (
+        not isinstance(generation, bool) and isinstance(generation, int) and 0 <= generation <= 2
+    )
+
+
+class SnapshotDiff:
+    """The change from ``old`` to ``new`` (``new - old``).
+
+    Every ``*_delta`` is new minus old. Readings that either snapshot lacks are None.
+    ``exclude`` (used by ``memviz.track``) is a per-generation count of objects by type
+    name to leave out of the type and generation figures: memviz's own objects.
+    """
+
+    __slots__ = ("_new", "_old", "_exclude")
+
+    def __init__(self, new: Snapshot, old: Snapshot,
+                 exclude: tuple[Mapping[str, int], Mapping[str, int], Mapping[str, int]]
+                 | None = None):
+        if not isinstance(new, Snapshot) or not isinstance(old, Snapshot):
+            raise TypeError("SnapshotDiff compares two memviz.Snapshot values")
+        object.__setattr__(self, "_new", new)
+        object.__setattr__(self, "_old", old)
+        object.__setattr__(self, "_exclude", exclude)
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"a SnapshotDiff is immutable (cannot set {name!r})")
+
+    def __reduce__(self):
+        return (SnapshotDiff, (self._new, self._old, self._exclude))
+
+    @property
+    def new(self) -> Snapshot:
+        return self._new
+
+    @property
+    def old(self) -> Snapshot:
+        return self._old
+
+    @property
+    def exclude(self):
+        return self._exclude
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds between the two snapshots."""
+        return self._new.taken_at - self._old.taken_at
+
+    # -- types ----------------------------------------------------------------------------
+
+    @property
+    def has_types(self) -> bool:
+        return self._new.has_types and self._old.has_types
+
+    def _counts(self, snap: Snapshot, generation: int | None, own: bool) -> dict[str, int]:
+        counts = snap.type_counts(generation)
+        if own and self._exclude is not None:
+            generations = range(3) if generation is None else (generation,)
+            for g in generations:
+                for name, n in self._exclude[g].items():
+                    left = counts.get(name, 0) - n
+                    if left:
+                        counts[name] = left
+                    else:
+                        counts.pop(name, None)
+        return counts
+
+    def type_deltas(self, generation: int | None = None) -> dict[str, int]:
+        """{type name: change in objects}, for the types whose count changed."""
+        if not _is_generation(generation):
+            raise ValueError(f"generation must be 0, 1, 2 or None, not {generation!r}")
+        new = self._counts(self._new, generation, own=True)
+        old = self._counts(self._old, generation, own=False)
+        deltas = {}
+        for name in new.keys() | old.keys():
+            delta = new.get(name, 0) - old.get(name, 0)
+            if delta:
+                deltas[name] = delta
+        return deltas
+
+    def types(self, generation: int | None = None) -> list[TypeDiff]:
+        """Every type whose count changed, the largest change first (then the larger
+        count, then by name), as ``tracemalloc.Snapshot.compare_to`` sorts."""
+        if not _is_generation(generation):
+            raise ValueError(f"generation must be 0, 1, 2 or None, not {generation!r}")
+        new = self._counts(self._new, generation, own=True)
+        old = self._counts(self._old, generation, own=False)
+        diffs = []
+        for name in new.keys() | old.keys():
+            count = new.get(name, 0)
+            delta = count - old.get(name, 0)
+            if delta:
+                diffs.append(TypeDiff(name, count, delta))
+        diffs.sort(key=lambda d: (-abs(d.delta), -d.count, d.name))
+        return diffs
+
+    def top_types(self, limit: int = 10, generation: int | None = None, *,
+                  key: str = "abs") -> list[TypeDiff]:
+        """The ``limit`` largest changes: by size of change (``key="abs"``), the largest
+        growth (``"growth"``) or the largest shrinkage (``"shrink"``)."""
+        diffs = self.types(generation)
+        if key == "growth":
+            diffs = sorted((d for d in diffs if d.delta > 0), key=lambda d: (-d.delta, d.name))
+        elif key == "shrink":
+            diffs = sorted((d for d in diffs if d.delta < 0), key=lambda d: (d.delta, d.name))
+        elif key != "abs":
+            raise ValueError(f"key must be 'abs', 'growth' or 'shrink', not {key!r}")
+        return diffs[:limit]
+
+    # -- the collector --------------------------------------------------------------------
+
+    @property
+    def generations(self) -> tuple[GenerationDiff, ...] | None:
+        new, old = self._new.generations, self._old.generations
+        if new is None or old is None:
+            return None
+        result = []
+        for n, o in zip(new, old):
+            own = sum(self._exclude[n.index].values()) if self._exclude is not None else 0
+            result.append(GenerationDiff(
+                n.index, n.objects - own, n.objects - own - o.objects,
+                n.collections - o.collections, n.collected - o.collected,
+                n.uncollectable - o.uncollectable,
+            ))
+        return tuple(result)
+
+    @property
+    def permanent_delta(self) -> int | None:
+        if self._new.permanent is None or self._old.permanent is None:
+            return None
+        return self._new.permanent - self._old.permanent
+
+    # -- pymalloc -------------------------------------------------------------------------
+
+    @property
+    def size_classes(self) -> tuple[SizeClassDiff, ...] | None:
+        """Per size class, by index; None unless both snapshots have pymalloc statistics."""
+        new, old = self._new.pymalloc, self._old.pymalloc
+        if new is None or old is None:
+            return None
+        before = {sc.index: sc for sc in old.size_classes}
+        result = []
+        for sc in new.size_classes:
+            prior = before.get(sc.index)
+            pools = prior.pools if prior is not None else 0
+            blocks = prior.blocks_in_use if prior is not None else 0
+            result.append(SizeClassDiff(sc.index, sc.block_size, sc.pools, sc.pools - pools,
+                                        sc.blocks_in_use, sc.blocks_in_use - blocks))
+        return tuple(result)
+
+    @property
+    def blocks_delta(self) -> int | None:
+        """The change in pymalloc blocks in use."""
+        new, old = self._new.pymalloc, self._old.pymalloc
+        if new is None or old is None:
+            return None
+        return new.blocks_in_use - old.blocks_in_use
+
+    @property
+    def arenas(self) -> ArenaDiff | None:
+        new, old = self._new.pymalloc, self._old.pymalloc
+        if new is None or old is None:
+            return None
+        added = released = None
+        if self._new._arenas is not None and self._old._arenas is not None:
+            now = {arena[0] for arena, _ in self._new._arena_rows()}
+            then = {arena[0] for arena, _ in self._old._arena_rows()}
+            added, released = len(now - then), len(then - now)
+        return ArenaDiff(
+            new.arenas_current, new.arenas_current - old.arenas_current,
+            new.arenas_allocated_total - old.arenas_allocated_total,
+            new.arenas_reclaimed - old.arenas_reclaimed, new.arenas_highwater, added, released,
+        )
+
+    # -- the process ----------------------------------------------------------------------
+
+    @property
+    def rss_delta(self) -> int | None:
+        if self._new.rss is None or self._old.rss is None:
+            return None
+        return self._new.rss - self._old.rss
+
+    # -- text -----------------------------------------------------------------------------
+
+    def report(self, limit: int = 10) -> str:
+        from ._report import diff_report
+
+        return diff_report(self, limit)
+
+    def __repr__(self) -> str:
+        parts = [f"{self.elapsed:+.3f} s"]
+        if self.has_types:
+            deltas = self.type_deltas()
+            parts.append(f"{sum(deltas.values()):+,} GC objects in {len(deltas):,} types")
+        if self.blocks_delta is not None:
+            parts.append(f"{self.blocks_delta:+,} blocks")
+        if self.rss_delta is not None:
+            parts.append(f"RSS {self.rss_delta / 2**20:+.1f} MiB")
+        return f"<memviz.SnapshotDiff {', '.join(parts)}>"

@@ -1,0 +1,230 @@
+"""Plain-text reports of snapshots, diffs and tracked runs: aligned tables to scan."""
+from __future__ import annotations
+
+import time
+from typing import Sequence
+
+
+def format_bytes(size: float, sign: bool = False) -> str:
+    """1536 -> '1.5 KiB'; sign=True -> '+1.5 KiB'."""
+    prefix = "+" if sign and size > 0 else ("-" if size < 0 else "")
+    size = abs(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            text = f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+            return prefix + text
+        size /= 1024
+    raise AssertionError("unreachable")
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]], indent: str = "  ") -> str:
+    """Columns padded to their widest cell: the first left-aligned, the others right."""
+    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = []
+    for row in cells:
+        parts = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:])]
+        lines.append((indent + "  ".join(parts)).rstrip())
+    return "\n".join(lines)
+
+
+def _when(seconds: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(seconds))
+
+
+def _signed(n: int) -> str:
+    return f"{n:+,}" if n else "0"
+
+
+# --------------------------------------------------------------------------------------
+# A snapshot
+
+
+def snapshot_report(snap, limit: int = 15) -> str:
+    sections = [_header(snap), _gc_section(snap), _types_section(snap, limit),
+                _pymalloc_section(snap), _fragmentation_section(snap)]
+    unavailable = [c for c in snap.capabilities if not c.available]
+    if unavailable:
+        sections.append("Not read here\n" + "\n".join(
+            f"  {c.name}: {c.reason}" for c in unavailable))
+    return "\n\n".join(s for s in sections if s) + "\n"
+
+
+def _header(snap) -> str:
+    interp = snap.interpreter
+    line = f"memviz snapshot: {interp.description}, pid {snap.pid}, {_when(snap.taken_at)}"
+    process = [f"allocator {interp.allocator}"]
+    if snap.rss is not None:
+        process.append(f"RSS {format_bytes(snap.rss)}")
+    if snap.rss_peak is not None:
+        process.append(f"peak RSS {format_bytes(snap.rss_peak)}")
+    return line + "\n" + ", ".join(process)
+
+
+def _gc_section(snap) -> str:
+    gens = snap.generations
+    if gens is None:
+        return ""
+    state = "enabled" if snap.gc_enabled else "disabled"
+    rows = [(g.index, f"{g.objects:,}", f"{g.count:,}/{g.threshold:,}", f"{g.collections:,}",
+             f"{g.collected:,}", f"{g.uncollectable:,}") for g in gens]
+    rows.append(("permanent", f"{snap.permanent:,}", "", "", "", ""))
+    total = sum(g.objects for g in gens)
+    return (f"Garbage collector ({state}): {total:,} tracked objects in generations 0-2\n"
+            + table(("generation", "objects", "count/threshold", "collections", "collected",
+                     "uncollectable"), rows))
+
+
+def _types_section(snap, limit: int) -> str:
+    if not snap.has_types:
+        return ""
+    table_ = snap.type_table()
+    ranked = sorted(table_.items(), key=lambda item: (-sum(item[1]), item[0]))
+    shown = ranked[:limit]
+    rows = [(name, f"{sum(c):,}", f"{c[0]:,}", f"{c[1]:,}", f"{c[2]:,}") for name, c in shown]
+    rest = ranked[limit:]
+    if rest:
+        rows.append((f"({len(rest):,} other types)", f"{sum(sum(c) for _, c in rest):,}",
+                     "", "", ""))
+    return (f"Types: top {len(shown)} of {len(ranked):,} by GC-tracked objects\n"
+            + table(("type", "objects", "gen 0", "gen 1", "gen 2"), rows))
+
+
+def _pymalloc_section(snap) -> str:
+    stats, layout = snap.pymalloc, snap.layout
+    if stats is None or layout is None:
+        return ""
+    used = sum(sc.blocks_in_use * sc.block_size for sc in stats.size_classes)
+    free = sum(sc.blocks_free * sc.block_size for sc in stats.size_classes)
+    head = (
+        f"pymalloc: {stats.arenas_current:,} arenas of {format_bytes(layout.arena_size)} "
+        f"(highwater {stats.arenas_highwater:,}; {stats.arenas_allocated_total:,} allocated, "
+        f"{stats.arenas_reclaimed:,} reclaimed), pools of {format_bytes(layout.pool_size)}\n"
+        f"  {stats.blocks_in_use:,} blocks in use ({format_bytes(used)}), "
+        f"{format_bytes(free)} free in used pools"
+    )
+    rows = []
+    for sc in stats.size_classes:
+        if not sc.pools and not sc.blocks_in_use:
+            continue
+        capacity = sc.blocks_in_use + sc.blocks_free
+        rows.append((sc.index, sc.block_size, f"{sc.pools:,}", f"{sc.blocks_in_use:,}",
+                     f"{sc.blocks_free:,}", format_bytes(sc.blocks_in_use * sc.block_size),
+                     f"{100 * sc.blocks_in_use / capacity:.0f}%" if capacity else "-"))
+    if not rows:
+        return head
+    return (head + "\n\nSize classes (those with pools)\n"
+            + table(("class", "block", "pools", "in use", "free", "bytes in use", "used"),
+                    rows))
+
+
+def _fragmentation_section(snap) -> str:
+    frag = snap.fragmentation()
+    if frag is None:
+        return ""
+    if not frag.arenas:
+        return "Fragmentation: no arenas"
+    quarters = ("0-25%", "25-50%", "50-75%", "75-100%")
+    lines = [
+        f"Fragmentation: {frag.arenas:,} arenas hold {format_bytes(frag.arena_bytes)} for "
+        f"{format_bytes(frag.live_bytes)} of live blocks ({100 * frag.utilization:.0f}% used)",
+        f"  {frag.sparse_arenas:,} arenas are less than {100 * frag.threshold:.0f}% used: they "
+        f"hold {format_bytes(frag.sparse_arena_bytes)} for {frag.sparse_blocks:,} live blocks "
+        f"({format_bytes(frag.sparse_live_bytes)})",
+        "  arenas by share in use: " + ", ".join(
+            f"{q}: {n:,}" for q, n in zip(quarters, frag.histogram)),
+    ]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------
+# A diff
+
+
+def diff_report(diff, limit: int = 10) -> str:
+    new, old = diff.new, diff.old
+    lines = [f"memviz diff: {_when(old.taken_at)} -> {_when(new.taken_at)} "
+             f"({diff.elapsed:+.3f} s)"]
+    if new.pid != old.pid:
+        lines.append(f"  (different processes: pid {old.pid} -> {new.pid})")
+    if new.interpreter != old.interpreter:
+        lines.append(f"  (different interpreters: {old.interpreter} -> {new.interpreter})")
+    summary = []
+    if diff.rss_delta is not None:
+        summary.append(f"RSS {format_bytes(new.rss)} ({format_bytes(diff.rss_delta, True)})")
+    if diff.blocks_delta is not None:
+        summary.append(f"pymalloc blocks {new.pymalloc.blocks_in_use:,} "
+                       f"({_signed(diff.blocks_delta)})")
+    if summary:
+        lines.append(", ".join(summary))
+    sections = ["\n".join(lines)]
+    if diff.has_types:
+        changed = diff.types()
+        rows = [(d.name, f"{d.count:,}", _signed(d.delta)) for d in changed[:limit]]
+        if len(changed) > limit:
+            rest = changed[limit:]
+            rows.append((f"({len(rest):,} other types)", "", _signed(sum(d.delta for d in rest))))
+        net = sum(d.delta for d in changed)
+        if rows:
+            sections.append(
+                f"Types: {len(changed):,} changed, {_signed(net)} GC-tracked objects "
+                f"(top {min(limit, len(changed))} by change)\n"
+                + table(("type", "objects", "change"), rows))
+        else:
+            sections.append("Types: no change in GC-tracked objects")
+    gens = diff.generations
+    if gens is not None:
+        rows = [(g.index, f"{g.objects:,}", _signed(g.objects_delta), _signed(g.collections_delta),
+                 _signed(g.collected_delta), _signed(g.uncollectable_delta)) for g in gens]
+        sections.append("Garbage collector\n" + table(
+            ("generation", "objects", "change", "collections", "collected", "uncollectable"),
+            rows))
+    arenas = diff.arenas
+    if arenas is not None:
+        text = (f"pymalloc arenas: {arenas.current:,} ({_signed(arenas.current_delta)}); "
+                f"{arenas.allocated_delta:,} allocated and {arenas.reclaimed_delta:,} "
+                f"reclaimed in between")
+        if arenas.added is not None:
+            text += f"; {arenas.added:,} at new addresses, {arenas.released:,} gone"
+        sections.append(text)
+    classes = diff.size_classes
+    if classes is not None:
+        changed = sorted((c for c in classes if c.blocks_delta or c.pools_delta),
+                         key=lambda c: (-abs(c.bytes_delta), c.index))
+        if changed:
+            rows = [(c.index, c.block_size, f"{c.blocks_in_use:,}", _signed(c.blocks_delta),
+                     format_bytes(c.bytes_delta, True), f"{c.pools:,}", _signed(c.pools_delta))
+                    for c in changed[:limit]]
+            sections.append(
+                f"Size classes: {len(changed)} changed (top {len(rows)} by bytes)\n"
+                + table(("class", "block", "in use", "change", "bytes", "pools", "change"),
+                        rows))
+        else:
+            sections.append("Size classes: no change")
+    return "\n\n".join(sections) + "\n"
+
+
+# --------------------------------------------------------------------------------------
+# A tracked run
+
+
+def track_report(tracker, limit: int = 10) -> str:
+    sections = [diff_report(tracker.diff, limit).rstrip("\n")]
+    events = tracker.gc_events
+    if not events:
+        sections.append("Collections during the run: none")
+    else:
+        rows = []
+        for generation in range(3):
+            mine = [e for e in events if e.generation == generation]
+            if not mine:
+                continue
+            durations = [e.duration for e in mine]
+            rows.append((generation, f"{len(mine):,}", f"{sum(e.collected for e in mine):,}",
+                         f"{sum(e.uncollectable for e in mine):,}",
+                         f"{1000 * sum(durations):.2f}", f"{1000 * max(durations):.2f}"))
+        sections.append(
+            f"Collections during the run: {len(events):,}\n"
+            + table(("generation", "collections", "collected", "uncollectable", "total ms",
+                     "longest ms"), rows))
+    return "\n\n".join(sections) + "\n"

@@ -1,0 +1,380 @@
+"""memviz's snapshot file format: a JSON document, versioned, checked field by field.
+
+Version 1::
+
+    {
+      "format": "memviz.snapshot", "version": 1,
+      "taken_at": 1714550400.25,            seconds since the epoch
+      "pid": 4242,
+      "interpreter": {"implementation": "CPython", "version": "3.12.1",
+                      "description": "CPython 3.12.1", "allocator": "pymalloc"},
+      "capabilities": [{"name": "gc", "available": true, "reason": null}, ...],
+      "rss": 31457280, "rss_peak": 33554432,         bytes, or null
+      "gc": null | {
+        "enabled": true, "permanent": 0,
+        "generations": [{"objects": .., "count": .., "threshold": .., "collections": ..,
+                         "collected": .., "uncollectable": ..}, x3],
+        "types": {"builtins.dict": [gen0, gen1, gen2], ...}
+      },
+      "pymalloc": null | {
+        "layout": {"alignment": .., "small_request_threshold": .., "pool_size": ..,
+                   "arena_size": .., "pools_per_arena": .., "pool_overhead": ..,
+                   "block_sizes": [..]},
+        "stats": null | {<PymallocStats' integer fields>,
+                         "size_classes": [[index, block_size, pools, blocks_in_use,
+                                           blocks_free], ...]},
+        "arenas": null | [{"address": .., "index": .., "pools_total": .., "pools_free": ..,
+                           "pools": [[address, size_class, block_size, blocks_in_use,
+                                      capacity], ...]}, ...]
+      }
+    }
+
+Reading never trusts the document: every field's presence and type is checked, unknown
+fields are refused, and each generation's ``objects`` must equal the sum of its type
+counts (memviz writes it so). Anything wrong raises ``SnapshotFormatError`` naming the
+field.
+"""
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Mapping
+
+from ._errors import SnapshotFormatError
+from .snapshot import (
+    ARENA_FIELDS,
+    GENERATION_FIELDS,
+    LAYOUT_FIELDS,
+    POOL_FIELDS,
+    SIZE_CLASS_FIELDS,
+    Snapshot,
+    _pack,
+    _rows,
+    _unpack,
+    stats_fields,
+)
+
+FORMAT = "memviz.snapshot"
+VERSION = 1
+
+_INT64 = (-(2**63), 2**63 - 1)
+_UINT64 = (0, 2**64 - 1)
+
+
+# --------------------------------------------------------------------------------------
+# Writing
+
+
+def to_document(snap: Snapshot) -> dict:
+    g = object.__getattribute__   # the packed slots
+    caps = g(snap, "_capabilities")
+    document: dict[str, Any] = {
+        "format": FORMAT,
+        "version": VERSION,
+        "taken_at": g(snap, "_taken_at"),
+        "pid": g(snap, "_pid"),
+        "interpreter": {
+            "implementation": g(snap, "_implementation"),
+            "version": g(snap, "_version"),
+            "description": g(snap, "_description"),
+            "allocator": g(snap, "_allocator"),
+        },
+        "capabilities": [
+            {"name": caps[i], "available": caps[i + 1] is None, "reason": caps[i + 1]}
+            for i in range(0, len(caps), 2)
+        ],
+        "rss": g(snap, "_rss"),
+        "rss_peak": g(snap, "_rss_peak"),
+        "gc": None,
+        "pymalloc": None,
+    }
+    if g(snap, "_gc") is not None:
+        names = g(snap, "_type_names")
+        counts = _unpack("q", g(snap, "_type_counts"))
+        document["gc"] = {
+            "enabled": g(snap, "_gc_enabled"),
+            "permanent": g(snap, "_permanent"),
+            "generations": [
+                dict(zip(GENERATION_FIELDS, row))
+                for row in _rows("q", g(snap, "_gc"), len(GENERATION_FIELDS))
+            ],
+            "types": {name: list(counts[3 * i:3 * i + 3]) for i, name in enumerate(names)},
+        }
+    if g(snap, "_layout") is not None:
+        layout = list(_unpack("q", g(snap, "_layout")))
+        pymalloc: dict[str, Any] = {
+            "layout": {
+                **dict(zip(LAYOUT_FIELDS, layout)),
+                "block_sizes": layout[len(LAYOUT_FIELDS):],
+            },
+            "stats": None,
+            "arenas": None,
+        }
+        if g(snap, "_pymalloc_stats") is not None:
+            pymalloc["stats"] = {
+                **dict(zip(stats_fields(), _unpack("q", g(snap, "_pymalloc_stats")))),
+                "size_classes": [
+                    list(row)
+                    for row in _rows("q", g(snap, "_size_classes"), len(SIZE_CLASS_FIELDS))
+                ],
+            }
+        if g(snap, "_arenas") is not None:
+            pymalloc["arenas"] = [
+                {**dict(zip(ARENA_FIELDS, arena)), "pools": [list(pool) for pool in pools]}
+                for arena, pools in snap._arena_rows()
+            ]
+        document["pymalloc"] = pymalloc
+    return document
+
+
+# --------------------------------------------------------------------------------------
+# Reading
+
+_JSON_TYPE_NAMES = {
+    dict: "an object", list: "an array", str: "a string", bool: "a boolean",
+    int: "an integer", float: "a number", type(None): "null",
+}
+
+
+def _kind(value: object) -> str:
+    return _JSON_TYPE_NAMES.get(type(value), type(value).__name__)
+
+
+class _Reader:
+    """Checks a document field by field; each failure names its path."""
+
+    def __init__(self, source: str):
+        self.source = source
+
+    def fail(self, path: str, problem: str):
+        where = f"{self.source}: {path}: " if path else f"{self.source}: "
+        raise SnapshotFormatError(where + problem)
+
+    def object(self, value, path: str, keys: tuple[str, ...]) -> dict:
+        if not isinstance(value, dict):
+            self.fail(path, f"expected an object, got {_kind(value)}")
+        missing = [key for key in keys if key not in value]
+        if missing:
+            self.fail(path, "missing field" + ("s " if len(missing) > 1 else " ")
+                      + ", ".join(repr(key) for key in missing))
+        unknown = sorted(str(key) for key in value if key not in keys)
+        if unknown:
+            self.fail(path, "unknown field" + ("s " if len(unknown) > 1 else " ")
+                      + ", ".join(repr(key) for key in unknown))
+        return value
+
+    def array(self, value, path: str, length: int | None = None) -> list:
+        if not isinstance(value, list):
+            self.fail(path, f"expected an array, got {_kind(value)}")
+        if length is not None and len(value) != length:
+            self.fail(path, f"expected {length} items, got {len(value)}")
+        return value
+
+    def integer(self, value, path: str, minimum: int | None = 0,
+                bounds: tuple[int, int] = _INT64) -> int:
+        if type(value) is not int:   # bool is an int to Python, not to this format
+            self.fail(path, f"expected an integer, got {_kind(value)}")
+        if minimum is not None and value < minimum:
+            self.fail(path, f"expected an integer >= {minimum}, got {value}")
+        if not bounds[0] <= value <= bounds[1]:
+            self.fail(path, f"integer {value} is out of range")
+        return value
+
+    def optional_integer(self, value, path: str) -> int | None:
+        return None if value is None else self.integer(value, path)
+
+    def number(self, value, path: str) -> float:
+        if type(value) not in (int, float) or not math.isfinite(value) or value < 0:
+            self.fail(path, f"expected a non-negative number, got {_kind(value)}"
+                      + (f" {value!r}" if type(value) in (int, float) else ""))
+        return float(value)
+
+    def string(self, value, path: str) -> str:
+        if not isinstance(value, str):
+            self.fail(path, f"expected a string, got {_kind(value)}")
+        return value
+
+    def boolean(self, value, path: str) -> bool:
+        if type(value) is not bool:
+            self.fail(path, f"expected true or false, got {_kind(value)}")
+        return value
+
+    def integers(self, value, path: str, length: int | None, minimum: int | None = 0,
+                 bounds: tuple[int, int] = _INT64) -> list[int]:
+        items = self.array(value, path, length)
+        return [self.integer(item, f"{path}[{i}]", minimum, bounds)
+                for i, item in enumerate(items)]
+
+
+_TOP = ("format", "version", "taken_at", "pid", "interpreter", "capabilities", "rss",
+        "rss_peak", "gc", "pymalloc")
+_INTERPRETER = ("implementation", "version", "description", "allocator")
+
+
+def parse(text: str | bytes, source: str = "snapshot JSON") -> Snapshot:
+    """A Snapshot from JSON text, or SnapshotFormatError naming what is wrong."""
+    reader = _Reader(source)
+    if isinstance(text, (bytes, bytearray)):
+        try:
+            text = bytes(text).decode("utf-8")
+        except UnicodeDecodeError as error:
+            reader.fail("", f"not UTF-8 text (byte {error.start}), so not a memviz snapshot")
+    if not isinstance(text, str):
+        raise TypeError(f"expected str or bytes, not {type(text).__name__}")
+    if not text.strip():
+        reader.fail("", "empty, not a memviz snapshot")
+
+    def refuse_constant(name):
+        raise ValueError(f"{name} is not a number this format allows")
+
+    try:
+        document = json.loads(text, parse_constant=refuse_constant)
+    except json.JSONDecodeError as error:
+        if error.pos >= len(text.rstrip()):
+            reader.fail("", f"not valid JSON: the text ends early at line {error.lineno} "
+                            f"column {error.colno} (truncated?)")
+        reader.fail("", f"not valid JSON: {error.msg} at line {error.lineno} "
+                        f"column {error.colno}")
+    except RecursionError:
+        reader.fail("", "not valid JSON for a snapshot: nested too deeply")
+    except ValueError as error:   # NaN/Infinity, or an integer with too many digits
+        reader.fail("", f"not valid JSON for a snapshot: {error}")
+    return from_document(document, source)
+
+
+def from_document(document: Mapping, source: str = "snapshot") -> Snapshot:
+    """A Snapshot from a :func:`to_document` document, checked field by field."""
+    reader = _Reader(source)
+    try:
+        return _read(reader, document)
+    except SnapshotFormatError:
+        raise
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError,
+            RecursionError) as error:
+        # The checks above are meant to leave nothing for this; it keeps the promise
+        # that loading raises only SnapshotFormatError.
+        raise SnapshotFormatError(
+            f"{source}: malformed snapshot (unexpected {type(error).__name__}: {error})"
+        ) from None
+
+
+def _read(r: _Reader, document) -> Snapshot:
+    if not isinstance(document, dict):
+        r.fail("", f"expected a JSON object (a memviz snapshot), got {_kind(document)}")
+    if document.get("format") != FORMAT:
+        r.fail("", f"not a memviz snapshot (no \"format\": \"{FORMAT}\" field)")
+    version = document.get("version")
+    if type(version) is not int:
+        r.fail("version", f"expected an integer, got {_kind(version)}")
+    if version != VERSION:
+        newer = " (written by a newer memviz?)" if version > VERSION else ""
+        r.fail("version", f"snapshot format version {version} is not supported{newer}; "
+                          f"this memviz reads version {VERSION}")
+    r.object(document, "", _TOP)
+
+    interpreter = r.object(document["interpreter"], "interpreter", _INTERPRETER)
+    strings = {key: r.string(interpreter[key], f"interpreter.{key}") for key in _INTERPRETER}
+
+    flat: list = []
+    for i, item in enumerate(r.array(document["capabilities"], "capabilities")):
+        path = f"capabilities[{i}]"
+        cap = r.object(item, path, ("name", "available", "reason"))
+        name = r.string(cap["name"], f"{path}.name")
+        available = r.boolean(cap["available"], f"{path}.available")
+        reason = cap["reason"]
+        if available:
+            if reason is not None:
+                r.fail(f"{path}.reason", "expected null for an available reading")
+        else:
+            reason = r.string(reason, f"{path}.reason")
+        flat += [name, reason]
+
+    fields = {
+        "taken_at": r.number(document["taken_at"], "taken_at"),
+        "pid": r.integer(document["pid"], "pid"),
+        **strings,
+        "capabilities": tuple(flat),
+        "rss": r.optional_integer(document["rss"], "rss"),
+        "rss_peak": r.optional_integer(document["rss_peak"], "rss_peak"),
+        "gc_enabled": None, "gc": None, "permanent": None, "type_names": None,
+        "type_counts": None, "layout": None, "pymalloc_stats": None, "size_classes": None,
+        "arenas": None, "pools": None,
+    }
+    if document["gc"] is not None:
+        fields.update(_read_gc(r, document["gc"]))
+    if document["pymalloc"] is not None:
+        fields.update(_read_pymalloc(r, document["pymalloc"]))
+    return Snapshot._make(**fields)
+
+
+def _read_gc(r: _Reader, value) -> dict:
+    gc = r.object(value, "gc", ("enabled", "permanent", "generations", "types"))
+    enabled = r.boolean(gc["enabled"], "gc.enabled")
+    permanent = r.integer(gc["permanent"], "gc.permanent")
+    generations = []
+    for i, item in enumerate(r.array(gc["generations"], "gc.generations", 3)):
+        path = f"gc.generations[{i}]"
+        gen = r.object(item, path, GENERATION_FIELDS)
+        generations.append([
+            # gc.get_count()'s counters are the only figures that may be negative
+            r.integer(gen[key], f"{path}.{key}", None if key == "count" else 0)
+            for key in GENERATION_FIELDS
+        ])
+    types = gc["types"]
+    if not isinstance(types, dict):
+        r.fail("gc.types", f"expected an object, got {_kind(types)}")
+    names = tuple(sorted(types))
+    counts: list[int] = []
+    sums = [0, 0, 0]
+    for name in names:
+        if not name:
+            r.fail("gc.types", "a type name is empty")
+        row = r.integers(types[name], f"gc.types[{name!r}]", 3)
+        counts += row
+        for generation in range(3):
+            sums[generation] += row[generation]
+    for generation in range(3):
+        if sums[generation] != generations[generation][0]:
+            r.fail(f"gc.generations[{generation}].objects",
+                   f"{generations[generation][0]} does not match the {sums[generation]} "
+                   f"objects that gc.types counts in generation {generation}")
+    return {
+        "gc_enabled": enabled,
+        "permanent": permanent,
+        "gc": _pack("q", [value for row in generations for value in row]),
+        "type_names": names,
+        "type_counts": _pack("q", counts),
+    }
+
+
+def _read_pymalloc(r: _Reader, value) -> dict:
+    pymalloc = r.object(value, "pymalloc", ("layout", "stats", "arenas"))
+    layout = r.object(pymalloc["layout"], "pymalloc.layout", (*LAYOUT_FIELDS, "block_sizes"))
+    values = [r.integer(layout[key], f"pymalloc.layout.{key}") for key in LAYOUT_FIELDS]
+    block_sizes = r.integers(layout["block_sizes"], "pymalloc.layout.block_sizes", None)
+    fields: dict[str, Any] = {"layout": _pack("q", values + block_sizes)}
+    if pymalloc["stats"] is not None:
+        scalars = stats_fields()
+        stats = r.object(pymalloc["stats"], "pymalloc.stats", (*scalars, "size_classes"))
+        fields["pymalloc_stats"] = _pack(
+            "q", [r.integer(stats[key], f"pymalloc.stats.{key}") for key in scalars])
+        rows: list[int] = []
+        for i, row in enumerate(r.array(stats["size_classes"], "pymalloc.stats.size_classes")):
+            rows += r.integers(row, f"pymalloc.stats.size_classes[{i}]", len(SIZE_CLASS_FIELDS))
+        fields["size_classes"] = _pack("q", rows)
+    if pymalloc["arenas"] is not None:
+        arena_values: list[int] = []
+        pool_values: list[int] = []
+        for i, item in enumerate(r.array(pymalloc["arenas"], "pymalloc.arenas")):
+            path = f"pymalloc.arenas[{i}]"
+            arena = r.object(item, path, (*ARENA_FIELDS, "pools"))
+            arena_values += [r.integer(arena[key], f"{path}.{key}", 0, _UINT64)
+                             for key in ARENA_FIELDS]
+            pools = r.array(arena["pools"], f"{path}.pools")
+            arena_values.append(len(pools))
+            for j, pool in enumerate(pools):
+                pool_values += r.integers(pool, f"{path}.pools[{j}]", len(POOL_FIELDS),
+                                          0, _UINT64)
+        fields["arenas"] = _pack("Q", arena_values)
+        fields["pools"] = _pack("Q", pool_values)
+    return fields

@@ -1,0 +1,182 @@
+"""``memviz.track()``: a snapshot before and after a block or a call, and the collections
+that ran in between."""
+from __future__ import annotations
+
+import functools
+import gc
+import sys
+import threading
+import time
+from array import array
+from dataclasses import dataclass
+
+from ._diff import SnapshotDiff
+from .snapshot import Snapshot, _take
+
+__all__ = ["GcEvent", "track"]
+
+_EVENT_WIDTH = 5   # generation, collected, uncollectable, start, duration
+
+
+@dataclass(frozen=True)
+class GcEvent:
+    """One collection seen through ``gc.callbacks`` while tracking."""
+
+    generation: int
+    collected: int
+    uncollectable: int
+    start: float      #: seconds after tracking began
+    duration: float   #: seconds the collection took
+
+    def __str__(self) -> str:
+        return (f"generation {self.generation} at +{self.start:.3f} s: {self.collected:,} "
+                f"collected, {self.uncollectable:,} uncollectable, "
+                f"{1000 * self.duration:.2f} ms")
+
+
+class track:
+    """Tracks a block (``with memviz.track() as t:``) or each call of a function
+    (``@memviz.track()``): a snapshot at entry and at exit, and every collection in
+    between, from ``gc.callbacks``.
+
+    Between the two snapshots it costs nothing but that callback. ``t.diff`` is
+    ``t.after - t.before`` less memviz's own objects (those of ``t.before`` itself);
+    ``t.gc_events`` the collections; ``t.report()`` both as text. With ``report=True``
+    the report is written to ``file`` (standard error by default) at each exit.
+
+    As a decorator the same tracker serves every call and holds the latest finished one
+    (``wrapper.tracker``); a call made while it is already tracking (recursion, another
+    thread) runs untracked inside the outer one.
+    """
+
+    __slots__ = ("_report", "_file", "_limit", "_lock", "_events", "_start", "_started",
+                 "_callback", "_before", "_after", "_own", "__weakref__")
+
+    def __init__(self, *, report: bool = False, file=None, limit: int = 10):
+        self._report = report
+        self._file = file
+        self._limit = limit
+        self._lock = threading.Lock()
+        self._events = array("d")
+        self._start = self._started = 0.0
+        self._callback = self._before = self._after = self._own = None
+
+    # -- the context manager --------------------------------------------------------------
+
+    def __enter__(self) -> track:
+        if not self._lock.acquire(blocking=False):
+            raise RuntimeError("this memviz.track() is already tracking")
+        try:
+            # Everything this tracker keeps exists before the first reading, except the
+            # snapshot itself (subtracted at exit) and the callback (gone by then).
+            del self._events[:]
+            self._before = self._after = self._own = None
+            before, _ = _take(None)
+            self._before = before
+            self._start = time.perf_counter()
+            self._callback = self._on_gc
+            gc.callbacks.append(self._callback)
+        except BaseException:
+            self._lock.release()
+            raise
+        return self
+
+    def __exit__(self, *exc_info) -> bool:
+        try:
+            try:
+                gc.callbacks.remove(self._callback)
+            except ValueError:
+                pass   # taken out by someone else
+            self._callback = None
+            after, own = _take(self._before)
+            self._after = after
+            self._own = own
+        finally:
+            self._lock.release()
+        if self._report:
+            print(self.report(self._limit), file=self._file or sys.stderr, end="")
+        return False
+
+    def _on_gc(self, phase: str, info: dict) -> None:
+        now = time.perf_counter()
+        if phase == "start":
+            self._started = now
+        else:
+            self._events.extend((info.get("generation", -1), info.get("collected", 0),
+                                 info.get("uncollectable", 0), self._started - self._start,
+                                 now - self._started))
+
+    # -- the decorator --------------------------------------------------------------------
+
+    def __call__(self, func):
+        @functools.wraps(func)
+        def tracked(*args, **kwargs):
+            if self._lock.locked():
+                return func(*args, **kwargs)
+            try:
+                self.__enter__()
+            except RuntimeError:   # another thread started tracking just now
+                return func(*args, **kwargs)
+            try:
+                return func(*args, **kwargs)
+            finally:
+                self.__exit__(*sys.exc_info())
+
+        tracked.tracker = self
+        return tracked
+
+    # -- results --------------------------------------------------------------------------
+
+    def _finished(self) -> None:
+        if self._after is None:
+            state = "is still running" if self._lock.locked() else "has not run"
+            raise RuntimeError(f"the tracked block {state}: no results yet")
+
+    @property
+    def before(self) -> Snapshot:
+        """The snapshot taken at entry."""
+        if self._before is None:
+            self._finished()
+        return self._before
+
+    @property
+    def after(self) -> Snapshot:
+        """The snapshot taken at exit."""
+        self._finished()
+        return self._after
+
+    @property
+    def diff(self) -> SnapshotDiff:
+        """``after - before``, less the objects of ``before`` itself."""
+        self._finished()
+        return SnapshotDiff(self._after, self._before, self._own)
+
+    @property
+    def gc_events(self) -> tuple[GcEvent, ...]:
+        """The collections that finished while tracking, in order."""
+        values = self._events
+        events = []
+        for i in range(0, len(values) - len(values) % _EVENT_WIDTH, _EVENT_WIDTH):
+            generation, collected, uncollectable, start, duration = values[i:i + _EVENT_WIDTH]
+            events.append(GcEvent(int(generation), int(collected), int(uncollectable),
+                                  start, duration))
+        return tuple(events)
+
+    @property
+    def elapsed(self) -> float:
+        self._finished()
+        return self._after.taken_at - self._before.taken_at
+
+    def report(self, limit: int = 10) -> str:
+        """The diff and the collections as plain-text tables."""
+        self._finished()
+        from ._report import track_report
+
+        return track_report(self, limit)
+
+    def __repr__(self) -> str:
+        if self._after is not None:
+            return f"<memviz.track finished: {self.diff!r}, {len(self.gc_events)} collections>"
+        if self._lock.locked():
+            return "<memviz.track running>"
+        return "<memviz.track not started>"

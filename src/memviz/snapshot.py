@@ -1,0 +1,802 @@
+"""Snapshots: one consistent reading of the interpreter's memory machinery, kept as a value.
+
+``memviz.snapshot()`` reads, in one pass: the collector's generations and per-generation
+type counts, pymalloc's statistics and its arena/pool map (where pymalloc is the allocator),
+the process's resident set size, and which readings this interpreter supports. The result
+is an immutable :class:`Snapshot` that outlives the process: types are kept by qualified
+name (``module.qualname``), it pickles, and it saves to a versioned JSON format
+(:meth:`Snapshot.dump` / :meth:`Snapshot.load`). ``newer - older`` is a
+:class:`~memviz.SnapshotDiff`.
+
+What a snapshot costs, and what it does not change:
+
+- no list of all objects and no collection: the type counts come from memviz's C walk of
+  the generation lists; the generation figures from ``gc.get_count()``,
+  ``gc.get_threshold()`` and ``gc.get_stats()``;
+- the collector is paused (``gc.disable()``) while the readings are taken, so that no
+  collection moves objects between the readings, and put back as it was in a ``finally``
+  (threads that snapshot at once share one pause);
+- every reading is taken before the snapshot builds anything that it keeps, so a snapshot
+  does not count itself. Internally it keeps its figures packed in ``bytes`` and flat
+  tuples and builds the value objects (``Generation``, ``Arena``, ``Pool`` ...) when they
+  are asked for: its own cost is O(types + pools) and nearly all of it outside pymalloc.
+  The objects a snapshot keeps that the collector tracks are listed by
+  :meth:`Snapshot.gc_footprint` (the snapshot itself and, depending on the CPython
+  version, one or two of its tuples or dicts).
+- On 3.10 the frames of the ``snapshot()`` call itself are GC-tracked objects and are
+  counted, as they would be by ``gc.get_objects()``.
+"""
+from __future__ import annotations
+
+import gc as _gc
+import os
+import platform
+import sys
+import threading
+import time
+from array import array
+from dataclasses import dataclass
+from typing import Iterator, Mapping
+
+from . import _native
+from . import gc as _memviz_gc
+from ._capabilities import Capabilities, Capability, capabilities
+from ._errors import MemvizError, UnsupportedInterpreter
+
+__all__ = [
+    "Fragmentation",
+    "Interpreter",
+    "Snapshot",
+    "TypeCount",
+    "snapshot",
+]
+
+# --------------------------------------------------------------------------------------
+# Small value classes
+
+
+@dataclass(frozen=True)
+class Interpreter:
+    """The interpreter a snapshot was taken in."""
+
+    implementation: str   #: ``platform.python_implementation()``: 'CPython'
+    version: str          #: ``platform.python_version()``: '3.12.1'
+    description: str      #: memviz's description: 'CPython 3.12.1 (free-threaded)'
+    allocator: str        #: 'pymalloc', 'pymalloc_debug', 'malloc', 'mimalloc', 'debug' ...
+
+    def __str__(self) -> str:
+        return f"{self.description}, allocator {self.allocator}"
+
+
+@dataclass(frozen=True, order=True)
+class TypeCount:
+    """GC-tracked objects of one type (by qualified name) in a snapshot."""
+
+    name: str
+    count: int
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.count:,}"
+
+
+@dataclass(frozen=True)
+class Fragmentation:
+    """How much of pymalloc's arena memory is held by few live blocks.
+
+    An arena is *sparse* when the bytes of its live blocks are less than ``threshold`` of
+    its size: it stays allocated (pymalloc frees only empty arenas) for little data.
+    ``histogram`` counts arenas by the share of their bytes in live blocks, in four
+    quarters: [0, 25%), [25%, 50%), [50%, 75%), [75%, 100%].
+    """
+
+    threshold: float
+    arenas: int
+    arena_bytes: int
+    live_bytes: int            #: bytes of live blocks in all arenas
+    sparse_arenas: int
+    sparse_arena_bytes: int    #: bytes the sparse arenas hold
+    sparse_live_bytes: int     #: bytes of live blocks in them
+    sparse_blocks: int         #: live blocks in them
+    histogram: tuple[int, int, int, int]
+
+    @property
+    def utilization(self) -> float:
+        """Live block bytes over arena bytes (0.0 when there are no arenas)."""
+        return self.live_bytes / self.arena_bytes if self.arena_bytes else 0.0
+
+
+# --------------------------------------------------------------------------------------
+# Packing: a snapshot keeps its figures as bytes of int64 (signed 'q') or uint64 ('Q').
+
+
+def _pack(code: str, values) -> bytes:
+    return array(code, values).tobytes()
+
+
+def _unpack(code: str, data: bytes) -> array:
+    values = array(code)
+    values.frombytes(data)
+    return values
+
+
+def _rows(code: str, data: bytes, width: int) -> Iterator[tuple[int, ...]]:
+    values = _unpack(code, data)
+    for i in range(0, len(values), width):
+        yield tuple(values[i:i + width])
+
+
+#: The generation figures a snapshot keeps, in order, for each of generations 0, 1, 2.
+GENERATION_FIELDS = ("objects", "count", "threshold", "collections", "collected", "uncollectable")
+
+#: pymalloc tables: the columns kept for each size class, arena and pool.
+LAYOUT_FIELDS = (
+    "alignment", "small_request_threshold", "pool_size", "arena_size", "pools_per_arena",
+    "pool_overhead",
+)
+SIZE_CLASS_FIELDS = ("index", "block_size", "pools", "blocks_in_use", "blocks_free")
+ARENA_FIELDS = ("address", "index", "pools_total", "pools_free")
+POOL_FIELDS = ("address", "size_class", "block_size", "blocks_in_use", "capacity")
+
+
+# --------------------------------------------------------------------------------------
+# Pausing the collector: shared by threads that snapshot at once.
+
+_pause_lock = threading.Lock()
+_pause_depth = 0
+_pause_restore = False
+
+
+def _pause_gc() -> bool:
+    """Disables the collector (once for all concurrent snapshots); returns whether it was
+    enabled before the first of them paused it."""
+    global _pause_depth, _pause_restore
+    with _pause_lock:
+        if _pause_depth == 0:
+            _pause_restore = _gc.isenabled()
+            _gc.disable()
+        _pause_depth += 1
+        return _pause_restore
+
+
+def _resume_gc() -> None:
+    global _pause_depth
+    with _pause_lock:
+        _pause_depth -= 1
+        if _pause_depth == 0 and _pause_restore:
+            _gc.enable()
+
+
+# --------------------------------------------------------------------------------------
+# Reading the process and the interpreter
+
+
+def _read_proc(path: str) -> bytes | None:
+    """A small /proc file, read with os.read (no file objects: nothing for the collector)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        return os.read(fd, 8192)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _rss() -> tuple[int | None, int | None]:
+    """(resident set size, its peak) in bytes, from /proc/self/statm and /proc/self/status;
+    None where /proc cannot be read."""
+    rss = peak = None
+    statm = _read_proc("/proc/self/statm")
+    if statm:
+        fields = statm.split()
+        if len(fields) >= 2 and fields[1].isdigit():
+            rss = int(fields[1]) * os.sysconf("SC_PAGE_SIZE")
+    status = _read_proc("/proc/self/status")
+    if status:
+        for line in status.splitlines():
+            if line.startswith(b"VmHWM:"):
+                parts = line.split()
+                if len(parts) >= 2 and parts[1].isdigit():
+                    peak = int(parts[1]) * 1024   # the kernel's "kB" are KiB
+                break
+    return rss, peak
+
+
+def _allocator() -> str:
+    """The object allocator: what PYTHONMALLOC chose at start-up, or the build's default."""
+    pymalloc = sys.modules.get("memviz.pymalloc")
+    if pymalloc is not None and hasattr(pymalloc, "allocator"):
+        try:
+            return str(pymalloc.allocator())
+        except MemvizError:
+            pass
+    if platform.python_implementation() != "CPython":
+        return "unknown"
+    chosen = os.environ.get("PYTHONMALLOC") if not sys.flags.ignore_environment else None
+    if chosen:
+        return chosen
+    if _native.free_threaded():
+        return "mimalloc"
+    return "pymalloc_debug" if hasattr(sys, "gettotalrefcount") else "pymalloc"
+
+
+_TYPE_MODULE = type.__dict__["__module__"]
+_TYPE_QUALNAME = type.__dict__["__qualname__"]
+_module_of = _TYPE_MODULE.__get__
+_qualname_of = _TYPE_QUALNAME.__get__
+
+
+def type_name(cls: type) -> str:
+    """``module.qualname`` of a type, read with type's own descriptors (a metaclass cannot
+    intervene). Types whose module is unknown are named ``?.qualname``."""
+    try:
+        module = _TYPE_MODULE.__get__(cls, type)
+    except AttributeError:
+        module = "?"
+    try:
+        qualname = _TYPE_QUALNAME.__get__(cls, type)
+    except AttributeError:
+        qualname = cls.__name__
+    if not isinstance(module, str):
+        module = repr(module)
+    return f"{module}.{qualname}"
+
+
+def _capabilities_flat(caps: Capabilities) -> tuple:
+    """(name, reason-or-None, name, reason-or-None, ...): None means available."""
+    flat: list = []
+    for cap in caps:
+        flat.append(cap.name)
+        flat.append(None if cap.available else (cap.reason or "unavailable"))
+    return tuple(flat)
+
+
+_PYMALLOC_MISSING = False
+
+
+def _pymalloc_module():
+    """memviz.pymalloc, or None when this memviz has none (looked for once)."""
+    global _PYMALLOC_MISSING
+    module = sys.modules.get(__package__ + ".pymalloc")
+    if module is None and not _PYMALLOC_MISSING:
+        try:
+            from . import pymalloc as module  # type: ignore[attr-defined]
+        except ImportError:
+            _PYMALLOC_MISSING = True
+    return module
+
+
+def _capability(caps: Capabilities, name: str) -> bool:
+    for cap in caps:
+        if cap.name == name:
+            return cap.available
+    return False
+
+
+def _read_pymalloc(want_stats: bool, want_arenas: bool):
+    """pymalloc's layout, statistics and arena map, packed; each None when unavailable."""
+    module = _pymalloc_module()
+    layout = stats = size_classes = arenas = pools = None
+    if module is None or not (want_stats or want_arenas):
+        return layout, stats, size_classes, arenas, pools
+    lay = module.layout()
+    layout = _pack("q", [getattr(lay, f) for f in LAYOUT_FIELDS] + list(lay.block_sizes))
+    if want_stats:
+        reading = module.stats()
+        stats = _pack("q", [getattr(reading, f) for f in stats_fields()])
+        size_classes = _pack(
+            "q", [getattr(sc, f) for sc in reading.size_classes for f in SIZE_CLASS_FIELDS])
+        del reading
+    if want_arenas:
+        raw = getattr(module, "_arena_columns", None)
+        if raw is not None:   # the module's packed form, when it offers one
+            arenas, pools = raw()
+        else:
+            arena_values: list[int] = []
+            pool_values: list[int] = []
+            for arena in module.arenas():
+                arena_values.extend(getattr(arena, f) for f in ARENA_FIELDS)
+                arena_values.append(len(arena.pools))
+                for pool in arena.pools:
+                    pool_values.extend(getattr(pool, f) for f in POOL_FIELDS)
+            arenas, pools = _pack("Q", arena_values), _pack("Q", pool_values)
+    return layout, stats, size_classes, arenas, pools
+
+
+_STATS_FIELDS: tuple[str, ...] | None = None
+
+
+def stats_fields() -> tuple[str, ...]:
+    """The integer fields of ``memviz.pymalloc.PymallocStats`` a snapshot keeps (all but
+    ``size_classes``)."""
+    global _STATS_FIELDS
+    if _STATS_FIELDS is None:
+        import dataclasses
+
+        module = _pymalloc_module()
+        _STATS_FIELDS = tuple(
+            f.name for f in dataclasses.fields(module.PymallocStats) if f.name != "size_classes"
+        )
+    return _STATS_FIELDS
+
+
+# --------------------------------------------------------------------------------------
+# The snapshot
+
+
+def snapshot() -> Snapshot:
+    """One consistent reading of this interpreter's memory machinery, as a :class:`Snapshot`.
+
+    Works on any interpreter: readings this one does not support are left out (``None``)
+    and ``capabilities`` says why. Never collects, never lists all objects; the collector
+    is paused during the readings and restored afterwards.
+    """
+    return _take(None)[0]
+
+
+def _take(older: Snapshot | None) -> tuple[Snapshot, tuple[dict, dict, dict] | None]:
+    """The reading; with ``older`` (a snapshot that is alive during this one) also the
+    objects of ``older.gc_footprint()`` this reading counted, per generation by type name,
+    located while the collector is still paused (``memviz.track`` subtracts them)."""
+    taken_at = time.time()
+    caps = capabilities()
+    want_gc = _capability(caps, "gc")
+    want_stats = _capability(caps, "pymalloc.stats")
+    want_arenas = _capability(caps, "pymalloc.arenas")
+    del caps   # nothing of memviz's may be alive while the lists are walked
+    enabled = _pause_gc()
+    try:
+        # pymalloc first, packed into bytes (the collector does not track bytes), so the
+        # walk below does not count it; then the collector's own figures, as ints.
+        layout, stats, size_classes, arenas, pools = _read_pymalloc(want_stats, want_arenas)
+        figures = permanent = walked = own = None
+        if want_gc:
+            c0, c1, c2 = _gc.get_count()
+            t0, t1, t2 = _gc.get_threshold()
+            s0, s1, s2 = _gc.get_stats()
+            # Packed at once: a tuple would be a tracked object that the walk counts.
+            figures = _pack("q", (
+                c0, t0, s0["collections"], s0["collected"], s0["uncollectable"],
+                c1, t1, s1["collections"], s1["collected"], s1["uncollectable"],
+                c2, t2, s2["collections"], s2["collected"], s2["uncollectable"],
+            ))
+            del s0, s1, s2
+            permanent = _gc.get_freeze_count()
+            walk = _memviz_gc.type_counts
+            # Generation 0 first: the dicts these walks return are themselves in
+            # generation 0, after its walk.
+            walked = (walk(0), walk(1), walk(2))
+            if older is not None:
+                own = _locate_footprint(older)
+        rss, rss_peak = _rss()
+    finally:
+        _resume_gc()
+    # Everything below builds what the snapshot keeps; every reading is done.
+    caps_flat = _capabilities_flat(capabilities())
+    names = counts = gc_packed = None
+    if walked is not None:
+        names, counts, objects = _pack_types(walked)
+        del walked
+        # No comprehension over locals here: on 3.10/3.11 that would make them cell
+        # variables, and the cells would be alive (and counted) during the walk.
+        gc_values = _unpack("q", figures)
+        gc_values.insert(10, objects[2])
+        gc_values.insert(5, objects[1])
+        gc_values.insert(0, objects[0])
+        gc_packed = gc_values.tobytes()
+    snap = Snapshot._make(
+        taken_at=taken_at,
+        pid=os.getpid(),
+        implementation=platform.python_implementation(),
+        version=platform.python_version(),
+        description=_native.describe_interpreter(),
+        allocator=_allocator(),
+        capabilities=caps_flat,
+        gc_enabled=enabled if want_gc else None,
+        gc=gc_packed,
+        permanent=permanent,
+        type_names=names,
+        type_counts=counts,
+        layout=layout,
+        pymalloc_stats=stats,
+        size_classes=size_classes,
+        arenas=arenas,
+        pools=pools,
+        rss=rss,
+        rss_peak=rss_peak,
+    )
+    return snap, own
+
+
+def _locate_footprint(older: Snapshot) -> tuple[dict, dict, dict]:
+    """Which generation holds ``older``'s tracked objects, by type name. They were made
+    together while the collector was paused, and a collection moves a whole generation,
+    so they share one generation (a tuple that a collection untracked is simply gone)."""
+    own: tuple[dict, dict, dict] = ({}, {}, {})
+    generation = _memviz_gc.generation_of(older)
+    if generation is None or generation > 2:   # frozen: not in generations 0-2
+        return own
+    for obj in older.gc_footprint():
+        name = type_name(type(obj))
+        own[generation][name] = own[generation].get(name, 0) + 1
+    return own
+
+
+def _pack_types(walked) -> tuple[tuple[str, ...], bytes, tuple[int, int, int]]:
+    """Per-generation {type: count} dicts -> (sorted names, packed [g0, g1, g2] per name,
+    objects per generation). Types with the same qualified name are merged."""
+    d0, d1, d2 = walked
+    types = d0.keys() | d1.keys() | d2.keys()
+    try:
+        names = {cls: f"{_module_of(cls)}.{_qualname_of(cls)}" for cls in types}
+    except Exception:   # a heap type without __module__: name each one with care
+        names = {cls: type_name(cls) for cls in types}
+    merged: dict[str, tuple[int, int, int]] = {}
+    get0, get1, get2 = d0.get, d1.get, d2.get
+    for cls in types:
+        name = names[cls]
+        row = (get0(cls, 0), get1(cls, 0), get2(cls, 0))
+        prior = merged.get(name)
+        if prior is not None:
+            row = (prior[0] + row[0], prior[1] + row[1], prior[2] + row[2])
+        merged[name] = row
+    ordered = sorted(merged)
+    packed = _pack("q", [value for name in ordered for value in merged[name]])
+    return tuple(ordered), packed, (sum(d0.values()), sum(d1.values()), sum(d2.values()))
+
+
+_SLOTS = (
+    "_taken_at", "_pid", "_implementation", "_version", "_description", "_allocator",
+    "_capabilities", "_gc_enabled", "_gc", "_permanent", "_type_names", "_type_counts",
+    "_layout", "_pymalloc_stats", "_size_classes", "_arenas", "_pools", "_rss", "_rss_peak",
+)
+
+
+class Snapshot:
+    """One reading of an interpreter's memory machinery (see :func:`memviz.snapshot`).
+
+    Immutable. Readings the interpreter did not support are ``None``. Compare two with
+    ``newer - older`` or ``newer.diff(older)``; save with :meth:`dump` / :meth:`to_json`.
+    """
+
+    __slots__ = _SLOTS
+
+    def __init__(self) -> None:
+        raise TypeError(
+            "take a snapshot with memviz.snapshot(), or read one with "
+            "Snapshot.load() / Snapshot.from_json()"
+        )
+
+    @classmethod
+    def _make(cls, **fields) -> Snapshot:
+        self = object.__new__(cls)
+        for name in _SLOTS:
+            object.__setattr__(self, name, fields[name[1:]])
+        return self
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"a Snapshot is immutable (cannot set {name!r})")
+
+    def __delattr__(self, name):
+        raise AttributeError(f"a Snapshot is immutable (cannot delete {name!r})")
+
+    # -- when, where --------------------------------------------------------------------
+
+    @property
+    def taken_at(self) -> float:
+        """When the reading was taken: seconds since the epoch (``time.time()``)."""
+        return self._taken_at
+
+    @property
+    def pid(self) -> int:
+        """The process the snapshot was taken in."""
+        return self._pid
+
+    @property
+    def interpreter(self) -> Interpreter:
+        return Interpreter(self._implementation, self._version, self._description,
+                           self._allocator)
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """Which readings the interpreter supported when the snapshot was taken."""
+        flat = self._capabilities
+        return Capabilities(self._description, tuple(
+            Capability(flat[i], flat[i + 1] is None, flat[i + 1])
+            for i in range(0, len(flat), 2)
+        ))
+
+    def _reason(self, name: str) -> str:
+        flat = self._capabilities
+        for i in range(0, len(flat), 2):
+            if flat[i] == name:
+                return flat[i + 1] or "not read"
+        return "not read"
+
+    # -- the collector ------------------------------------------------------------------
+
+    @property
+    def gc_enabled(self) -> bool | None:
+        """Whether automatic collection was enabled (``gc.isenabled()``) when the snapshot
+        was taken (before memviz paused it); None without GC readings."""
+        return self._gc_enabled
+
+    @property
+    def generations(self):
+        """The three ``memviz.gc.Generation`` values, or None without GC readings."""
+        if self._gc is None:
+            return None
+        from .gc import Generation
+
+        return tuple(
+            Generation(index, *row)
+            for index, row in enumerate(_rows("q", self._gc, len(GENERATION_FIELDS)))
+        )
+
+    @property
+    def permanent(self) -> int | None:
+        """Objects in the permanent generation (``gc.freeze()``), or None."""
+        return self._permanent
+
+    @property
+    def has_types(self) -> bool:
+        return self._type_names is not None
+
+    def type_counts(self, generation: int | None = None) -> dict[str, int]:
+        """GC-tracked objects per type name in one generation (0, 1, 2) or in all three
+        (None), as ``memviz.gc.type_counts`` counted them; types with no objects in that
+        generation are left out. Raises ``UnsupportedInterpreter`` when the snapshot has
+        no GC readings."""
+        names = self._require_types()
+        if generation is not None and (
+            isinstance(generation, bool) or not isinstance(generation, int)
+            or not 0 <= generation <= 2
+        ):
+            raise ValueError(f"generation must be 0, 1, 2 or None, not {generation!r}")
+        values = _unpack("q", self._type_counts)
+        result = {}
+        for i, name in enumerate(names):
+            if generation is None:
+                count = values[3 * i] + values[3 * i + 1] + values[3 * i + 2]
+            else:
+                count = values[3 * i + generation]
+            if count:
+                result[name] = count
+        return result
+
+    def type_table(self) -> dict[str, tuple[int, int, int]]:
+        """{type name: (generation 0, 1, 2)} for every type in the snapshot."""
+        names = self._require_types()
+        values = _unpack("q", self._type_counts)
+        return {name: tuple(values[3 * i:3 * i + 3]) for i, name in enumerate(names)}
+
+    def top_types(self, limit: int | None = 10, generation: int | None = None) -> list[TypeCount]:
+        """The types with the most objects, largest first (ties by name)."""
+        counts = self.type_counts(generation)
+        ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+        if limit is not None:
+            ranked = ranked[:limit]
+        return [TypeCount(name, count) for name, count in ranked]
+
+    def _require_types(self) -> tuple[str, ...]:
+        if self._type_names is None:
+            raise UnsupportedInterpreter(
+                f"this snapshot ({self._description}) has no GC readings: {self._reason('gc')}"
+            )
+        return self._type_names
+
+    # -- pymalloc -----------------------------------------------------------------------
+
+    @property
+    def layout(self):
+        """``memviz.pymalloc.Layout`` of the interpreter, or None without pymalloc readings."""
+        if self._layout is None:
+            return None
+        from . import pymalloc
+
+        values = list(_unpack("q", self._layout))
+        fixed = dict(zip(LAYOUT_FIELDS, values))
+        return pymalloc.Layout(**fixed, block_sizes=tuple(values[len(LAYOUT_FIELDS):]))
+
+    @property
+    def pymalloc(self):
+        """``memviz.pymalloc.PymallocStats``, or None without pymalloc statistics."""
+        if self._pymalloc_stats is None:
+            return None
+        from . import pymalloc
+
+        scalars = dict(zip(stats_fields(), _unpack("q", self._pymalloc_stats)))
+        size_classes = tuple(
+            pymalloc.SizeClass(*row)
+            for row in _rows("q", self._size_classes, len(SIZE_CLASS_FIELDS))
+        )
+        return pymalloc.PymallocStats(**scalars, size_classes=size_classes)
+
+    def _arena_rows(self) -> Iterator[tuple[tuple[int, ...], list[tuple[int, ...]]]]:
+        """(arena columns, [pool columns]) per arena, without building value objects."""
+        pools = _rows("Q", self._pools, len(POOL_FIELDS))
+        for row in _rows("Q", self._arenas, len(ARENA_FIELDS) + 1):
+            yield row[:-1], [next(pools) for _ in range(row[-1])]
+
+    @property
+    def arenas(self):
+        """pymalloc's arenas (``memviz.pymalloc.Arena``, each with its pools), or None
+        without the arena map. Built from the snapshot's packed map at each access."""
+        if self._arenas is None:
+            return None
+        from . import pymalloc
+
+        return tuple(
+            pymalloc.Arena(*arena, pools=tuple(pymalloc.Pool(*pool) for pool in pools))
+            for arena, pools in self._arena_rows()
+        )
+
+    def fragmentation(self, threshold: float = 0.25) -> Fragmentation | None:
+        """How many arenas are held by few live blocks (see :class:`Fragmentation`);
+        None without the arena map."""
+        if self._arenas is None or self._layout is None:
+            return None
+        if not 0 < threshold <= 1:
+            raise ValueError(f"threshold must be in (0, 1], not {threshold!r}")
+        arena_size = _unpack("q", self._layout)[LAYOUT_FIELDS.index("arena_size")]
+        live_at = POOL_FIELDS.index("blocks_in_use")
+        size_at = POOL_FIELDS.index("block_size")
+        arenas = arena_bytes = live_bytes = 0
+        sparse = sparse_bytes = sparse_live = sparse_blocks = 0
+        histogram = [0, 0, 0, 0]
+        for _arena, pools in self._arena_rows():
+            live = sum(pool[live_at] * pool[size_at] for pool in pools)
+            blocks = sum(pool[live_at] for pool in pools)
+            arenas += 1
+            arena_bytes += arena_size
+            live_bytes += live
+            share = live / arena_size if arena_size else 0.0
+            histogram[min(3, int(share * 4))] += 1
+            if share < threshold:
+                sparse += 1
+                sparse_bytes += arena_size
+                sparse_live += live
+                sparse_blocks += blocks
+        return Fragmentation(threshold, arenas, arena_bytes, live_bytes, sparse, sparse_bytes,
+                             sparse_live, sparse_blocks, tuple(histogram))
+
+    # -- the process --------------------------------------------------------------------
+
+    @property
+    def rss(self) -> int | None:
+        """Resident set size in bytes (/proc/self/statm), or None where unreadable."""
+        return self._rss
+
+    @property
+    def rss_peak(self) -> int | None:
+        """Peak resident set size in bytes (VmHWM in /proc/self/status), or None."""
+        return self._rss_peak
+
+    # -- what the snapshot keeps ----------------------------------------------------------
+
+    def gc_footprint(self) -> tuple[object, ...]:
+        """The objects this snapshot keeps alive that the collector tracks: the snapshot
+        itself and those of its internal containers the interpreter tracks (a tuple of
+        type names and a tuple of capabilities on 3.10-3.13, which track every new tuple;
+        none on 3.14+). A later snapshot counts exactly these as memviz's own."""
+        kept = [self]
+        for name in _SLOTS:
+            value = object.__getattribute__(self, name)
+            if _gc.is_tracked(value):
+                kept.append(value)
+        return tuple(kept)
+
+    # -- comparing ----------------------------------------------------------------------
+
+    def diff(self, older: Snapshot):
+        """What changed from ``older`` to this snapshot: a :class:`memviz.SnapshotDiff`."""
+        from ._diff import SnapshotDiff
+
+        return SnapshotDiff(self, older)
+
+    def __sub__(self, older):
+        if not isinstance(older, Snapshot):
+            return NotImplemented
+        return self.diff(older)
+
+    def compare_to(self, older: Snapshot, generation: int | None = None):
+        """Per-type changes from ``older``, largest change first: a list of
+        ``memviz.TypeDiff`` (as ``tracemalloc.Snapshot.compare_to``)."""
+        return self.diff(older).types(generation)
+
+    # -- text ---------------------------------------------------------------------------
+
+    def report(self, limit: int = 15) -> str:
+        """Plain-text tables: the collector, the top ``limit`` types, pymalloc's arenas,
+        size classes and fragmentation."""
+        from ._report import snapshot_report
+
+        return snapshot_report(self, limit)
+
+    def __repr__(self) -> str:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(self._taken_at))
+        parts = [f"{self._description}", f"pid {self._pid}", f"{when} UTC"]
+        if self._gc is not None:
+            objects = sum(row[0] for row in _rows("q", self._gc, len(GENERATION_FIELDS)))
+            parts.append(f"{objects:,} GC objects in {len(self._type_names):,} types")
+        if self._pymalloc_stats is not None:
+            stats = dict(zip(stats_fields(), _unpack("q", self._pymalloc_stats)))
+            if "arenas_current" in stats:
+                parts.append(f"{stats['arenas_current']:,} arenas")
+            if "blocks_in_use" in stats:
+                parts.append(f"{stats['blocks_in_use']:,} blocks")
+        if self._rss is not None:
+            parts.append(f"RSS {self._rss / 2**20:.1f} MiB")
+        return f"<memviz.Snapshot {', '.join(parts)}>"
+
+    # -- saving -------------------------------------------------------------------------
+
+    def to_dict(self) -> dict:
+        """The snapshot as the JSON document :meth:`to_json` writes (plain dicts, lists,
+        str, int, float, bool, None)."""
+        from ._snapformat import to_document
+
+        return to_document(self)
+
+    @classmethod
+    def from_dict(cls, document: Mapping) -> Snapshot:
+        """The snapshot a :meth:`to_dict` document describes; every field is checked and
+        anything wrong raises :class:`memviz.SnapshotFormatError`."""
+        from ._snapformat import from_document
+
+        return from_document(document)
+
+    def to_json(self, indent: int | None = None) -> str:
+        """The snapshot as JSON text in memviz's versioned snapshot format."""
+        import json
+
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Snapshot:
+        """The snapshot in ``text``; :class:`memviz.SnapshotFormatError` names what is
+        wrong when it is not JSON, not a memviz snapshot, of another format version, or
+        has a field of the wrong type."""
+        from ._snapformat import parse
+
+        return parse(text)
+
+    def dump(self, path: str | os.PathLike) -> None:
+        """Writes the snapshot to ``path`` as JSON (see :meth:`to_json`)."""
+        text = self.to_json()
+        with open(path, "w", encoding="utf-8") as file:
+            file.write(text)
+            file.write("\n")
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Snapshot:
+        """Reads a snapshot written by :meth:`dump`. Never unpickles. ``OSError`` when the
+        file cannot be read; :class:`memviz.SnapshotFormatError` when it is not a snapshot."""
+        from ._snapformat import parse
+
+        with open(path, "rb") as file:
+            data = file.read()
+        return parse(data, source=os.fspath(path))
+
+    def __reduce__(self):
+        return (_from_document, (self.to_dict(),))
+
+    def __eq__(self, other):
+        if not isinstance(other, Snapshot):
+            return NotImplemented
+        return all(
+            object.__getattribute__(self, name) == object.__getattribute__(other, name)
+            for name in _SLOTS
+        )
+
+    def __hash__(self):
+        return hash((self._taken_at, self._pid, self._rss, self._gc))
+
+
+def _from_document(document) -> Snapshot:
+    """Unpickling: the pickled state is the JSON document, checked like a loaded file."""
+    from ._snapformat import from_document
+
+    return from_document(document)
