@@ -230,7 +230,7 @@ def parse(text: str | bytes, source: str = "snapshot JSON") -> Snapshot:
     try:
         document = json.loads(text, parse_constant=refuse_constant)
     except json.JSONDecodeError as error:
-        if error.pos >= len(text.rstrip()):
+        if error.pos >= len(text.rstrip()) or error.msg.startswith("Unterminated string"):
             reader.fail("", f"not valid JSON: the text ends early at line {error.lineno} "
                             f"column {error.colno} (truncated?)")
         reader.fail("", f"not valid JSON: {error.msg} at line {error.lineno} "

@@ -35,13 +35,18 @@ import sys
 import threading
 import time
 from array import array
+
+try:
+    import resource
+except ImportError:   # not on every platform
+    resource = None   # type: ignore[assignment]
 from dataclasses import dataclass
 from typing import Iterator, Mapping
 
 from . import _native
 from . import gc as _memviz_gc
 from ._capabilities import Capabilities, Capability, capabilities
-from ._errors import MemvizError, UnsupportedInterpreter
+from ._errors import CollectorRunning, UnsupportedInterpreter
 
 __all__ = [
     "Fragmentation",
@@ -170,6 +175,12 @@ def _resume_gc() -> None:
 # Reading the process and the interpreter
 
 
+try:
+    _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+except (AttributeError, ValueError, OSError):
+    _PAGE_SIZE = 4096
+
+
 def _read_proc(path: str) -> bytes | None:
     """A small /proc file, read with os.read (no file objects: nothing for the collector)."""
     try:
@@ -185,22 +196,24 @@ def _read_proc(path: str) -> bytes | None:
 
 
 def _rss() -> tuple[int | None, int | None]:
-    """(resident set size, its peak) in bytes, from /proc/self/statm and /proc/self/status;
-    None where /proc cannot be read."""
+    """(resident set size, its peak) in bytes: /proc/self/statm's resident pages, and
+    getrusage's ru_maxrss (the kernel's hiwater_rss, as VmHWM in /proc/self/status);
+    None where they cannot be read."""
     rss = peak = None
     statm = _read_proc("/proc/self/statm")
     if statm:
         fields = statm.split()
         if len(fields) >= 2 and fields[1].isdigit():
-            rss = int(fields[1]) * os.sysconf("SC_PAGE_SIZE")
-    status = _read_proc("/proc/self/status")
-    if status:
-        for line in status.splitlines():
-            if line.startswith(b"VmHWM:"):
-                parts = line.split()
-                if len(parts) >= 2 and parts[1].isdigit():
-                    peak = int(parts[1]) * 1024   # the kernel's "kB" are KiB
-                break
+            rss = int(fields[1]) * _PAGE_SIZE
+    if resource is not None:
+        try:
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024   # KiB on Linux
+        except (OSError, ValueError):
+            peak = None
+        if not peak:
+            peak = None
+    if peak is not None and rss is not None:
+        peak = max(peak, rss)   # the kernel updates its high-water mark lazily
     return rss, peak
 
 
@@ -210,7 +223,7 @@ def _allocator() -> str:
     if pymalloc is not None and hasattr(pymalloc, "allocator"):
         try:
             return str(pymalloc.allocator())
-        except MemvizError:
+        except Exception:   # noqa: BLE001 - informational: fall back on the environment
             pass
     if platform.python_implementation() != "CPython":
         return "unknown"
@@ -336,16 +349,10 @@ def snapshot() -> Snapshot:
     return _take(None)[0]
 
 
-def _take(older: Snapshot | None) -> tuple[Snapshot, tuple[dict, dict, dict] | None]:
-    """The reading; with ``older`` (a snapshot that is alive during this one) also the
-    objects of ``older.gc_footprint()`` this reading counted, per generation by type name,
-    located while the collector is still paused (``memviz.track`` subtracts them)."""
-    taken_at = time.time()
-    caps = capabilities()
-    want_gc = _capability(caps, "gc")
-    want_stats = _capability(caps, "pymalloc.stats")
-    want_arenas = _capability(caps, "pymalloc.arenas")
-    del caps   # nothing of memviz's may be alive while the lists are walked
+def _attempt(older, want_gc: bool, want_stats: bool, want_arenas: bool):
+    """Every reading, with the collector paused; None when the collector is running.
+    (Caught here, in a frame that ends before the next attempt, so that the traceback's
+    frame objects are not alive, and counted, during it.)"""
     enabled = _pause_gc()
     try:
         # pymalloc first, packed into bytes (the collector does not track bytes), so the
@@ -371,8 +378,49 @@ def _take(older: Snapshot | None) -> tuple[Snapshot, tuple[dict, dict, dict] | N
             if older is not None:
                 own = _locate_footprint(older)
         rss, rss_peak = _rss()
+    except CollectorRunning:
+        return None
     finally:
         _resume_gc()
+    return (enabled, layout, stats, size_classes, arenas, pools, figures, permanent, walked,
+            own, rss, rss_peak)
+
+
+#: How long a snapshot waits for a collection that another thread is running.
+COLLECTOR_WAIT = 5.0
+
+
+def _take(older: Snapshot | None) -> tuple[Snapshot, tuple[dict, dict, dict] | None]:
+    """The reading; with ``older`` (a snapshot that is alive during this one) also the
+    objects of ``older.gc_footprint()`` this reading counted, per generation by type name,
+    located while the collector is still paused (``memviz.track`` subtracts them)."""
+    taken_at = time.time()
+    caps = capabilities()
+    want_gc = _capability(caps, "gc")
+    want_stats = _capability(caps, "pymalloc.stats")
+    want_arenas = _capability(caps, "pymalloc.arenas")
+    del caps   # nothing of memviz's may be alive while the lists are walked
+    deadline = None
+    while True:
+        readings = _attempt(older, want_gc, want_stats, want_arenas)
+        if readings is not None:
+            break
+        # The collector is running. With one thread it is this one's (a finalizer, a
+        # weakref callback, a gc.callbacks hook): it cannot finish while we wait.
+        # Otherwise another thread may be in a collection that is running Python code.
+        now = time.monotonic()
+        if deadline is None:
+            deadline = now + COLLECTOR_WAIT
+        if threading.active_count() == 1 or now > deadline:
+            where = ("in this thread: not from a finalizer, a weakref callback or a "
+                     "gc.callbacks hook" if threading.active_count() == 1 else
+                     f"still, after {COLLECTOR_WAIT:g} s")
+            raise CollectorRunning(
+                f"memviz.snapshot(): the cyclic garbage collector is running ({where})")
+        time.sleep(0.001)
+    (enabled, layout, stats, size_classes, arenas, pools, figures, permanent, walked, own,
+     rss, rss_peak) = readings
+    del readings
     # Everything below builds what the snapshot keeps; every reading is done.
     caps_flat = _capabilities_flat(capabilities())
     names = counts = gc_packed = None
@@ -433,18 +481,20 @@ def _pack_types(walked) -> tuple[tuple[str, ...], bytes, tuple[int, int, int]]:
         names = {cls: f"{_module_of(cls)}.{_qualname_of(cls)}" for cls in types}
     except Exception:   # a heap type without __module__: name each one with care
         names = {cls: type_name(cls) for cls in types}
-    merged: dict[str, tuple[int, int, int]] = {}
+    order = sorted(types, key=names.__getitem__)
     get0, get1, get2 = d0.get, d1.get, d2.get
-    for cls in types:
-        name = names[cls]
-        row = (get0(cls, 0), get1(cls, 0), get2(cls, 0))
-        prior = merged.get(name)
-        if prior is not None:
-            row = (prior[0] + row[0], prior[1] + row[1], prior[2] + row[2])
-        merged[name] = row
-    ordered = sorted(merged)
-    packed = _pack("q", [value for name in ordered for value in merged[name]])
-    return tuple(ordered), packed, (sum(d0.values()), sum(d1.values()), sum(d2.values()))
+    values = [n for cls in order for n in (get0(cls, 0), get1(cls, 0), get2(cls, 0))]
+    ordered = [names[cls] for cls in order]
+    if len(set(ordered)) != len(ordered):   # distinct types, one name: add them up
+        merged: dict[str, list[int]] = {}
+        for i, name in enumerate(ordered):
+            row = merged.setdefault(name, [0, 0, 0])
+            for g in range(3):
+                row[g] += values[3 * i + g]
+        ordered = list(merged)
+        values = [n for row in merged.values() for n in row]
+    return (tuple(ordered), _pack("q", values),
+            (sum(d0.values()), sum(d1.values()), sum(d2.values())))
 
 
 _SLOTS = (
@@ -671,7 +721,8 @@ class Snapshot:
 
     @property
     def rss_peak(self) -> int | None:
-        """Peak resident set size in bytes (VmHWM in /proc/self/status), or None."""
+        """Peak resident set size in bytes (``getrusage``'s ``ru_maxrss``, the figure
+        /proc/self/status calls VmHWM), or None."""
         return self._rss_peak
 
     # -- what the snapshot keeps ----------------------------------------------------------

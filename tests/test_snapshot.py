@@ -1,0 +1,577 @@
+"""memviz.snapshot(): its readings against the standard library's, its format, and what it
+does not disturb."""
+from __future__ import annotations
+
+import copy
+import gc
+import json
+import os
+import pickle
+import platform
+import resource
+import sys
+import threading
+import time
+from collections import Counter
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import memviz
+from memviz.snapshot import type_name
+
+GC_READABLE = memviz.capabilities()["gc"].available
+needs_gc = pytest.mark.skipif(not GC_READABLE, reason="memviz cannot read this collector")
+
+
+def names(objects) -> Counter:
+    return Counter(type_name(type(o)) for o in objects)
+
+
+def footprint(snap) -> Counter:
+    return names(snap.gc_footprint())
+
+
+def pymalloc_available() -> bool:
+    caps = memviz.capabilities()
+    try:
+        return caps["pymalloc.stats"].available
+    except KeyError:
+        return False
+
+
+# --------------------------------------------------------------------------------------
+# What a snapshot holds
+
+
+def test_when_where_and_which_interpreter():
+    before = time.time()
+    snap = memviz.snapshot()
+    after = time.time()
+    assert before <= snap.taken_at <= after
+    assert snap.pid == os.getpid()
+    interp = snap.interpreter
+    assert interp.implementation == platform.python_implementation()
+    assert interp.version == platform.python_version()
+    assert interp.description == memviz.capabilities().interpreter
+    expected_allocator = os.environ.get("PYTHONMALLOC") or (
+        "pymalloc_debug" if hasattr(sys, "gettotalrefcount") else "pymalloc")
+    assert interp.allocator == expected_allocator
+    assert [(c.name, c.available, c.reason) for c in snap.capabilities] == [
+        (c.name, c.available, c.reason) for c in memviz.capabilities()]
+
+
+@needs_gc
+def test_generations_match_the_collectors_own_figures(gc_disabled):
+    snap = memviz.snapshot()
+    stats = gc.get_stats()
+    lengths = [len(gc.get_objects(generation=g)) for g in (1, 2)]
+    assert snap.gc_enabled is False   # the fixture disabled it; memviz records that
+    assert snap.permanent == gc.get_freeze_count()
+    for gen, stat, threshold in zip(snap.generations, stats, gc.get_threshold()):
+        assert (gen.collections, gen.collected, gen.uncollectable) == (
+            stat["collections"], stat["collected"], stat["uncollectable"])
+        assert gen.threshold == threshold
+    # No collection since: generations 1 and 2 are as the snapshot saw them.
+    assert [snap.generations[1].objects, snap.generations[2].objects] == lengths
+
+
+@needs_gc
+def test_gc_enabled_is_recorded_and_left_as_it_was():
+    assert gc.isenabled()
+    snap = memviz.snapshot()
+    assert snap.gc_enabled is True and gc.isenabled()
+    gc.disable()
+    try:
+        assert memviz.snapshot().gc_enabled is False
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+@needs_gc
+def test_type_counts_match_gc_get_objects_in_every_generation(gc_disabled):
+    snap = memviz.snapshot()
+    # Read right away: nothing but the snapshot itself was made since its walk.
+    referee0 = gc.get_objects(generation=0)
+    referee1 = gc.get_objects(generation=1)
+    referee2 = gc.get_objects(generation=2)
+    counted = [names(referee0), names(referee1), names(referee2)]
+    del referee0, referee1, referee2
+    counted[0].subtract(footprint(snap))   # the snapshot did not count itself
+    for g in range(3):
+        assert snap.type_counts(g) == +counted[g], g
+        assert sum(snap.type_counts(g).values()) == snap.generations[g].objects
+    assert snap.type_counts() == +(counted[0] + counted[1] + counted[2])
+
+
+@needs_gc
+def test_type_table_and_top_types(gc_disabled):
+    class Plentiful:
+        pass
+
+    many = [Plentiful() for _ in range(50_000)]
+    snap = memviz.snapshot()
+    name = type_name(Plentiful)
+    assert name == f"{__name__}.test_type_table_and_top_types.<locals>.Plentiful"
+    assert snap.type_counts()[name] == 50_000
+    assert snap.type_table()[name] == (50_000, 0, 0)
+    top = snap.top_types(3)
+    assert top[0] == memviz.snapshot.__globals__["TypeCount"](name, 50_000)
+    assert len(top) == 3
+    counts = [t.count for t in snap.top_types(None)]
+    assert counts == sorted(counts, reverse=True)
+    assert len(counts) == len(snap.type_counts())
+    assert [t.name for t in snap.top_types(5, generation=0)][0] == name
+    with pytest.raises(ValueError, match="generation must be"):
+        snap.type_counts(3)
+    with pytest.raises(ValueError, match="generation must be"):
+        snap.type_counts(True)
+    del many
+
+
+@needs_gc
+def test_types_with_one_qualified_name_are_merged(gc_disabled):
+    made = []
+    for _ in range(3):
+        class Twin:   # three distinct classes, one qualified name
+            pass
+        made += [Twin() for _ in range(10)]
+    snap = memviz.snapshot()
+    assert snap.type_counts()[type_name(Twin)] == 30
+    assert snap.type_counts()["builtins.type"] >= 3
+
+
+def test_rss_agrees_with_the_kernels_other_reports():
+    snap = memviz.snapshot()
+    with open("/proc/self/status") as status:
+        fields = dict(line.split(":", 1) for line in status if ":" in line)
+    vm_rss = int(fields["VmRSS"].split()[0]) * 1024
+    assert abs(snap.rss - vm_rss) <= max(4 << 20, vm_rss // 10)
+    assert snap.rss_peak >= snap.rss - (1 << 20)
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024   # KiB on Linux
+    assert abs(snap.rss_peak - maxrss) <= max(4 << 20, maxrss // 10)
+
+
+def test_a_snapshot_is_immutable():
+    snap = memviz.snapshot()
+    with pytest.raises(AttributeError, match="immutable"):
+        snap.pid = 1
+    with pytest.raises(AttributeError, match="immutable"):
+        del snap._pid
+    with pytest.raises(AttributeError):
+        snap.anything_else = 1
+    with pytest.raises(TypeError, match="memviz.snapshot()"):
+        memviz.Snapshot()
+    table = snap.type_counts() if snap.has_types else {}
+    table["mine"] = 1   # a copy: the snapshot is unchanged
+    if snap.has_types:
+        assert "mine" not in snap.type_counts()
+
+
+@needs_gc
+def test_repr_and_report_are_readable(gc_disabled):
+    class ReportedThing:
+        pass
+
+    things = [ReportedThing() for _ in range(77_777)]
+    snap = memviz.snapshot()
+    text = repr(snap)
+    assert text.startswith("<memviz.Snapshot ") and text.endswith(">")
+    assert f"pid {os.getpid()}" in text
+    total = sum(g.objects for g in snap.generations)
+    assert f"{total:,} GC objects" in text
+    report = snap.report(limit=5)
+    lines = report.splitlines()
+    assert lines[0].startswith(f"memviz snapshot: {snap.interpreter.description}, pid {snap.pid}")
+    assert f"Garbage collector (disabled): {total:,} tracked objects" in report
+    row = next(line for line in lines if type_name(ReportedThing) in line)
+    assert row.split()[1:] == ["77,777", "77,777", "0", "0"]
+    assert "Types: top 5 of" in report
+    gen0 = snap.generations[0]
+    gen_row = next(line for line in lines if line.strip().startswith("0 "))
+    assert gen_row.split()[:3] == ["0", f"{gen0.objects:,}", f"{gen0.count:,}/{gen0.threshold:,}"]
+    del things
+
+
+# --------------------------------------------------------------------------------------
+# What a snapshot does not disturb
+
+
+@needs_gc
+def test_no_collection_and_no_list_of_all_objects(monkeypatch, gc_disabled):
+    def refused(*args, **kwargs):
+        raise AssertionError("a snapshot must not call this")
+
+    before = gc.get_stats()
+    monkeypatch.setattr(gc, "collect", refused)
+    monkeypatch.setattr(gc, "get_objects", refused)
+    monkeypatch.setattr(gc, "get_referrers", refused)
+    events = []
+    gc.callbacks.append(lambda phase, info: events.append(phase))
+    try:
+        memviz.snapshot()
+    finally:
+        gc.callbacks.pop()
+    assert events == []
+    assert gc.get_stats() == before
+
+
+@needs_gc
+def test_the_collector_is_restored_when_a_reading_fails(monkeypatch):
+    def failing(generation=None):
+        raise memviz.MemvizError("a reading failed")
+
+    monkeypatch.setattr(memviz.gc, "type_counts", failing)
+    for enabled in (True, False):
+        (gc.enable if enabled else gc.disable)()
+        with pytest.raises(memviz.MemvizError, match="a reading failed"):
+            memviz.snapshot()
+        assert gc.isenabled() is enabled
+    gc.enable()
+
+
+@needs_gc
+def test_inside_a_collection_it_refuses_and_restores(gc_disabled):
+    seen = []
+
+    def during(phase, info):
+        if phase == "start":
+            try:
+                memviz.snapshot()
+            except memviz.CollectorRunning as error:
+                seen.append(str(error))
+
+    gc.callbacks.append(during)
+    try:
+        gc.collect(0)
+    finally:
+        gc.callbacks.remove(during)
+    assert len(seen) == 1 and "collector is running" in seen[0]
+    assert not gc.isenabled()
+
+
+@pytest.fixture(scope="module")
+def large_heap():
+    """About a million GC-tracked objects of three types, built once for this module."""
+    class HeapNode:
+        __slots__ = ("value", "next")
+
+        def __init__(self, value, next):
+            self.value = value
+            self.next = next
+
+    heap = [[i] for i in range(400_000)]
+    heap += [HeapNode(i, None) for i in range(400_000)]
+    heap += [{"i": [i]} for i in range(200_000)]
+    yield heap
+    del heap[:]
+    gc.collect()
+
+
+@needs_gc
+@pytest.mark.parametrize("heap_size", ["small", "large"])
+def test_back_to_back_snapshots_differ_by_memviz_own_objects_only(heap_size, large_heap,
+                                                                   gc_disabled):
+    """The second snapshot counts exactly what the first one keeps: the Snapshot itself
+    and, on 3.10-3.13 (which track every new tuple), its two tuples (type names,
+    capabilities) — all in generation 0. Nothing else changes."""
+    memviz.snapshot()   # lazy imports and first-call caches are not the subject here
+    first = memviz.snapshot()
+    second = memviz.snapshot()
+    own = footprint(first)
+    expected = Counter({"memviz.snapshot.Snapshot": 1})
+    if sys.version_info < (3, 14):
+        expected["builtins.tuple"] = 2
+    assert own == expected
+    diff = second - first
+    assert diff.type_deltas(0) == dict(own)
+    assert diff.type_deltas(1) == {} and diff.type_deltas(2) == {}
+    assert [g.objects_delta for g in diff.generations] == [sum(own.values()), 0, 0]
+    assert [g.collections_delta for g in diff.generations] == [0, 0, 0]
+    if heap_size == "large":
+        assert sum(g.objects for g in first.generations) > 1_000_000
+
+
+def _kept_blocks() -> int:
+    """pymalloc blocks a new snapshot keeps (sys.getallocatedblocks before and after)."""
+    memviz.snapshot()
+    before = sys.getallocatedblocks()
+    snap = memviz.snapshot()
+    kept = sys.getallocatedblocks() - before
+    del snap
+    return kept
+
+
+@needs_gc
+def test_what_a_snapshot_keeps_does_not_grow_with_the_heap(large_heap, gc_disabled):
+    if sys.getallocatedblocks() == 0:
+        pytest.skip("pymalloc is not the allocator: sys.getallocatedblocks() reads 0")
+    types = len(memviz.snapshot().type_counts())
+    on_large = _kept_blocks()
+    saved = large_heap[:]
+    del large_heap[:]
+    try:
+        on_small = _kept_blocks()
+    finally:
+        large_heap[:] = saved
+        del saved
+    # O(types): the type names and a few fixed objects, the same on both heaps. The
+    # million objects add no block (their counts are packed into bytes objects, which
+    # are big enough to come from malloc, not pymalloc).
+    assert on_large <= types + 40
+    assert abs(on_large - on_small) <= 5, (on_large, on_small)
+
+
+# --------------------------------------------------------------------------------------
+# Saving and loading
+
+
+def test_json_round_trip_is_exact():
+    snap = memviz.snapshot()
+    text = snap.to_json()
+    document = json.loads(text)
+    assert document["format"] == "memviz.snapshot" and document["version"] == 1
+    assert document["pid"] == os.getpid()
+    again = memviz.Snapshot.from_json(text)
+    assert again == snap
+    assert again.to_json() == text
+    assert memviz.Snapshot.from_json(text.encode()) == snap
+    assert memviz.Snapshot.from_dict(snap.to_dict()) == snap
+    if snap.has_types:
+        assert again.type_counts() == snap.type_counts()
+        assert again.generations == snap.generations
+        assert document["gc"]["types"]["builtins.dict"] == list(snap.type_table()["builtins.dict"])
+
+
+def test_dump_and_load(tmp_path):
+    snap = memviz.snapshot()
+    path = tmp_path / "snap.json"
+    snap.dump(path)
+    assert memviz.Snapshot.load(path) == snap
+    assert memviz.Snapshot.load(str(path)) == snap
+    assert json.loads(path.read_text())["taken_at"] == snap.taken_at
+    with pytest.raises(FileNotFoundError):
+        memviz.Snapshot.load(tmp_path / "missing.json")
+
+
+def test_load_never_unpickles(tmp_path, monkeypatch):
+    snap = memviz.snapshot()
+    pickled = tmp_path / "snap.pickle"
+    pickled.write_bytes(pickle.dumps(snap))
+    with pytest.raises(memviz.SnapshotFormatError, match="snap.pickle"):
+        memviz.Snapshot.load(pickled)
+
+    def refused(*args, **kwargs):
+        raise AssertionError("load must not unpickle")
+
+    monkeypatch.setattr(pickle, "loads", refused)
+    monkeypatch.setattr(pickle, "load", refused)
+    monkeypatch.setattr(pickle, "Unpickler", refused)
+    path = tmp_path / "snap.json"
+    snap.dump(path)
+    assert memviz.Snapshot.load(path) == snap
+
+
+@pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_pickle_round_trip(protocol):
+    snap = memviz.snapshot()
+    again = pickle.loads(pickle.dumps(snap, protocol))
+    assert again == snap and again is not snap
+    assert copy.deepcopy(snap) == snap
+    diff = memviz.snapshot() - snap
+    assert pickle.loads(pickle.dumps(diff, protocol)).new == diff.new
+
+
+def _document():
+    return memviz.snapshot().to_dict()
+
+
+def _set(document, path, value):
+    target = document
+    for key in path[:-1]:
+        target = target[key]
+    if value is _DELETE:
+        del target[path[-1]]
+    else:
+        target[path[-1]] = value
+    return document
+
+
+_DELETE = object()
+
+_BAD_FIELDS = [
+    (("version",), 2, "version: snapshot format version 2 is not supported (written by a newer"),
+    (("version",), 0, "version: snapshot format version 0 is not supported"),
+    (("version",), "1", "version: expected an integer, got a string"),
+    (("version",), _DELETE, "version: expected an integer, got null"),
+    (("format",), "tracemalloc", "not a memviz snapshot"),
+    (("format",), _DELETE, "not a memviz snapshot"),
+    (("pid",), "42", "pid: expected an integer, got a string"),
+    (("pid",), True, "pid: expected an integer, got a boolean"),
+    (("pid",), -1, "pid: expected an integer >= 0, got -1"),
+    (("pid",), 2**70, "pid: integer 1180591620717411303424 is out of range"),
+    (("taken_at",), "yesterday", "taken_at: expected a non-negative number, got a string"),
+    (("taken_at",), None, "taken_at: expected a non-negative number, got null"),
+    (("rss",), 1.5, "rss: expected an integer, got a number"),
+    (("interpreter",), [], "interpreter: expected an object, got an array"),
+    (("interpreter", "version"), 3.12, "interpreter.version: expected a string, got a number"),
+    (("interpreter", "allocator"), _DELETE, "interpreter: missing field 'allocator'"),
+    (("interpreter", "colour"), "blue", "interpreter: unknown field 'colour'"),
+    (("capabilities",), {}, "capabilities: expected an array, got an object"),
+    (("capabilities", 0), "refcount", "capabilities[0]: expected an object, got a string"),
+    (("capabilities", 0, "available"), 1, "capabilities[0].available: expected true or false"),
+    (("capabilities", 0, "reason"), "because", "capabilities[0].reason: expected null for"),
+    (("extra",), 1, ": unknown field 'extra'"),
+]
+
+_BAD_GC_FIELDS = [
+    (("gc",), [], "gc: expected an object, got an array"),
+    (("gc", "enabled"), "yes", "gc.enabled: expected true or false, got a string"),
+    (("gc", "generations"), [], "gc.generations: expected 3 items, got 0"),
+    (("gc", "generations", 1), None, "gc.generations[1]: expected an object, got null"),
+    (("gc", "generations", 2, "collected"), "many",
+     "gc.generations[2].collected: expected an integer, got a string"),
+    (("gc", "generations", 2, "collections"), -3,
+     "gc.generations[2].collections: expected an integer >= 0, got -3"),
+    (("gc", "generations", 0, "objects"), 1,
+     "gc.generations[0].objects: 1 does not match the"),
+    (("gc", "types"), [], "gc.types: expected an object, got an array"),
+    (("gc", "types", "builtins.dict"), [1, 2], "gc.types['builtins.dict']: expected 3 items"),
+    (("gc", "types", "builtins.dict"), {"0": 1},
+     "gc.types['builtins.dict']: expected an array, got an object"),
+    (("gc", "types", "builtins.dict"), [1, None, 2],
+     "gc.types['builtins.dict'][1]: expected an integer, got null"),
+    (("gc", "types", ""), [0, 0, 0], "gc.types: a type name is empty"),
+    (("gc", "permanent"), _DELETE, "gc: missing field 'permanent'"),
+]
+
+
+@pytest.mark.parametrize("path, value, message", _BAD_FIELDS + (
+    _BAD_GC_FIELDS if GC_READABLE else []))
+def test_each_wrong_field_is_named(path, value, message):
+    document = _set(_document(), path, value)
+    with pytest.raises(memviz.SnapshotFormatError) as caught:
+        memviz.Snapshot.from_json(json.dumps(document))
+    assert message in str(caught.value)
+    assert "unexpected" not in str(caught.value)
+    assert isinstance(caught.value, ValueError) and isinstance(caught.value, memviz.MemvizError)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "empty, not a memviz snapshot"),
+    ("   \n", "empty, not a memviz snapshot"),
+    ("garbage", "not valid JSON: Expecting value at line 1 column 1"),
+    ("[1, 2]", "expected a JSON object (a memviz snapshot), got an array"),
+    ('{"format": "memviz.snapshot", "version": 1, "pid": NaN}',
+     "NaN is not a number this format allows"),
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ('{"format": "memviz.snapshot", "version": 1, "pid": ' + "9" * 5000 + "}",
+     "not valid JSON for a snapshot"),
+])
+def test_text_that_is_not_a_snapshot(text, message):
+    with pytest.raises(memviz.SnapshotFormatError, match=None) as caught:
+        memviz.Snapshot.from_json(text)
+    assert message in str(caught.value)
+
+
+def test_non_utf8_and_truncated_files(tmp_path):
+    path = tmp_path / "binary.json"
+    path.write_bytes(b"\x80\x81\x82 not text")
+    with pytest.raises(memviz.SnapshotFormatError, match="binary.json: not UTF-8 text"):
+        memviz.Snapshot.load(path)
+    text = memviz.snapshot().to_json()
+    path = tmp_path / "cut.json"
+    for cut in (text.index('"version"') + 3, text.index(': 1,') + 2, len(text) // 2,
+                len(text) - 1):
+        path.write_text(text[:cut])
+        with pytest.raises(memviz.SnapshotFormatError,
+                           match=r"cut.json: not valid JSON: the text ends early .*truncated"):
+            memviz.Snapshot.load(path)
+
+
+_TEXT = memviz.snapshot().to_json(indent=1)
+
+
+@given(st.integers(min_value=0, max_value=len(_TEXT) - 1))
+def test_every_truncation_is_a_format_error(cut):
+    with pytest.raises(memviz.SnapshotFormatError) as caught:
+        memviz.Snapshot.from_json(_TEXT[:cut])
+    assert "unexpected" not in str(caught.value)
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
+                                                                  max_size=3),
+    max_leaves=6,
+)
+
+
+def _paths(value, prefix=()):
+    yield prefix
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _paths(item, prefix + (key,))
+    elif isinstance(value, list):
+        for i, item in enumerate(value[:4]):
+            yield from _paths(item, prefix + (i,))
+
+
+_PATHS = [path for path in _paths(json.loads(_TEXT)) if path]
+
+
+@given(st.sampled_from(_PATHS), _JSON_VALUES | st.just(_DELETE))
+def test_any_corrupted_field_is_a_format_error_or_a_valid_snapshot(path, value):
+    document = _set(json.loads(_TEXT), path, value)
+    try:
+        snap = memviz.Snapshot.from_dict(document)
+    except memviz.SnapshotFormatError as error:
+        assert "unexpected" not in str(error), error
+    else:   # the new value was acceptable: then it loads and saves as itself
+        assert memviz.Snapshot.from_json(snap.to_json()) == snap
+
+
+# --------------------------------------------------------------------------------------
+# Threads
+
+
+@needs_gc
+def test_snapshots_from_threads_while_others_allocate():
+    stop = threading.Event()
+    errors: list[BaseException] = []
+    snaps: list = []
+
+    def allocate():
+        junk = []
+        while not stop.is_set():
+            junk.append([{"k": [i]} for i in range(200)])
+            if len(junk) > 50:
+                junk.clear()
+
+    def take():
+        try:
+            for _ in range(10):
+                snaps.append(memviz.snapshot())
+        except BaseException as error:   # noqa: BLE001 - reported below
+            errors.append(error)
+
+    allocators = [threading.Thread(target=allocate) for _ in range(2)]
+    takers = [threading.Thread(target=take) for _ in range(3)]
+    for thread in allocators + takers:
+        thread.start()
+    for thread in takers:
+        thread.join(120)
+    stop.set()
+    for thread in allocators:
+        thread.join(120)
+    assert errors == []
+    assert len(snaps) == 30
+    assert gc.isenabled()   # concurrent pauses did not leave the collector off
+    for snap in snaps:
+        assert snap.gc_enabled is True
+        # Counted while other threads ran: each generation's figure is its types' sum.
+        for g in range(3):
+            assert sum(snap.type_counts(g).values()) == snap.generations[g].objects
+        assert snap.type_counts()["builtins.dict"] > 0
