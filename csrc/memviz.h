@@ -124,18 +124,23 @@ typedef struct {
     mv_pymalloc_class classes[64];
 } mv_pymalloc_stats;
 
+/* Arena and pool records are uint64_t columns only, in the order of
+ * memviz.snapshot's ARENA_FIELDS (+ pools_used) and POOL_FIELDS: the arrays
+ * are then also the packed rows (array('Q')) a snapshot keeps. */
 typedef struct {
     uint64_t address;
-    uint32_t index;                 /* slot in pymalloc's arenas vector */
-    uint32_t pools_total;
-    uint32_t pools_free;            /* empty and never-used pools */
-    uint32_t pools_used;            /* its entries in the pools array, after the previous arena's */
+    uint64_t index;                 /* slot in pymalloc's arenas vector */
+    uint64_t pools_total;
+    uint64_t pools_free;            /* empty and never-used pools */
+    uint64_t pools_used;            /* its entries in the pools array, after the previous arena's */
 } mv_pymalloc_arena;
 
 typedef struct {
     uint64_t address;
-    uint32_t size_class;
-    uint32_t blocks_in_use;
+    uint64_t size_class;
+    uint64_t block_size;
+    uint64_t blocks_in_use;
+    uint64_t capacity;              /* blocks a pool of this class holds */
 } mv_pymalloc_pool;
 
 /* Every live arena and its pools in use, from one walk. */

@@ -386,7 +386,7 @@ walk_map(const mv_pm_globals *g, mv_pymalloc_map *out)
         }
         mv_pymalloc_arena *arena = &out->arenas[na++];
         arena->address = a->address;
-        arena->index = (uint32_t)i;
+        arena->index = i;
         arena->pools_total = a->ntotalpools;
         arena->pools_free = a->nfreepools;
         arena->pools_used = 0;
@@ -402,7 +402,9 @@ walk_map(const mv_pm_globals *g, mv_pymalloc_map *out)
             mv_pymalloc_pool *entry = &out->pools[np++];
             entry->address = base;
             entry->size_class = pool->szidx;
+            entry->block_size = PM_BLOCK_SIZE(pool->szidx);
             entry->blocks_in_use = pool->ref.count;
+            entry->capacity = PM_NUMBLOCKS(pool->szidx);
             arena->pools_used++;
         }
     }

@@ -2,11 +2,12 @@
 
 - ``memviz.refcount(obj)``, ``memviz.is_immortal(obj)``: an object's reference count.
 - ``memviz.gc``: the cyclic collector's generations, counted in place.
+- ``memviz.pymalloc``: pymalloc's arenas, pools and blocks, read in place.
 - ``memviz.capabilities()``: which readings work on this interpreter, and why not.
 - ``memviz.snapshot()``: all of it in one reading, kept as a value (diff, save, load);
   ``memviz.track()``: a snapshot before and after a block, and the collections between.
 """
-from . import gc
+from . import gc, pymalloc
 from ._capabilities import Capabilities, Capability, capabilities
 from ._errors import (
     CollectorRunning,
@@ -36,6 +37,7 @@ __all__ = [
     "UnsupportedInterpreter",
     "capabilities",
     "gc",
+    "pymalloc",
     "is_immortal",
     "refcount",
     "snapshot",

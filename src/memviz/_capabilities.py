@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import _native
+from . import _native, pymalloc
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,12 @@ def _gc() -> Capability:
     return Capability("gc", problem is None, problem)
 
 
+def _pymalloc() -> tuple[Capability, ...]:
+    """pymalloc.stats, pymalloc.arenas, pymalloc.locate (see memviz.pymalloc)."""
+    reasons = pymalloc._capability_reasons()
+    return tuple(Capability(name, reason is None, reason) for name, reason in reasons.items())
+
+
 def capabilities() -> Capabilities:
     """Which readings work on this interpreter and, for each that doesn't, why."""
-    return Capabilities(_native.describe_interpreter(), (_refcount(), _gc()))
+    return Capabilities(_native.describe_interpreter(), (_refcount(), _gc(), *_pymalloc()))
