@@ -2,6 +2,7 @@
 that ran in between."""
 from __future__ import annotations
 
+import dis
 import functools
 import gc
 import sys
@@ -34,6 +35,22 @@ class GcEvent:
                 f"{1000 * self.duration:.2f} ms")
 
 
+_WITH_OPCODES = frozenset(
+    dis.opmap[name] for name in ("SETUP_WITH", "BEFORE_WITH") if name in dis.opmap)
+
+
+def _called_by_with_statement() -> bool:
+    """Whether track.__enter__ was called by a `with` statement that made a bound method
+    for it (3.10-3.13), read from the caller's current instruction."""
+    if sys.version_info >= (3, 14) or not _WITH_OPCODES:
+        return False
+    try:
+        frame = sys._getframe(2)   # this <- __enter__ <- the with statement's frame
+        return frame.f_code.co_code[frame.f_lasti] in _WITH_OPCODES
+    except (AttributeError, IndexError, ValueError):
+        return False
+
+
 class track:
     """Tracks a block (``with memviz.track() as t:``) or each call of a function
     (``@memviz.track()``): a snapshot at entry and at exit, and every collection in
@@ -49,8 +66,8 @@ class track:
     thread) runs untracked inside the outer one.
     """
 
-    __slots__ = ("_report", "_file", "_limit", "_lock", "_events", "_start", "_started",
-                 "_callback", "_before", "_after", "_own", "__weakref__")
+    __slots__ = ("_report", "_file", "_limit", "_lock", "_events", "_start_time", "_started",
+                 "_callback", "_before", "_after", "_own", "_balance", "__weakref__")
 
     def __init__(self, *, report: bool = False, file=None, limit: int = 10):
         self._report = report
@@ -58,12 +75,34 @@ class track:
         self._limit = limit
         self._lock = threading.Lock()
         self._events = array("d")
-        self._start = self._started = 0.0
+        self._start_time = self._started = 0.0
         self._callback = self._before = self._after = self._own = None
+        self._balance = False
 
     # -- the context manager --------------------------------------------------------------
 
     def __enter__(self) -> track:
+        # Before the reading: whether the `with` statement made a bound method of
+        # __enter__ for this call (3.10-3.13 do; 3.14's LOAD_SPECIAL does not). It is
+        # alive during the entry reading and gone at exit; __exit__ balances it.
+        with_statement = _called_by_with_statement()
+        self._start()
+        self._balance = with_statement
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        # A bound method alive during the exit reading, for the entry's bound __enter__.
+        balance = self._noop if self._balance else None
+        self._stop()
+        del balance
+        if self._report:
+            print(self.report(self._limit), file=self._file or sys.stderr, end="")
+        return False
+
+    def _noop(self) -> None:
+        pass
+
+    def _start(self) -> None:
         if not self._lock.acquire(blocking=False):
             raise RuntimeError("this memviz.track() is already tracking")
         try:
@@ -73,15 +112,14 @@ class track:
             self._before = self._after = self._own = None
             before, _ = _take(None)
             self._before = before
-            self._start = time.perf_counter()
+            self._start_time = time.perf_counter()
             self._callback = self._on_gc
             gc.callbacks.append(self._callback)
         except BaseException:
             self._lock.release()
             raise
-        return self
 
-    def __exit__(self, *exc_info) -> bool:
+    def _stop(self) -> None:
         try:
             try:
                 gc.callbacks.remove(self._callback)
@@ -93,9 +131,6 @@ class track:
             self._own = own
         finally:
             self._lock.release()
-        if self._report:
-            print(self.report(self._limit), file=self._file or sys.stderr, end="")
-        return False
 
     def _on_gc(self, phase: str, info: dict) -> None:
         now = time.perf_counter()
@@ -103,7 +138,7 @@ class track:
             self._started = now
         else:
             self._events.extend((info.get("generation", -1), info.get("collected", 0),
-                                 info.get("uncollectable", 0), self._started - self._start,
+                                 info.get("uncollectable", 0), self._started - self._start_time,
                                  now - self._started))
 
     # -- the decorator --------------------------------------------------------------------
@@ -114,13 +149,15 @@ class track:
             if self._lock.locked():
                 return func(*args, **kwargs)
             try:
-                self.__enter__()
+                self._start()
             except RuntimeError:   # another thread started tracking just now
                 return func(*args, **kwargs)
             try:
                 return func(*args, **kwargs)
             finally:
-                self.__exit__(*sys.exc_info())
+                self._stop()
+                if self._report:
+                    print(self.report(self._limit), file=self._file or sys.stderr, end="")
 
         tracked.tracker = self
         return tracked
