@@ -320,6 +320,202 @@ def test_a_snapshot_changes_nothing_but_its_own_objects_on_small_and_large_heaps
 
 
 # --------------------------------------------------------------------------------------
+# pymalloc
+
+PYMALLOC = pymalloc_available()
+ARENA_MAP = PYMALLOC and memviz.capabilities()["pymalloc.arenas"].available
+needs_pymalloc = pytest.mark.skipif(not PYMALLOC, reason="pymalloc is not read here")
+needs_arena_map = pytest.mark.skipif(not ARENA_MAP, reason="no arena map here")
+
+
+@needs_pymalloc
+def test_pymalloc_readings_are_memviz_pymallocs(gc_disabled):
+    from memviz import pymalloc
+
+    snap = memviz.snapshot()
+    after = pymalloc.stats()
+    assert snap.layout == pymalloc.layout()
+    stats = snap.pymalloc
+    assert type(stats) is pymalloc.PymallocStats
+    # Read a moment apart: the snapshot itself and `after` were allocated in between.
+    assert stats.arenas_current == after.arenas_current
+    assert stats.arenas_allocated_total == after.arenas_allocated_total
+    assert [(c.index, c.block_size) for c in stats.size_classes] == [
+        (c.index, c.block_size) for c in after.size_classes]
+    assert stats.blocks_in_use == sum(c.blocks_in_use for c in stats.size_classes)
+    # In between, the snapshot made what it keeps (its type names, mostly): O(types)
+    # blocks. Each reading also counts the few blocks of its own call in flight (cffi
+    # buffers), freed when it returns.
+    grown = after.blocks_in_use - stats.blocks_in_use
+    assert 0 < grown <= len(snap.type_counts()) + 60 if snap.has_types else grown < 60
+    for mine, theirs in zip(stats.size_classes, after.size_classes):
+        assert -4 <= theirs.blocks_in_use - mine.blocks_in_use <= grown + 4, (mine, theirs)
+
+
+@needs_arena_map
+def test_the_arena_map_is_memviz_pymallocs_and_adds_up(gc_disabled):
+    from memviz import pymalloc
+
+    snap = memviz.snapshot()
+    live = pymalloc.arenas()
+    arenas = snap.arenas
+    assert all(type(a) is pymalloc.Arena for a in arenas)
+    assert [(a.address, a.index, a.pools_total) for a in arenas] == [
+        (a.address, a.index, a.pools_total) for a in live]
+    assert len(arenas) == snap.pymalloc.arenas_current
+    layout = snap.layout
+    per_class: Counter = Counter()
+    for arena in arenas:
+        assert len(arena.pools) == arena.pools_total - arena.pools_free
+        for pool in arena.pools:
+            assert type(pool) is pymalloc.Pool
+            assert pool.block_size == layout.block_sizes[pool.size_class]
+            assert 0 < pool.blocks_in_use <= pool.capacity
+            assert arena.address <= pool.address < arena.address + layout.arena_size
+            per_class[pool.size_class] += pool.blocks_in_use
+    # The map and the statistics are two walks, taken one after the other.
+    for size_class in snap.pymalloc.size_classes:
+        assert abs(per_class[size_class.index] - size_class.blocks_in_use) <= 4
+
+
+@needs_arena_map
+def test_fragmentation_finds_arenas_held_by_few_blocks(gc_disabled):
+    from memviz import pymalloc
+
+    layout = pymalloc.layout()
+    # Floats fill arenas of their own; keeping one float in 256 leaves those arenas
+    # allocated (pymalloc frees only empty arenas) for a handful of live blocks each.
+    block = layout.block_sizes[pymalloc.locate(1.5).size_class]
+    arenas_to_fill = 12
+    count = arenas_to_fill * layout.arena_size // block
+    floats = [float(i) for i in range(count)]
+    before = memviz.snapshot().fragmentation()
+    survivors = floats[::256]
+    del floats
+    after = memviz.snapshot()
+    frag = after.fragmentation()
+    assert frag.arenas == len(after.arenas) == after.pymalloc.arenas_current
+    assert frag.arena_bytes == frag.arenas * layout.arena_size
+    assert frag.live_bytes == sum(
+        p.blocks_in_use * p.block_size for a in after.arenas for p in a.pools)
+    assert sum(frag.histogram) == frag.arenas
+    assert frag.sparse_arenas >= before.sparse_arenas + arenas_to_fill - 2
+    assert frag.sparse_blocks >= len(survivors) * 0.8
+    assert frag.sparse_live_bytes < frag.sparse_arena_bytes * frag.threshold
+    assert frag.histogram[0] >= frag.sparse_arenas
+    strict = after.fragmentation(threshold=0.01)
+    assert strict.sparse_arenas <= frag.sparse_arenas
+    report = after.report()
+    assert (f"{frag.sparse_arenas:,} arenas are less than 25% used: they hold "
+            f"{memviz._report.format_bytes(frag.sparse_arena_bytes)} for "
+            f"{frag.sparse_blocks:,} live blocks") in report
+    with pytest.raises(ValueError):
+        after.fragmentation(threshold=0)
+    del survivors
+
+
+@needs_pymalloc
+def test_size_class_and_arena_deltas(gc_disabled):
+    from memviz import pymalloc
+
+    layout = pymalloc.layout()
+    size_class = pymalloc.locate(1.5).size_class
+    block = layout.block_sizes[size_class]
+    # More floats than all free space in today's arenas holds: new arenas are needed.
+    count = (pymalloc.stats().arenas_current + 3) * layout.arena_size // block
+    floats = []
+    with memviz.track() as tracked:
+        floats.extend(float(i) for i in range(count))
+    diff = tracked.diff
+    grown = {c.index: c for c in diff.size_classes}[size_class]
+    # Up to 100 floats come from the float free list, whose blocks are already in use.
+    assert len(floats) - 100 <= grown.blocks_delta <= len(floats) + 64
+    assert grown.bytes_delta == grown.blocks_delta * grown.block_size
+    assert grown.blocks_in_use == {c.index: c for c in diff.new.pymalloc.size_classes}[
+        size_class].blocks_in_use
+    assert diff.blocks_delta >= len(floats) - 100
+    arenas = diff.arenas
+    assert arenas.current_delta >= 1
+    assert arenas.current == diff.new.pymalloc.arenas_current
+    assert arenas.current_delta == (arenas.allocated_delta - arenas.reclaimed_delta)
+    if ARENA_MAP:
+        assert arenas.added - arenas.released == arenas.current_delta
+    with memviz.track() as freed:
+        del floats[:]
+    shrunk = {c.index: c for c in freed.diff.size_classes}[size_class]
+    assert shrunk.blocks_delta <= -grown.blocks_delta + 64
+    assert freed.diff.arenas.reclaimed_delta >= 1
+    text = tracked.report()
+    assert "Size classes:" in text and f"{grown.blocks_delta:+,}" in text
+
+
+@needs_pymalloc
+def test_the_format_keeps_pymalloc_and_checks_it():
+    snap = memviz.snapshot()
+    again = memviz.Snapshot.from_json(snap.to_json())
+    assert again.pymalloc == snap.pymalloc and again.layout == snap.layout
+    assert again.arenas == snap.arenas
+    assert again.fragmentation() == snap.fragmentation()
+    document = snap.to_dict()
+    assert document["pymalloc"]["layout"]["block_sizes"] == list(snap.layout.block_sizes)
+    for path, value, message in [
+        (("pymalloc", "layout", "pool_size"), "4K",
+         "pymalloc.layout.pool_size: expected an integer, got a string"),
+        (("pymalloc", "stats", "size_classes", 0), [1, 2],
+         "pymalloc.stats.size_classes[0]: expected 5 items, got 2"),
+        (("pymalloc", "stats", "blocks_in_use"), _DELETE,
+         "pymalloc.stats: missing field 'blocks_in_use'"),
+        (("pymalloc", "arenas"), {}, "pymalloc.arenas: expected an array, got an object"),
+    ] + ([
+        (("pymalloc", "arenas", 0, "pools", 0, 0), -1,
+         "pymalloc.arenas[0].pools[0][0]: expected an integer >= 0, got -1"),
+        (("pymalloc", "arenas", 0, "address"), 2**64,
+         "pymalloc.arenas[0].address: integer 18446744073709551616 is out of range"),
+    ] if ARENA_MAP else []):
+        broken = _set(json.loads(json.dumps(document)), path, value)
+        with pytest.raises(memviz.SnapshotFormatError) as caught:
+            memviz.Snapshot.from_dict(broken)
+        assert message in str(caught.value)
+
+
+def test_the_stats_fields_of_format_version_1():
+    """Format version 1 keeps these PymallocStats fields; a change to the class needs a
+    new format version (or a reader that fills the gap)."""
+    import dataclasses
+
+    from memviz import pymalloc
+    from memviz._snapformat import STATS_FIELDS_V1
+
+    assert tuple(f.name for f in dataclasses.fields(pymalloc.PymallocStats)) == (
+        *STATS_FIELDS_V1, "size_classes")
+
+
+def test_without_pymalloc_a_snapshot_still_works(child_python):
+    result = child_python("""
+        import json, memviz
+        snap = memviz.snapshot()
+        again = memviz.Snapshot.from_json(snap.to_json())
+        print(json.dumps({
+            "pymalloc": snap.pymalloc, "layout": snap.layout, "arenas": snap.arenas,
+            "fragmentation": snap.fragmentation(), "allocator": snap.interpreter.allocator,
+            "types": len(snap.type_counts()) if snap.has_types else None,
+            "equal": again == snap, "report": snap.report(),
+            "reasons": {c.name: c.reason for c in snap.capabilities if not c.available},
+        }))
+    """, env={"PYTHONMALLOC": "malloc"})
+    seen = result.json()
+    assert seen["pymalloc"] is None and seen["layout"] is None and seen["arenas"] is None
+    assert seen["fragmentation"] is None
+    assert seen["allocator"] == "malloc"
+    assert seen["equal"] is True
+    assert set(seen["reasons"]) >= {"pymalloc.stats", "pymalloc.arenas"}
+    assert "malloc" in seen["reasons"]["pymalloc.stats"]
+    assert "Not read here" in seen["report"] and "pymalloc.stats: " in seen["report"]
+    if GC_READABLE:
+        assert seen["types"] > 50
+
+
+# --------------------------------------------------------------------------------------
 # Saving and loading
 
 

@@ -20,7 +20,7 @@ Version 1::
         "layout": {"alignment": .., "small_request_threshold": .., "pool_size": ..,
                    "arena_size": .., "pools_per_arena": .., "pool_overhead": ..,
                    "block_sizes": [..]},
-        "stats": null | {<PymallocStats' integer fields>,
+        "stats": null | {<STATS_FIELDS_V1: PymallocStats' integer fields>,
                          "size_classes": [[index, block_size, pools, blocks_in_use,
                                            blocks_free], ...]},
         "arenas": null | [{"address": .., "index": .., "pools_total": .., "pools_free": ..,
@@ -51,11 +51,14 @@ from .snapshot import (
     _pack,
     _rows,
     _unpack,
-    stats_fields,
+    STATS_FIELDS,
 )
 
 FORMAT = "memviz.snapshot"
 VERSION = 1
+
+#: The integer fields of ``memviz.pymalloc.PymallocStats`` that version 1 keeps, in order.
+STATS_FIELDS_V1 = STATS_FIELDS
 
 _INT64 = (-(2**63), 2**63 - 1)
 _UINT64 = (0, 2**64 - 1)
@@ -112,7 +115,7 @@ def to_document(snap: Snapshot) -> dict:
         }
         if g(snap, "_pymalloc_stats") is not None:
             pymalloc["stats"] = {
-                **dict(zip(stats_fields(), _unpack("q", g(snap, "_pymalloc_stats")))),
+                **dict(zip(STATS_FIELDS_V1, _unpack("q", g(snap, "_pymalloc_stats")))),
                 "size_classes": [
                     list(row)
                     for row in _rows("q", g(snap, "_size_classes"), len(SIZE_CLASS_FIELDS))
@@ -354,7 +357,7 @@ def _read_pymalloc(r: _Reader, value) -> dict:
     block_sizes = r.integers(layout["block_sizes"], "pymalloc.layout.block_sizes", None)
     fields: dict[str, Any] = {"layout": _pack("q", values + block_sizes)}
     if pymalloc["stats"] is not None:
-        scalars = stats_fields()
+        scalars = STATS_FIELDS_V1
         stats = r.object(pymalloc["stats"], "pymalloc.stats", (*scalars, "size_classes"))
         fields["pymalloc_stats"] = _pack(
             "q", [r.integer(stats[key], f"pymalloc.stats.{key}") for key in scalars])

@@ -138,6 +138,16 @@ LAYOUT_FIELDS = (
     "alignment", "small_request_threshold", "pool_size", "arena_size", "pools_per_arena",
     "pool_overhead",
 )
+#: The integer fields of ``memviz.pymalloc.PymallocStats`` a snapshot keeps, in order
+#: (all but ``size_classes``): the snapshot format's version 1 fixes this list.
+STATS_FIELDS = (
+    "arenas_allocated_total", "arenas_reclaimed", "arenas_highwater", "arenas_current",
+    "arena_bytes", "blocks_in_use", "blocks_free", "raw_blocks", "allocated_bytes",
+    "available_bytes", "unused_pools", "unused_pool_bytes", "pool_header_bytes",
+    "quantization_bytes", "arena_alignment_bytes", "total_bytes", "arena_map_mid_nodes",
+    "arena_map_bot_nodes", "arena_map_root_bytes", "arena_map_mid_bytes",
+    "arena_map_bot_bytes", "arena_map_bytes",
+)
 SIZE_CLASS_FIELDS = ("index", "block_size", "pools", "blocks_in_use", "blocks_free")
 ARENA_FIELDS = ("address", "index", "pools_total", "pools_free")
 POOL_FIELDS = ("address", "size_class", "block_size", "blocks_in_use", "capacity")
@@ -298,41 +308,15 @@ def _read_pymalloc(want_stats: bool, want_arenas: bool):
     layout = _pack("q", [getattr(lay, f) for f in LAYOUT_FIELDS] + list(lay.block_sizes))
     if want_stats:
         reading = module.stats()
-        stats = _pack("q", [getattr(reading, f) for f in stats_fields()])
+        stats = _pack("q", [getattr(reading, f) for f in STATS_FIELDS])
         size_classes = _pack(
             "q", [getattr(sc, f) for sc in reading.size_classes for f in SIZE_CLASS_FIELDS])
         del reading
     if want_arenas:
-        raw = getattr(module, "_arena_columns", None)
-        if raw is not None:   # the module's packed form, when it offers one
-            arenas, pools = raw()
-        else:
-            arena_values: list[int] = []
-            pool_values: list[int] = []
-            for arena in module.arenas():
-                arena_values.extend(getattr(arena, f) for f in ARENA_FIELDS)
-                arena_values.append(len(arena.pools))
-                for pool in arena.pools:
-                    pool_values.extend(getattr(pool, f) for f in POOL_FIELDS)
-            arenas, pools = _pack("Q", arena_values), _pack("Q", pool_values)
+        # The C walk's records, copied as bytes: (address, index, pools_total,
+        # pools_free, pools used) per arena, Pool's five fields per pool, as uint64.
+        arenas, pools = module._arena_columns()
     return layout, stats, size_classes, arenas, pools
-
-
-_STATS_FIELDS: tuple[str, ...] | None = None
-
-
-def stats_fields() -> tuple[str, ...]:
-    """The integer fields of ``memviz.pymalloc.PymallocStats`` a snapshot keeps (all but
-    ``size_classes``)."""
-    global _STATS_FIELDS
-    if _STATS_FIELDS is None:
-        import dataclasses
-
-        module = _pymalloc_module()
-        _STATS_FIELDS = tuple(
-            f.name for f in dataclasses.fields(module.PymallocStats) if f.name != "size_classes"
-        )
-    return _STATS_FIELDS
 
 
 # --------------------------------------------------------------------------------------
@@ -657,7 +641,7 @@ class Snapshot:
             return None
         from . import pymalloc
 
-        scalars = dict(zip(stats_fields(), _unpack("q", self._pymalloc_stats)))
+        scalars = dict(zip(STATS_FIELDS, _unpack("q", self._pymalloc_stats)))
         size_classes = tuple(
             pymalloc.SizeClass(*row)
             for row in _rows("q", self._size_classes, len(SIZE_CLASS_FIELDS))
@@ -773,7 +757,7 @@ class Snapshot:
             objects = sum(row[0] for row in _rows("q", self._gc, len(GENERATION_FIELDS)))
             parts.append(f"{objects:,} GC objects in {len(self._type_names):,} types")
         if self._pymalloc_stats is not None:
-            stats = dict(zip(stats_fields(), _unpack("q", self._pymalloc_stats)))
+            stats = dict(zip(STATS_FIELDS, _unpack("q", self._pymalloc_stats)))
             if "arenas_current" in stats:
                 parts.append(f"{stats['arenas_current']:,} arenas")
             if "blocks_in_use" in stats:
