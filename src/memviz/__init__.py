@@ -6,6 +6,7 @@
 - ``memviz.capabilities()``: which readings work on this interpreter, and why not.
 - ``memviz.snapshot()``: all of it in one reading, kept as a value (diff, save, load);
   ``memviz.track()``: a snapshot before and after a block, and the collections between.
+- ``memviz.explain(obj)``: all of that about one object, in words.
 """
 from . import gc, pymalloc
 from ._capabilities import Capabilities, Capability, capabilities
@@ -20,6 +21,7 @@ from ._refcount import is_immortal, refcount
 from .snapshot import Snapshot, snapshot
 from ._diff import SnapshotDiff, TypeDiff
 from ._track import GcEvent, track
+from .explain import Explanation, explain
 
 __version__ = "0.1.0"
 
@@ -27,6 +29,7 @@ __all__ = [
     "Capabilities",
     "Capability",
     "CollectorRunning",
+    "Explanation",
     "MemvizError",
     "PymallocUnavailable",
     "GcEvent",
@@ -36,6 +39,7 @@ __all__ = [
     "TypeDiff",
     "UnsupportedInterpreter",
     "capabilities",
+    "explain",
     "gc",
     "pymalloc",
     "is_immortal",
