@@ -79,7 +79,6 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     import runpy
-    import traceback
 
     from . import track
 
@@ -101,9 +100,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.module is None:
         # As `python SCRIPT.py`: the script's directory comes first on sys.path.
         sys.path[0:1] = [os.path.dirname(os.path.abspath(target))]
+    import pkgutil  # noqa: F401 - runpy imports it on first use: not the script's doing
+
     status = 0
     tracker = track()
-    left_behind = None
+    left_behind = None   # the script's globals: what it left behind includes them
     try:
         with tracker:
             try:
@@ -112,12 +113,12 @@ def cmd_run(args: argparse.Namespace) -> int:
                 else:
                     left_behind = runpy.run_path(target, run_name="__main__")
             except SystemExit as stop:
+                left_behind = _script_globals(stop)
                 status = _exit_status(stop.code)
             except BaseException as error:   # noqa: BLE001 - the script's, reported as python would
-                if isinstance(error, KeyboardInterrupt):
-                    status = 130
-                traceback.print_exc()
-                status = status or 1
+                left_behind = _script_globals(error)
+                _print_script_traceback(error)
+                status = 130 if isinstance(error, KeyboardInterrupt) else 1
     finally:
         sys.argv = saved_argv
         if saved_path0 is not None and args.module is None:
@@ -134,6 +135,30 @@ def cmd_run(args: argparse.Namespace) -> int:
             except OSError as error:
                 raise CommandError(f"cannot write {path}: {_os_reason(error)}") from None
     return status
+
+
+def _print_script_traceback(error: BaseException) -> None:
+    """The traceback as `python SCRIPT.py` prints it: from the script's frame on, without
+    memviz's and runpy's frames."""
+    import traceback
+
+    tb = error.__traceback__
+    while tb is not None and not (tb.tb_frame.f_code.co_name == "<module>"
+                                  and tb.tb_frame.f_globals.get("__name__") == "__main__"):
+        tb = tb.tb_next
+    traceback.print_exception(type(error), error, tb or error.__traceback__)
+
+
+def _script_globals(error: BaseException) -> dict | None:
+    """The globals of the script (or module) that raised ``error``: its module-level
+    frame in the traceback. runpy returns them only when the script ends normally."""
+    tb = error.__traceback__
+    while tb is not None:
+        frame = tb.tb_frame
+        if frame.f_code.co_name == "<module>" and frame.f_globals.get("__name__") == "__main__":
+            return frame.f_globals
+        tb = tb.tb_next
+    return None
 
 
 def _check_module(name: str) -> None:

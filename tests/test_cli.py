@@ -1,0 +1,341 @@
+"""The command line: ``python -m memviz`` and the ``memviz`` console script."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import memviz
+from memviz._cli import main
+
+GC_READABLE = memviz.capabilities()["gc"].available
+PYMALLOC = any(c.name == "pymalloc.stats" and c.available for c in memviz.capabilities())
+
+
+def cli(*args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """`python -m memviz ARGS` in a new process."""
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    return subprocess.run([sys.executable, "-m", "memviz", *args], capture_output=True,
+                          text=True, cwd=cwd, env=env, timeout=timeout)
+
+
+def run_main(capsys, *args: str) -> tuple[int, str, str]:
+    """main(ARGS) in this process: (exit status, stdout, stderr)."""
+    try:
+        status = main(list(args))
+    except SystemExit as stop:   # argparse's --help and --version
+        status = stop.code
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def one_line_error(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+class Marker:
+    pass
+
+
+# --------------------------------------------------------------------------------------
+# The live report
+
+
+def test_the_live_report(capsys):
+    status, out, err = run_main(capsys)
+    assert status == 0 and err == ""
+    lines = out.splitlines()
+    assert lines[0] == f"memviz {memviz.__version__}: a live reading of this interpreter ({sys.executable})"
+    available = [c.name for c in memviz.capabilities() if c.available]
+    assert lines[1] == "readings available: " + ", ".join(available)
+    assert lines[3].startswith(f"memviz snapshot: {memviz.capabilities().interpreter}, pid {os.getpid()}")
+    if GC_READABLE:
+        start = lines.index(next(l for l in lines if l.startswith("Types: top 15 of ")))
+        rows = lines[start + 2:start + 2 + 16]
+        assert rows[-1].lstrip().startswith("(") and "other types)" in rows[-1]
+        counts = [int(row.split()[1].replace(",", "")) for row in rows[:-1]]
+        assert counts == sorted(counts, reverse=True)
+        assert any(line.startswith("Garbage collector (enabled): ") for line in lines)
+    if PYMALLOC:
+        assert any(line.startswith("pymalloc: ") and " arenas of " in line for line in lines)
+        assert "Size classes (those with pools)" in lines
+    if PYMALLOC and memviz.capabilities()["pymalloc.arenas"].available:
+        assert any(line.startswith("Fragmentation: ") for line in lines)
+        assert any(line.startswith("  arenas by share in use: 0-25%: ") for line in lines)
+
+
+@pytest.mark.skipif(not GC_READABLE, reason="no GC readings here")
+def test_top_limits_the_types(capsys):
+    status, out, _ = run_main(capsys, "--top", "3")
+    assert status == 0
+    lines = out.splitlines()
+    start = lines.index(next(l for l in lines if l.startswith("Types: top 3 of ")))
+    assert "other types)" in lines[start + 2 + 3]
+
+
+@pytest.mark.parametrize("command", [[], ["report"], ["snapshot"], ["diff"], ["run"]])
+def test_help_on_every_command(capsys, command):
+    status, out, err = run_main(capsys, *command, "--help")
+    assert status == 0 and err == ""
+    assert out.startswith(f"usage: memviz {' '.join(command)}".rstrip())
+    assert "-h, --help" in out
+
+
+def test_version(capsys):
+    status, out, _ = run_main(capsys, "--version")
+    assert (status, out) == (0, f"memviz {memviz.__version__}\n")
+
+
+# --------------------------------------------------------------------------------------
+# snapshot, report FILE, diff
+
+
+def test_snapshot_to_a_file_and_to_stdout(capsys, tmp_path):
+    path = tmp_path / "now.json"
+    status, out, err = run_main(capsys, "snapshot", "-o", str(path))
+    assert status == 0 and out == ""
+    assert err.startswith(f"snapshot written to {path}")
+    snap = memviz.Snapshot.load(path)
+    assert snap.pid == os.getpid()
+    status, out, _ = run_main(capsys, "snapshot")
+    assert status == 0
+    assert json.loads(out)["format"] == "memviz.snapshot"
+    assert memviz.Snapshot.from_json(out).pid == os.getpid()
+    status, out, _ = run_main(capsys, "snapshot", "--indent", "2")
+    assert out.startswith('{\n  "format": "memviz.snapshot"')
+
+
+def test_report_of_a_saved_snapshot(capsys, tmp_path):
+    snap = memviz.snapshot()
+    path = tmp_path / "saved.json"
+    snap.dump(path)
+    status, out, err = run_main(capsys, "report", str(path), "--top", "4")
+    assert status == 0 and err == ""
+    assert out == snap.report(4)
+
+
+@pytest.mark.skipif(not GC_READABLE, reason="no GC readings here")
+def test_diff_of_two_files(capsys, tmp_path, gc_disabled):
+    old = memviz.snapshot()
+    markers = [Marker() for _ in range(1234)]
+    new = memviz.snapshot()
+    old.dump(tmp_path / "old.json")
+    new.dump(tmp_path / "new.json")
+    status, out, err = run_main(capsys, "diff", str(tmp_path / "old.json"),
+                                str(tmp_path / "new.json"), "--top", "3")
+    assert status == 0 and err == ""
+    assert out == (new - old).report(3)
+    lines = out.splitlines()
+    start = lines.index(next(l for l in lines if l.startswith("Types: ")))
+    rows = lines[start + 2:start + 2 + 3]
+    assert rows[0].split() == [f"{__name__}.Marker", "1,234", "+1,234"]
+    assert "other types)" in lines[start + 5] or lines[start + 5] == ""
+    del markers
+
+
+# --------------------------------------------------------------------------------------
+# Errors
+
+
+def test_a_missing_file_is_one_line_and_exit_1(capsys, tmp_path):
+    good = tmp_path / "good.json"
+    memviz.snapshot().dump(good)
+    status, out, err = run_main(capsys, "diff", str(good), str(tmp_path / "missing.json"))
+    assert status == 1 and out == ""
+    assert one_line_error(err) == f"memviz: cannot read {tmp_path / 'missing.json'}: no such file"
+
+
+@pytest.mark.parametrize("content, message", [
+    ("garbage", "not valid JSON: Expecting value at line 1 column 1"),
+    ('{"format": "memviz.snapshot", "version": 9}',
+     "version: snapshot format version 9 is not supported"),
+    ('{"format": "memviz.snapshot", "ver', "the text ends early"),
+    ('{"hello": "world"}', "not a memviz snapshot"),
+    ("", "empty, not a memviz snapshot"),
+])
+def test_a_file_that_is_not_a_snapshot_is_one_line_and_exit_1(capsys, tmp_path, content,
+                                                                message):
+    bad = tmp_path / "bad.json"
+    bad.write_text(content)
+    for args in (["diff", str(bad), str(bad)], ["report", str(bad)]):
+        status, out, err = run_main(capsys, *args)
+        assert status == 1 and out == ""
+        line = one_line_error(err)
+        assert line.startswith(f"memviz: not a snapshot memviz can read: {bad}: ")
+        assert message in line
+
+
+def test_a_directory_and_an_unwritable_output(capsys, tmp_path):
+    status, _, err = run_main(capsys, "report", str(tmp_path))
+    assert status == 1
+    assert one_line_error(err) == f"memviz: cannot read {tmp_path}: it is a directory"
+    target = tmp_path / "no" / "such" / "dir" / "x.json"
+    status, _, err = run_main(capsys, "snapshot", "-o", str(target))
+    assert status == 1
+    assert one_line_error(err) == f"memviz: cannot write {target}: No such file or directory"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+    (["diff", "only-one.json"], "the following arguments are required: NEW.json"),
+    (["--top", "0"], "expected a positive integer, got 0"),
+    (["diff", "a.json", "b.json", "--top", "many"], "expected a positive integer, got 'many'"),
+    (["run"], "give a script, or -m MODULE"),
+    (["snapshot", "--bogus"], "unrecognized arguments: --bogus"),
+])
+def test_usage_errors_exit_2(capsys, args, message):
+    status, out, err = run_main(capsys, *args)
+    assert status == 2 and out == ""
+    assert message in err and "Traceback" not in err
+    assert err.rstrip().endswith("Run 'memviz --help' for usage.")
+
+
+def test_errors_from_a_real_process(tmp_path):
+    result = cli("diff", str(tmp_path / "a.json"), str(tmp_path / "b.json"))
+    assert result.returncode == 1 and result.stdout == ""
+    assert one_line_error(result.stderr) == f"memviz: cannot read {tmp_path / 'a.json'}: no such file"
+    result = cli("diff")
+    assert result.returncode == 2 and result.stdout == ""
+    assert "the following arguments are required: OLD.json, NEW.json" in result.stderr
+
+
+def test_a_closed_pipe_is_not_an_error():
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    process = subprocess.Popen([sys.executable, "-m", "memviz", "--top", "200"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                               bufsize=0)
+    first = process.stdout.read(10)
+    process.stdout.close()   # the reader goes away, as `memviz | head -c 10` would
+    err = process.stderr.read().decode()
+    process.wait(60)
+    assert first == b"memviz " + memviz.__version__.encode()[:3]
+    assert "Traceback" not in err and "BrokenPipe" not in err
+    assert process.returncode == 0
+
+
+# --------------------------------------------------------------------------------------
+# run
+
+
+SCRIPT = """
+    import gc, sys
+    class Leak:
+        pass
+    leaked = [Leak() for _ in range(321)]
+    garbage = []
+    garbage.append(garbage)
+    del garbage
+    print("ran as", __name__, "with", sys.argv, "path0", sys.path[0])
+    gc.collect()
+    sys.exit(int(sys.argv[1]))
+"""
+
+
+@pytest.mark.skipif(not GC_READABLE, reason="no GC readings here")
+def test_run_a_script(tmp_path):
+    script = tmp_path / "leaky.py"
+    script.write_text(textwrap.dedent(SCRIPT))
+    after = tmp_path / "after.json"
+    before = tmp_path / "before.json"
+    result = cli("run", "-o", str(after), "--before", str(before), str(script), "3", "-o",
+                 "for-the-script", cwd=tmp_path)
+    assert result.returncode == 3, result.stderr
+    out = result.stdout
+    expected_argv = [str(script), "3", "-o", "for-the-script"]
+    assert out.startswith(f"ran as __main__ with {expected_argv} path0 {tmp_path}\n")
+    assert f"memviz run: {' '.join(expected_argv)} (exit status 3, " in out
+    leak_row = next(line for line in out.splitlines() if "__main__.Leak" in line)
+    assert leak_row.split() == ["__main__.Leak", "321", "+321"]
+    lines = out.splitlines()
+    section = lines.index("Collections during the run: 1")
+    assert lines[section + 1].split() == ["generation", "collections", "collected",
+                                          "uncollectable", "total", "ms", "longest", "ms"]
+    row = lines[section + 2].split()
+    assert row[:2] == ["2", "1"] and int(row[2]) >= 1   # gc.collect(): the cycle, at least
+    saved = memviz.Snapshot.load(after)
+    assert saved.type_counts()["__main__.Leak"] == 321
+    assert "__main__.Leak" not in memviz.Snapshot.load(before).type_counts()
+    assert saved.pid == memviz.Snapshot.load(before).pid != os.getpid()
+
+
+@pytest.mark.skipif(not GC_READABLE, reason="no GC readings here")
+def test_run_a_module(tmp_path):
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "tool.py").write_text(textwrap.dedent("""
+        import sys
+        class Made:
+            pass
+        made = [Made() for _ in range(55)]
+        print("module", __name__, sys.argv[1:])
+    """))
+    result = cli("run", "-m", "pkg.tool", "x", "-o", "y", "--top", "1", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("module __main__ ['x', '-o', 'y', '--top', '1']\n")
+    assert "memviz run: pkg.tool x -o y --top 1 (exit status 0, " in result.stdout
+    row = next(line for line in result.stdout.splitlines() if "__main__.Made" in line)
+    assert row.split() == ["__main__.Made", "55", "+55"]
+
+
+def test_run_a_script_that_raises(tmp_path):
+    script = tmp_path / "boom.py"
+    script.write_text("x = 1\nraise ValueError('boom')\n")
+    result = cli("run", str(script), cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "Traceback (most recent call last):",
+        f'  File "{script}", line 2, in <module>',
+        "    raise ValueError('boom')",
+        "ValueError: boom",
+    ]
+    assert "memviz run: " in result.stdout and "(exit status 1, " in result.stdout
+
+
+@pytest.mark.parametrize("code, status, stderr", [
+    ("import sys; sys.exit('bye')", 1, "bye\n"),
+    ("import sys; sys.exit(None)", 0, ""),
+    ("import sys; sys.exit(-1)", 255, ""),
+    ("pass", 0, ""),
+])
+def test_run_keeps_the_exit_status(tmp_path, code, status, stderr):
+    script = tmp_path / "exits.py"
+    script.write_text(code + "\n")
+    result = cli("run", str(script), cwd=tmp_path)
+    assert result.returncode == status
+    assert result.stderr == stderr
+    plain = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
+    assert (plain.returncode, plain.stderr) == (status, stderr)   # as python itself does
+
+
+def test_run_what_does_not_exist(capsys, tmp_path):
+    status, out, err = run_main(capsys, "run", str(tmp_path / "nope.py"))
+    assert status == 1 and out == ""
+    assert one_line_error(err) == f"memviz: cannot run {tmp_path / 'nope.py'}: no such file"
+    status, out, err = run_main(capsys, "run", "-m", "no_such_module_here")
+    assert status == 1
+    assert one_line_error(err) == ("memviz: cannot run -m no_such_module_here: "
+                                   "no module named 'no_such_module_here'")
+    status, _, err = run_main(capsys, "run", str(tmp_path))
+    assert status == 1 and one_line_error(err).endswith(": not a file")
+
+
+def test_the_console_script(tmp_path):
+    script = Path(sys.executable).parent / "memviz"
+    assert script.exists(), "pip installs the console script beside the interpreter"
+    result = subprocess.run([str(script), "--version"], capture_output=True, text=True)
+    assert (result.returncode, result.stdout) == (0, f"memviz {memviz.__version__}\n")
+    result = subprocess.run([str(script), "report", str(tmp_path / "x.json")],
+                            capture_output=True, text=True)
+    assert result.returncode == 1
+    assert one_line_error(result.stderr) == f"memviz: cannot read {tmp_path / 'x.json'}: no such file"
