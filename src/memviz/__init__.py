@@ -6,7 +6,8 @@
 - ``memviz.capabilities()``: which readings work on this interpreter, and why not.
 - ``memviz.snapshot()``: all of it in one reading, kept as a value (diff, save, load);
   ``memviz.track()``: a snapshot before and after a block, and the collections between.
-- ``memviz.explain(obj)``: all of that about one object, in words.
+- ``memviz.explain(obj)``: all of that about one object, in words;
+  ``memviz.arenamap``: pymalloc's arenas and pools as a picture (terminal, SVG).
 """
 from . import gc, pymalloc
 from ._capabilities import Capabilities, Capability, capabilities
@@ -21,6 +22,7 @@ from ._refcount import is_immortal, refcount
 from .snapshot import Snapshot, snapshot
 from ._diff import SnapshotDiff, TypeDiff
 from ._track import GcEvent, track
+from . import arenamap
 from .explain import Explanation, explain
 
 __version__ = "0.1.0"
@@ -38,6 +40,7 @@ __all__ = [
     "SnapshotFormatError",
     "TypeDiff",
     "UnsupportedInterpreter",
+    "arenamap",
     "capabilities",
     "explain",
     "gc",
