@@ -1,0 +1,1057 @@
+"""memviz.pymalloc against CPython's own views of pymalloc, exactly.
+
+The oracles are CPython's: ``sys.getallocatedblocks()`` and the report that
+``sys._debugmallocstats()`` writes to C's stderr (captured by pointing file descriptor 2
+at a temporary file). A reading and its oracle must see the same heap: every comparison
+passes the oracle to the reading as its ``after_walk`` callable, which the C core calls
+with the GIL held right after its walk, before anything is allocated. Two readings are
+compared the same way (the inner one is a cffi call through ``functools.partial``, which
+allocates nothing either). The collector is paused around every comparison.
+
+Children (``PYTHONMALLOC=...``, ``-X dev``, tracemalloc, Debian's stripped
+``/usr/bin/python3.11``) run the checks of this very file (``child_checks``) and report
+what they saw as JSON.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import functools
+import gc
+import hashlib
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+from pathlib import Path
+from typing import Callable, Iterator
+
+import memviz
+from memviz import _debugstats, _native
+from memviz import pymalloc as pm
+from memviz import MemvizError, PymallocUnavailable, UnsupportedInterpreter
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+HERE = Path(__file__).resolve()
+ROOT = HERE.parents[1]
+SYSTEM_PYTHON311 = Path("/usr/bin/python3.11")
+
+
+# ---- helpers (also used by the children) ----------------------------------------------
+
+
+def check(condition: bool, message: str) -> None:
+    """An assertion that also holds in a child run with -O."""
+    if not condition:
+        raise AssertionError(message)
+
+
+@contextlib.contextmanager
+def gc_off() -> Iterator[None]:
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+@contextlib.contextmanager
+def fd2_captured() -> Iterator[list[str]]:
+    """Points file descriptor 2 (C's stderr) at a temporary file; the list receives
+    what was written there when the block ends."""
+    sys.stderr.flush()
+    captured: list[str] = []
+    with tempfile.TemporaryFile() as tmp:
+        saved = os.dup(2)
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield captured
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            captured.append(tmp.read().decode("ascii"))
+
+
+def with_report(read: Callable) -> tuple[object, str]:
+    """read(after_walk=sys._debugmallocstats) and the text CPython printed, at the heap
+    state the reading saw."""
+    with fd2_captured() as captured:
+        value, after = read(after_walk=sys._debugmallocstats)
+    check(after == 0, f"sys._debugmallocstats() returned {after}")
+    return value, captured[0]
+
+
+def report_now() -> str:
+    with fd2_captured() as captured:
+        sys._debugmallocstats()
+    return captured[0]
+
+
+def _line(label: str, value: int) -> str:
+    """obmalloc.c's printone(): the label padded to 35 columns, '=', the value with
+    thousands separators right-aligned in 21 columns."""
+    return f"{label:<35}={value:>21,}\n"
+
+
+def render_report(s: pm.PymallocStats, lay: pm.Layout) -> str:
+    """The pymalloc report _PyObject_DebugMallocStats() prints for these figures,
+    character for character (obmalloc.c, 3.10-3.15)."""
+    text = (
+        f"Small block threshold = {lay.small_request_threshold}, in "
+        f"{len(lay.block_sizes)} size classes.\n\n"
+        "class   size   num pools   blocks in use  avail blocks\n"
+        "-----   ----   ---------   -------------  ------------\n"
+    )
+    for c in s.size_classes:
+        if c.pools:
+            text += f"{c.index:5} {c.block_size:6} {c.pools:11} {c.blocks_in_use:15} {c.blocks_free:13}\n"
+    text += "\n"
+    text += _line("# arenas allocated total", s.arenas_allocated_total)
+    text += _line("# arenas reclaimed", s.arenas_reclaimed)
+    text += _line("# arenas highwater mark", s.arenas_highwater)
+    text += _line("# arenas allocated current", s.arenas_current)
+    text += _line(f"{s.arenas_current} arenas * {lay.arena_size} bytes/arena", s.arena_bytes)
+    text += "\n"
+    text += _line("# bytes in allocated blocks", s.allocated_bytes)
+    text += _line("# bytes in available blocks", s.available_bytes)
+    text += _line(f"{s.unused_pools} unused pools * {lay.pool_size} bytes", s.unused_pool_bytes)
+    text += _line("# bytes lost to pool headers", s.pool_header_bytes)
+    text += _line("# bytes lost to quantization", s.quantization_bytes)
+    text += _line("# bytes lost to arena alignment", s.arena_alignment_bytes)
+    text += _line("Total", s.total_bytes)
+    if s.arena_map_bytes:
+        text += "\narena map counts\n"
+        text += _line("# arena map mid nodes", s.arena_map_mid_nodes)
+        text += _line("# arena map bot nodes", s.arena_map_bot_nodes)
+        text += "\n"
+        text += _line("# bytes lost to arena map root", s.arena_map_root_bytes)
+        text += _line("# bytes lost to arena map mid", s.arena_map_mid_bytes)
+        text += _line("# bytes lost to arena map bot", s.arena_map_bot_bytes)
+        text += _line("Total", s.arena_map_bytes)
+    return text
+
+
+def check_matches_report(s: pm.PymallocStats, text: str) -> None:
+    """Every size class and figure of ``s`` is what CPython printed in ``text``: the
+    report rebuilt from ``s`` is CPython's, character for character, and CPython's text
+    parsed field by field gives the same values."""
+    rendered = render_report(s, pm.layout())
+    if not text.startswith(rendered):
+        mismatch = next(
+            (f"memviz: {a!r}\ncpython: {b!r}" for a, b in
+             zip(rendered.splitlines(), text.splitlines()) if a != b),
+            "lengths differ",
+        )
+        raise AssertionError(f"memviz's figures are not CPython's report:\n{mismatch}")
+    parsed = _debugstats.parse(text)
+    check(parsed is not None, "CPython printed no pymalloc report")
+    rows = {line.index: line for line in parsed.classes}
+    for c in s.size_classes:
+        row = rows.get(c.index)
+        got = (c.block_size, c.pools, c.blocks_in_use, c.blocks_free)
+        want = (row.size, row.pools, row.blocks_in_use, row.blocks_free) if row else \
+            (c.block_size, 0, 0, 0)
+        check(got == want, f"size class {c.index}: memviz {got}, CPython {want}")
+    for name in ("arenas_allocated_total", "arenas_reclaimed", "arenas_highwater",
+                 "arenas_current", "arena_bytes", "allocated_bytes", "available_bytes",
+                 "unused_pools", "unused_pool_bytes", "pool_header_bytes", "quantization_bytes",
+                 "arena_alignment_bytes", "total_bytes", "arena_map_mid_nodes",
+                 "arena_map_bot_nodes", "arena_map_root_bytes", "arena_map_mid_bytes",
+                 "arena_map_bot_bytes"):
+        check(getattr(s, name) == getattr(parsed, name),
+              f"{name}: memviz {getattr(s, name)}, CPython {getattr(parsed, name)}")
+    check(s.arena_map_bytes == parsed.arena_map_total_bytes, "arena map total")
+
+
+def stats_at_walk(after_walk) -> tuple[pm.PymallocStats, int]:
+    return pm._stats(after_walk=after_walk)
+
+
+def arenas_and_stats() -> tuple[tuple[pm.Arena, ...], pm.PymallocStats]:
+    """arenas() and a stats() reading taken inside it, at the same heap state."""
+    ffi, lib = _native.ffi, _native.lib
+    inner = ffi.new("mv_pymalloc_stats *")
+    inner.interpreter_id = _native.interpreter_id()
+    arenas, status = pm._arenas(after_walk=functools.partial(lib.mv_pymalloc_read_stats, inner))
+    check(status == lib.MV_OK, f"the inner stats reading failed with status {status}")
+    return arenas, pm._stats_from_walk(inner, pm.layout())
+
+
+def check_arenas_add_up(arenas: tuple[pm.Arena, ...], s: pm.PymallocStats) -> None:
+    """The arena map and a stats reading of the same heap state agree, and every arena
+    and pool fits the layout."""
+    lay = pm.layout()
+    check(len(arenas) == s.arenas_current, f"{len(arenas)} arenas, stats {s.arenas_current}")
+    check(sorted({a.index for a in arenas}) == [a.index for a in arenas], "arena slots")
+    per_class = [[0, 0, 0] for _ in lay.block_sizes]
+    unaligned = 0
+    for arena in arenas:
+        aligned = arena.address % lay.pool_size == 0
+        unaligned += not aligned
+        check(arena.pools_total == lay.pools_per_arena - (not aligned),
+              f"arena {arena.index}: {arena.pools_total} pools")
+        check(len(arena.pools) + arena.pools_free == arena.pools_total,
+              f"arena {arena.index}: {len(arena.pools)} used + {arena.pools_free} free")
+        check(arena.pools_used == len(arena.pools), "pools_used")
+        previous = arena.address - 1
+        for pool in arena.pools:
+            check(pool.address % lay.pool_size == 0, f"pool {pool.address:#x} is not aligned")
+            check(arena.address <= pool.address
+                  and pool.address + lay.pool_size <= arena.address + lay.arena_size,
+                  f"pool {pool.address:#x} outside arena {arena.address:#x}")
+            check(pool.address > previous, "pools out of order")
+            previous = pool.address
+            check(pool.block_size == lay.block_sizes[pool.size_class], "block size")
+            check(pool.capacity == lay.blocks_per_pool[pool.size_class], "capacity")
+            check(0 < pool.blocks_in_use <= pool.capacity, f"{pool}")
+            counts = per_class[pool.size_class]
+            counts[0] += 1
+            counts[1] += pool.blocks_in_use
+            counts[2] += pool.blocks_free
+    for c in s.size_classes:
+        check(per_class[c.index] == [c.pools, c.blocks_in_use, c.blocks_free],
+              f"class {c.index}: arenas {per_class[c.index]}, stats {c}")
+    check(sum(a.pools_free for a in arenas) == s.unused_pools, "unused pools")
+    check(unaligned * lay.pool_size == s.arena_alignment_bytes, "arena alignment")
+
+
+def check_arenas_match_report(arenas: tuple[pm.Arena, ...], text: str) -> None:
+    """The arena map adds up to CPython's report of the same heap state."""
+    lay = pm.layout()
+    parsed = _debugstats.parse(text)
+    check(parsed is not None, "CPython printed no pymalloc report")
+    per_class: dict[int, list[int]] = {}
+    for arena in arenas:
+        for pool in arena.pools:
+            counts = per_class.setdefault(pool.size_class, [0, 0, 0])
+            counts[0] += 1
+            counts[1] += pool.blocks_in_use
+            counts[2] += pool.blocks_free
+    rows = {line.index: [line.pools, line.blocks_in_use, line.blocks_free]
+            for line in parsed.classes}
+    check(per_class == rows, f"arenas {per_class}, CPython {rows}")
+    check(len(arenas) == parsed.arenas_current, "arenas")
+    check(sum(a.pools_free for a in arenas) == parsed.unused_pools, "unused pools")
+    unaligned = sum(a.address % lay.pool_size != 0 for a in arenas)
+    check(unaligned * lay.pool_size == parsed.arena_alignment_bytes, "arena alignment")
+
+
+def debug_hooks_active() -> bool:
+    return pm._info().debug_hooks == 1
+
+
+def allocation(request: int) -> int | None:
+    """The block size that serves an object allocation of ``request`` bytes, or None when
+    pymalloc passes it on to malloc. Debug hooks add two size_t before the memory and one
+    after it."""
+    lay = pm.layout()
+    if debug_hooks_active():
+        request += pm._debug_prefix() + struct.calcsize("N")
+    size_class = lay.size_class_for(request)
+    return None if size_class is None else lay.block_sizes[size_class]
+
+
+def preheader(obj: object) -> int:
+    """The bytes before the object in its block: what sys.getsizeof adds to __sizeof__
+    (the GC head and, on 3.11+, the managed dict/weakref pointers), plus the debug
+    hooks' prefix."""
+    extra = sys.getsizeof(obj) - obj.__sizeof__()
+    return extra + (pm._debug_prefix() if debug_hooks_active() else 0)
+
+
+class Slots:
+    __slots__ = ("a", "b")
+
+
+class Plain:
+    """Instances have a __dict__ (managed by the interpreter on 3.11+)."""
+
+
+def exact_size_objects() -> list[tuple[str, object]]:
+    """Objects whose allocation is exactly sys.getsizeof(obj) bytes."""
+    objects: list[tuple[str, object]] = [("object()", object()), ("[]", []),
+                                         ("Slots()", Slots())]
+    for n in (2, 20, 47, 100, 200, 300, 400, 455, 456, 478, 479, 480, 600):
+        objects.append((f"bytes({n})", bytes(n)))
+    for n in (1, 3, 10, 40, 58, 59, 60, 61, 70):
+        objects.append((f"tuple of {n}", tuple([None]) * n))
+    for n in (2, 30, 400, 500):
+        objects.append((f"str of {n}", "ab" * (n // 2)))
+    return objects
+
+
+def check_located(obj: object, name: str, arenas: tuple[pm.Arena, ...] | None = None) -> None:
+    """locate(obj) is the block that pymalloc serves obj's allocation from, or None when
+    pymalloc passes the allocation on to malloc."""
+    block = pm.locate(obj)
+    expected = allocation(sys.getsizeof(obj))
+    if expected is None:
+        check(block is None, f"{name}: {sys.getsizeof(obj)} bytes, located in {block}")
+        return
+    check(block is not None, f"{name}: {sys.getsizeof(obj)} bytes, not located")
+    lay = pm.layout()
+    check(block.block_size == expected, f"{name}: {block}, expected {expected}-byte blocks")
+    check(block.block_size == lay.block_sizes[block.size_class], f"{name}: class/size")
+    check(block.object_offset == preheader(obj),
+          f"{name}: object {block.object_offset} bytes into its block, expected {preheader(obj)}")
+    check(block.pool_address % lay.pool_size == 0, "pool alignment")
+    first = block.pool_address + lay.pool_overhead
+    check((block.block_address - first) % block.block_size == 0, f"{name}: block boundary")
+    check(block.arena_address <= block.pool_address < block.arena_address + lay.arena_size,
+          f"{name}: pool outside its arena")
+    if arenas is not None:
+        pools = {p.address: p for a in arenas if a.address == block.arena_address
+                 for p in a.pools}
+        check(block.pool_address in pools, f"{name}: pool not in arenas()")
+        check(pools[block.pool_address].size_class == block.size_class, f"{name}: pool class")
+
+
+def class_growth(make: Callable[[], object], count: int, use_report: bool) -> dict[int, int]:
+    """Blocks in use gained per size class while ``count`` objects were made (the
+    objects are returned as the dict's 'objects' entry)."""
+    def blocks() -> dict[int, int]:
+        if use_report:
+            parsed = _debugstats.parse(report_now())
+            return {line.index: line.blocks_in_use for line in parsed.classes}
+        return {c.index: c.blocks_in_use for c in pm.stats().size_classes}
+
+    holder = [None] * count        # allocated before the first count
+    before = blocks()
+    for i in range(count):
+        holder[i] = make()
+    after = blocks()
+    growth = {i: after.get(i, 0) - before.get(i, 0) for i in after}
+    growth["objects"] = holder     # type: ignore[assignment]
+    return growth
+
+
+def check_managed_dict_instances(use_report: bool) -> None:
+    """Instances with a __dict__ (managed on 3.11+, with inline values on 3.13+) land in
+    the size class whose blocks grew by one per instance."""
+    count = 2000
+
+    class Managed:
+        pass
+
+    def make() -> Managed:
+        obj = Managed()
+        obj.x = 1
+        return obj
+
+    # 3.13+ sizes the first instances' inline values for many attributes and shrinks
+    # the class's shared keys as instances show how many they get: let that settle.
+    warm_up = [make() for _ in range(300)]
+    growth = class_growth(make, count, use_report)
+    del warm_up
+    objects = growth.pop("objects")
+    classes = {pm.locate(obj).size_class for obj in objects}
+    check(len(classes) == 1, f"instances in several classes: {classes}")
+    (size_class,) = classes
+    check(growth[size_class] >= count,
+          f"class {size_class} grew by {growth[size_class]} for {count} instances")
+    for obj in objects[:50]:
+        check(pm.locate(obj).object_offset == preheader(obj), "instance pre-header")
+
+
+def check_static_objects() -> None:
+    for obj in (None, True, int, type, memviz.MemvizError.__mro__[-1]):
+        check(pm.locate(obj) is None, f"{obj!r} is static, located in {pm.locate(obj)}")
+    if sys.version_info >= (3, 11):      # small ints are static from 3.11 on
+        for n in (0, 5, 256):
+            check(pm.locate(n) is None, f"small int {n} located in {pm.locate(n)}")
+
+
+def exactness_checks(report: bool) -> dict:
+    """The readings against CPython's oracles at several heap states. ``report``: whether
+    CPython prints its pymalloc report here (not while tracemalloc traces)."""
+    facts: dict = {"states": 0}
+    keep: list = []
+    with gc_off():
+        for step in range(4):
+            if step == 1:
+                keep.append([bytes(n % 500) for n in range(20000)])
+            elif step == 2:
+                keep.append([bytes(600 + n) for n in range(300)])   # malloc'd: raw blocks
+            elif step == 3:
+                del keep[0][::3]
+            s, allocated = stats_at_walk(sys.getallocatedblocks)
+            check(s.blocks_in_use + s.raw_blocks == allocated,
+                  f"{s.blocks_in_use} + {s.raw_blocks} != sys.getallocatedblocks() {allocated}")
+            if report:
+                s, text = with_report(pm._stats)
+                check_matches_report(s, text)
+                arenas, text = with_report(pm._arenas)
+                check_arenas_match_report(arenas, text)
+            arenas, s = arenas_and_stats()
+            check_arenas_add_up(arenas, s)
+            facts["states"] += 1
+        arenas = pm.arenas()
+        for name, obj in exact_size_objects():
+            check_located(obj, name, arenas)
+        check_managed_dict_instances(report)
+        check_static_objects()
+    facts["debug_hooks"] = debug_hooks_active()
+    facts["allocator"] = pm.allocator()
+    facts["report_printed"] = _debugstats.parse(report_now()) is not None
+    facts["source"] = pm.stats().source
+    return facts
+
+
+def refusals() -> dict:
+    """What each pymalloc reading raises here (None when it works), capabilities, and
+    whether the other readings still work."""
+    facts: dict = {}
+    for name, call in (("stats", pm.stats), ("arenas", pm.arenas),
+                       ("locate", lambda: pm.locate(object()))):
+        try:
+            call()
+            facts[name] = None
+        except MemvizError as error:
+            facts[name] = [type(error).__name__, str(error)]
+    facts["capabilities"] = {c.name: [c.available, c.reason] for c in memviz.capabilities()}
+    facts["allocator"] = pm.allocator()
+    facts["layout"] = pm.layout().arena_size
+    facts["gc_readings"] = len(memviz.gc.generations())
+    facts["refcount"] = memviz.refcount(facts)
+    return facts
+
+
+def child_checks(mode: str) -> dict:
+    """What a child interpreter runs: ``exact``, ``tracemalloc``, ``refusals``,
+    ``stripped`` (the fallback on a build without .symtab)."""
+    if mode == "exact":
+        return exactness_checks(report=True)
+    if mode == "tracemalloc":
+        import tracemalloc
+
+        tracemalloc.start()
+        facts = exactness_checks(report=False)
+        facts["tracing"] = tracemalloc.is_tracing()
+        return facts
+    if mode == "refusals":
+        return refusals()
+    if mode == "stripped":
+        facts = refusals()
+        with gc_off():
+            s, text = with_report(pm._stats)
+            check_matches_report(s, text)
+            s, allocated = stats_at_walk(sys.getallocatedblocks)
+            check(s.blocks_in_use + s.raw_blocks == allocated, "fallback blocks")
+            facts["source"] = s.source
+            keep = [bytes(n % 500) for n in range(50000)]
+            s, text = with_report(pm._stats)
+            check_matches_report(s, text)
+            del keep
+        import tracemalloc
+
+        tracemalloc.start()
+        try:
+            pm.stats()
+            facts["stats_while_tracing"] = None
+        except MemvizError as error:
+            facts["stats_while_tracing"] = [type(error).__name__, str(error)]
+        facts["capabilities_while_tracing"] = {
+            c.name: [c.available, c.reason] for c in memviz.capabilities()}
+        tracemalloc.stop()
+        return facts
+    raise ValueError(mode)
+
+
+CHILD = """
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("pymalloc_checks", {path!r})
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+print(json.dumps(module.child_checks({mode!r})))
+"""
+
+
+def run_child(mode: str, *, python: str = sys.executable, env: dict | None = None,
+              args: tuple[str, ...] = ()) -> dict:
+    child_env = {k: v for k, v in os.environ.items()
+                 if k not in ("PYTHONPATH", "PYTHONMALLOC", "PYTHONMALLOCSTATS",
+                              "PYTHONTRACEMALLOC", "PYTHONDEVMODE")}
+    child_env.update(env or {})
+    completed = subprocess.run(
+        [python, *args, "-c", CHILD.format(path=str(HERE), mode=mode)],
+        capture_output=True, text=True, env=child_env, cwd=tempfile.gettempdir(), timeout=300,
+    )
+    if completed.returncode != 0:
+        raise AssertionError(
+            f"child ({' '.join(args)} {env or ''}) exited with {completed.returncode}:\n"
+            f"{completed.stdout}\n{completed.stderr}"
+        )
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+# ---- fixtures -----------------------------------------------------------------------
+
+def _direct_reason() -> str | None:
+    caps = memviz.capabilities()
+    for name in ("pymalloc.stats", "pymalloc.arenas", "pymalloc.locate"):
+        if not caps[name].available:
+            return f"{name} is not available here: {caps[name].reason}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def direct():
+    """pymalloc is the allocator and its state can be read directly (every CI
+    interpreter; a run under PYTHONMALLOC=malloc or on a stripped build skips, saying so)."""
+    reason = _direct_reason()
+    if reason is not None:
+        pytest.skip(reason)
+
+
+@pytest.fixture
+def no_gc():
+    with gc_off():
+        yield
+
+
+# ---- layout --------------------------------------------------------------------------
+
+
+def test_layout_is_the_interpreters(direct, no_gc):
+    lay = pm.layout()
+    s, text = with_report(pm._stats)
+    parsed = _debugstats.parse(text)
+    assert parsed.small_request_threshold == lay.small_request_threshold
+    assert parsed.size_class_count == len(lay.block_sizes)
+    assert parsed.arena_size == lay.arena_size
+    assert parsed.pool_size == lay.pool_size
+    assert lay.block_sizes == tuple(lay.alignment * (i + 1) for i in range(len(lay.block_sizes)))
+    assert lay.block_sizes[-1] == lay.small_request_threshold
+    assert lay.pools_per_arena == lay.arena_size // lay.pool_size
+    # Each pool in use costs one header: CPython's own figure gives the overhead back.
+    pools = sum(c.pools for c in s.size_classes)
+    assert parsed.pool_header_bytes == pools * lay.pool_overhead
+    for row in parsed.classes:      # and the blocks per pool (in use + available)
+        assert (row.blocks_in_use + row.blocks_free) == row.pools * lay.blocks_per_pool[row.index]
+    assert lay.size_class_for(1) == 0 and lay.size_class_for(0) is None
+    assert lay.size_class_for(lay.small_request_threshold) == len(lay.block_sizes) - 1
+    assert lay.size_class_for(lay.small_request_threshold + 1) is None
+    assert "size classes" in str(lay) and "Layout(" in repr(lay)
+
+
+# ---- stats ---------------------------------------------------------------------------
+
+
+def test_blocks_add_up_to_getallocatedblocks(direct, no_gc):
+    keep = []
+    seen_raw = set()
+    for step in range(5):
+        if step == 1:
+            keep.append([object() for _ in range(50000)])
+        elif step == 2:
+            keep.append([bytes(700) for _ in range(2000)])        # over the threshold
+        elif step == 3:
+            keep.pop(0)
+        elif step == 4:
+            keep.clear()
+        s, allocated = stats_at_walk(sys.getallocatedblocks)
+        assert s.blocks_in_use + s.raw_blocks == allocated
+        assert s.blocks_in_use == sum(c.blocks_in_use for c in s.size_classes)
+        seen_raw.add(s.raw_blocks)
+    assert len(seen_raw) > 1        # the raw count moved with the large objects
+
+
+def test_raw_blocks_count_large_object_requests(direct, no_gc):
+    before, _ = stats_at_walk(sys.getallocatedblocks)
+    big = [bytes(1000 + i) for i in range(500)]
+    after, allocated = stats_at_walk(sys.getallocatedblocks)
+    assert after.blocks_in_use + after.raw_blocks == allocated
+    assert after.raw_blocks - before.raw_blocks >= len(big)
+    del big
+
+
+def test_stats_are_debugmallocstats(direct, no_gc):
+    keep = []
+    for step in range(3):
+        keep.append([str(i) * (i % 40) for i in range(10000 * step)])
+        s, text = with_report(pm._stats)
+        check_matches_report(s, text)
+        assert s.source == "walk"
+        assert (s.allocated_bytes + s.available_bytes + s.unused_pool_bytes
+                + s.pool_header_bytes + s.quantization_bytes + s.arena_alignment_bytes
+                == s.total_bytes == s.arena_bytes)
+
+
+def test_stats_values_are_readable(direct):
+    s = pm.stats()
+    assert [c.index for c in s.size_classes] == list(range(len(pm.layout().block_sizes)))
+    assert "blocks in use" in str(s) and "PymallocStats(" in repr(s)
+    assert "class 0" in str(s.size_classes[0])
+    with pytest.raises(AttributeError):
+        s.blocks_in_use = 0          # frozen
+
+
+def test_arenas_are_reclaimed_as_the_report_says(direct, no_gc):
+    lay = pm.layout()
+    before, text = with_report(pm._stats)
+    check_matches_report(before, text)
+    size_class = lay.size_class_for(sys.getsizeof(bytes(40)))
+    count = 30 * (lay.pools_per_arena - 1) * lay.blocks_per_pool[size_class]
+    blob = [bytes(40) for _ in range(count)]
+    grown, text = with_report(pm._stats)
+    check_matches_report(grown, text)
+    # The pools the objects need come from free pools or from new arenas.
+    pools_needed = -(-(count - before.size_classes[size_class].blocks_free)
+                     // lay.blocks_per_pool[size_class])
+    new_arenas = grown.arenas_current - before.arenas_current
+    assert new_arenas * lay.pools_per_arena + before.unused_pools >= pools_needed
+    assert new_arenas >= 10 and grown.arenas_highwater >= grown.arenas_current
+    del blob
+    shrunk, text = with_report(pm._stats)
+    check_matches_report(shrunk, text)
+    # The new arenas held little else (the readings' own results land in the last
+    # ones): pymalloc gives most of them back.
+    assert grown.arenas_current - shrunk.arenas_current >= new_arenas // 2
+    assert shrunk.arenas_reclaimed - grown.arenas_reclaimed >= new_arenas // 2
+    assert shrunk.arenas_highwater == grown.arenas_highwater
+
+
+# ---- arenas --------------------------------------------------------------------------
+
+
+def test_arenas_add_up_to_stats(direct, no_gc):
+    keep = []
+    for step in range(3):
+        keep.append([(i, str(i)) for i in range(20000 * step)])
+        arenas, s = arenas_and_stats()
+        check_arenas_add_up(arenas, s)
+        arenas, text = with_report(pm._arenas)
+        check_arenas_match_report(arenas, text)
+
+
+def test_arena_values(direct):
+    arenas = pm.arenas()
+    arena = arenas[0]
+    assert isinstance(arena.pools, tuple) and all(isinstance(p, pm.Pool) for p in arena.pools)
+    assert arena.pools is arena.pools           # made once
+    assert repr(arena).startswith("Arena(address=0x") and "pools" in str(arena)
+    pool = arena.pools[0]
+    assert pool.blocks_free == pool.capacity - pool.blocks_in_use
+    assert repr(pool).startswith("Pool(address=0x") and "blocks of" in str(pool)
+    # Built from values, as memviz.snapshot does, an arena is equal to the one read.
+    rebuilt = pm.Arena(arena.address, arena.index, arena.pools_total, arena.pools_free,
+                       pools=tuple(pm.Pool(*(getattr(p, f) for f in
+                                              ("address", "size_class", "block_size",
+                                               "blocks_in_use", "capacity")))
+                                   for p in arena.pools))
+    assert rebuilt == arena and hash(rebuilt) == hash(arena)
+    with pytest.raises(AttributeError):
+        arena.pools = ()
+
+
+def test_arena_columns_are_the_arenas(direct, no_gc):
+    """The packed rows memviz.snapshot keeps (array('Q'): arena fields + pool count, then
+    Pool's fields) hold the arenas() of the same heap state."""
+    from array import array
+
+    ffi, lib = _native.ffi, _native.lib
+    inner = ffi.new("mv_pymalloc_map *")
+    inner.interpreter_id = _native.interpreter_id()
+    arenas, status = pm._arenas(after_walk=functools.partial(lib.mv_pymalloc_read_map, inner))
+    assert status == lib.MV_OK
+    try:
+        arena_values = array("Q", ffi.buffer(inner.arenas, inner.narenas * 40)[:])
+        pool_values = array("Q", ffi.buffer(inner.pools, inner.npools * 40)[:])
+    finally:
+        lib.mv_pymalloc_map_free(inner)
+    assert arena_values == array("Q", [
+        v for a in arenas for v in (a.address, a.index, a.pools_total, a.pools_free, len(a.pools))])
+    assert pool_values == array("Q", [
+        v for a in arenas for p in a.pools
+        for v in (p.address, p.size_class, p.block_size, p.blocks_in_use, p.capacity)])
+    rows, pools = pm._arena_columns()
+    assert len(rows) % 40 == 0 and len(pools) % 40 == 0
+
+
+# ---- locate --------------------------------------------------------------------------
+
+
+def test_locate_known_sizes(direct, no_gc):
+    objects = exact_size_objects()
+    arenas = pm.arenas()
+    for name, obj in objects:
+        check_located(obj, name, arenas)
+
+
+def test_locate_finds_every_block_of_a_batch(direct, no_gc):
+    """Thousands of objects fill whole pools: every block position of a pool is hit."""
+    lay = pm.layout()
+    batch = [bytes(30) for _ in range(5000)]
+    blocks = [pm.locate(obj) for obj in batch]
+    expected = allocation(sys.getsizeof(batch[0]))
+    assert all(b.block_size == expected for b in blocks)
+    assert all(b.block_address + b.object_offset == id(o) for b, o in zip(blocks, batch))
+    assert {b.object_offset for b in blocks} == {preheader(batch[0])}
+    positions = {(b.block_address - b.pool_address - lay.pool_overhead) // expected
+                 for b in blocks}
+    assert positions == set(range(lay.blocks_per_pool[blocks[0].size_class]))
+    assert len({b.block_address for b in blocks}) == len(batch)
+
+
+def test_locate_managed_dict_instances(direct, no_gc):
+    check_managed_dict_instances(use_report=True)
+
+
+def test_locate_static_and_large_objects(direct):
+    check_static_objects()
+    threshold = pm.layout().small_request_threshold
+    for obj in (bytes(threshold), bytes(10**6), tuple(range(100)), "x" * 1000):
+        assert pm.locate(obj) is None
+    if sys.version_info < (3, 11):       # small ints are heap objects in 3.10
+        assert pm.locate(5).block_size == allocation(sys.getsizeof(5))
+
+
+def test_block_values(direct):
+    obj = []
+    block = pm.locate(obj)
+    assert block.block_address + block.object_offset == id(obj)
+    assert repr(block).startswith("Block(arena_address=0x") and "block" in str(block)
+
+
+# ---- random heaps ------------------------------------------------------------------
+
+KINDS = {
+    "bytes": lambda n: bytes(n),
+    "str": lambda n: "y" * n,
+    "tuple": lambda n: (None,) * (n // 8 + 1),
+    "list": lambda n: [None] * (n // 8),
+    "dict": lambda n: {i: i for i in range(n // 32)},
+    "instance": lambda n: Plain(),
+    "set": lambda n: set(range(n // 64)),
+}
+
+OPERATIONS = st.lists(
+    st.one_of(
+        st.tuples(st.just("make"), st.sampled_from(sorted(KINDS)), st.integers(0, 900),
+                  st.integers(1, 400)),
+        st.tuples(st.just("drop"), st.integers(0, 6), st.integers(1, 5), st.integers(0, 0)),
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+@given(operations=OPERATIONS)
+def test_random_heaps_keep_every_equality(direct, operations):
+    with gc_off():
+        keep: list = []
+        for op, a, b, c in operations:
+            if op == "make":
+                keep.extend(KINDS[a](b) for _ in range(c))
+            else:
+                del keep[a::b + 1]
+        s, allocated = stats_at_walk(sys.getallocatedblocks)
+        assert s.blocks_in_use + s.raw_blocks == allocated
+        s, text = with_report(pm._stats)
+        check_matches_report(s, text)
+        arenas, s = arenas_and_stats()
+        check_arenas_add_up(arenas, s)
+        for obj in keep[:: max(1, len(keep) // 25)]:
+            if type(obj) in (bytes, str, tuple):
+                if len(obj) >= 2:       # shorter ones may be static singletons
+                    check_located(obj, type(obj).__name__, arenas)
+            else:                       # list, dict, set, instance: always small heap objects
+                block = pm.locate(obj)
+                assert block is not None and block.object_offset == preheader(obj)
+
+
+# ---- the fallback ------------------------------------------------------------------
+
+
+def test_fallback_equals_the_walk(direct, no_gc):
+    """The fallback (CPython's report written into memory by the C core, parsed) gives
+    every figure of the direct walk, taken at the same heap state."""
+    ffi, lib = _native.ffi, _native.lib
+    keep = []
+    for step in range(3):
+        keep.append([bytes(i % 300) for i in range(15000 * step)])
+        text_buffer = ffi.new("mv_pymalloc_text *")
+        text_buffer.interpreter_id = _native.interpreter_id()
+        walked, status = pm._stats(
+            after_walk=functools.partial(lib.mv_pymalloc_debug_text, text_buffer))
+        assert status == lib.MV_OK
+        try:
+            assert text_buffer.printed == 1
+            text = ffi.unpack(text_buffer.text, text_buffer.length).decode("ascii")
+            allocated = text_buffer.allocated_blocks
+        finally:
+            lib.mv_pymalloc_text_free(text_buffer)
+        fallback = pm._stats_from_report(_debugstats.parse(text), allocated, pm.layout())
+        assert fallback == walked
+        assert (fallback.source, walked.source) == ("debug report", "walk")
+
+
+def test_forced_fallback_runs_end_to_end(direct, no_gc):
+    with pm._forced_fallback():
+        s = pm.stats()
+        assert s.source == "debug report"
+        s, text = with_report(pm._stats)       # the report it parsed vs CPython's own
+        check_matches_report(s, text)
+        s, allocated = stats_at_walk(sys.getallocatedblocks)
+        assert s.blocks_in_use + s.raw_blocks == allocated
+        for call in (pm.arenas, lambda: pm.locate([])):
+            with pytest.raises(UnsupportedInterpreter, match="cannot be read directly"):
+                call()
+        caps = memviz.capabilities()
+        assert caps["pymalloc.stats"].available
+        assert not caps["pymalloc.arenas"].available
+        assert "test hook" in caps["pymalloc.locate"].reason
+    assert pm.stats().source == "walk"
+
+
+def test_the_memory_report_is_cpythons(direct, no_gc):
+    """The C core's capture (open_memstream) holds what sys._debugmallocstats() prints."""
+    with fd2_captured() as captured:
+        text, allocated, after = pm._debug_report("test", after_walk=sys._debugmallocstats)
+    assert after == 0 and allocated > 0
+    assert captured[0].startswith(text) and text.startswith("Small block threshold")
+
+
+def test_system_python311_uses_the_fallback(system_python311):
+    """Debian's own python3.11 is stripped: stats() comes from the report, exactly;
+    arenas() and locate() say why they cannot work; capabilities() says so too."""
+    facts = run_child("stripped", python=system_python311)
+    assert facts["source"] == "debug report"
+    assert facts["stats"] is None
+    for name in ("arenas", "locate"):
+        kind, message = facts[name]
+        assert kind == "UnsupportedInterpreter"
+        assert ".symtab" in message and "python3.11" in message
+    caps = facts["capabilities"]
+    assert caps["pymalloc.stats"] == [True, None]
+    assert caps["pymalloc.arenas"][0] is False and ".symtab" in caps["pymalloc.arenas"][1]
+    assert caps["pymalloc.locate"][0] is False
+    # tracemalloc hides the report: the fallback has nothing to read, and says so.
+    kind, message = facts["stats_while_tracing"]
+    assert kind == "UnsupportedInterpreter" and "tracemalloc" in message
+    assert facts["capabilities_while_tracing"]["pymalloc.stats"][0] is False
+
+
+# ---- allocators ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("env, args", [
+    ({"PYTHONMALLOC": "pymalloc_debug"}, ()),
+    ({"PYTHONMALLOC": "debug"}, ()),
+    ({}, ("-X", "dev")),
+    ({"PYTHONMALLOC": "pymalloc"}, ()),
+], ids=["pymalloc_debug", "debug", "X-dev", "pymalloc"])
+def test_debug_hooks_keep_readings_exact(direct, env, args):
+    facts = run_child("exact", env=env, args=args)
+    assert facts["states"] == 4 and facts["report_printed"] and facts["source"] == "walk"
+    debug = "PYTHONMALLOC" not in env or env["PYTHONMALLOC"] != "pymalloc"
+    assert facts["debug_hooks"] is debug
+    assert facts["allocator"] == ("pymalloc_debug" if debug else "pymalloc")
+
+
+def test_tracemalloc_keeps_readings_exact(direct):
+    """While tracemalloc traces, CPython prints no pymalloc report and names no
+    allocator; memviz reads pymalloc underneath, without the report."""
+    facts = run_child("tracemalloc")
+    assert facts["tracing"] and not facts["report_printed"]
+    assert facts["states"] == 4 and facts["source"] == "walk"
+    assert facts["allocator"] == "pymalloc (under allocator hooks)"
+    facts = run_child("tracemalloc", args=("-X", "dev"))
+    assert facts["allocator"] == "pymalloc_debug (under allocator hooks)"
+    assert facts["debug_hooks"] is True
+
+
+@pytest.mark.parametrize("allocator", ["malloc", "malloc_debug", "mimalloc"])
+def test_other_allocators_are_refused_by_name(allocator):
+    if allocator == "mimalloc" and sys.version_info < (3, 13):
+        pytest.skip("PYTHONMALLOC=mimalloc exists from 3.13 on")
+    if _native.free_threaded():
+        pytest.skip("free-threaded builds accept only mimalloc allocators")
+    facts = run_child("refusals", env={"PYTHONMALLOC": allocator})
+    assert facts["allocator"] == allocator
+    for name in ("stats", "arenas", "locate"):
+        kind, message = facts[name]
+        assert kind == "PymallocUnavailable"
+        assert f"'{allocator}'" in message and "not the object allocator" in message
+        available, reason = facts["capabilities"][f"pymalloc.{name}"]
+        assert not available and f"'{allocator}'" in reason
+    assert facts["gc_readings"] == 3 and facts["refcount"] >= 1   # the rest still works
+    assert facts["capabilities"]["gc"][0] is True
+
+
+# ---- robustness ----------------------------------------------------------------------
+
+
+def test_after_walk_errors_are_reported(direct):
+    def boom():
+        raise RuntimeError("boom")
+
+    with pytest.raises(MemvizError, match="after_walk"):
+        pm._stats(after_walk=boom)
+
+
+def test_readings_while_another_thread_allocates(direct):
+    stop = threading.Event()
+
+    def churn():
+        keep = []
+        while not stop.is_set():
+            keep.append([bytes(i % 700) for i in range(2000)])
+            if len(keep) > 20:
+                del keep[:10]
+
+    worker = threading.Thread(target=churn)
+    worker.start()
+    try:
+        for _ in range(60):
+            s = pm.stats()
+            assert s.total_bytes == s.arena_bytes
+            for arena in pm.arenas():
+                assert len(arena.pools) + arena.pools_free == arena.pools_total
+            obj = bytes(100)
+            assert pm.locate(obj).block_size == allocation(sys.getsizeof(obj))
+    finally:
+        stop.set()
+        worker.join()
+
+
+def test_capabilities_list_the_pymalloc_readings(direct):
+    caps = memviz.capabilities()
+    for name in ("pymalloc.stats", "pymalloc.arenas", "pymalloc.locate"):
+        assert caps[name].available and caps[name].reason is None
+
+
+# ---- the parser ----------------------------------------------------------------------
+
+SAMPLE_310 = textwrap.dedent("""\
+    Small block threshold = 512, in 32 size classes.
+
+    class   size   num pools   blocks in use  avail blocks
+    -----   ----   ---------   -------------  ------------
+        0     16           1              29           992
+        3     64          24            5940           180
+       31    512           1              27             4
+
+    # arenas allocated total           =                    2
+    # arenas reclaimed                 =                    0
+    # arenas highwater mark            =                    2
+    # arenas allocated current         =                    2
+    2 arenas * 1048576 bytes/arena     =            2,097,152
+
+    # bytes in allocated blocks        =            1,354,944
+    # bytes in available blocks        =              287,360
+    25 unused pools * 16384 bytes      =              409,600
+    # bytes lost to pool headers       =                4,848
+    # bytes lost to quantization       =                7,632
+    # bytes lost to arena alignment    =               32,768
+    Total                              =            2,097,152
+
+    arena map counts
+    # arena map mid nodes              =                    1
+    # arena map bot nodes              =                    1
+
+    # bytes lost to arena map root     =                8,192
+    # bytes lost to arena map mid      =                8,192
+    # bytes lost to arena map bot      =                2,048
+    Total                              =               18,432
+
+                9 free PyDictObjects * 48 bytes each =                  432
+               4 free PyFloatObjects * 24 bytes each =                   96
+    """)
+
+
+def test_parser_reads_every_field():
+    parsed = _debugstats.parse(SAMPLE_310)
+    assert [tuple(vars(row).values()) for row in parsed.classes] == [
+        (0, 16, 1, 29, 992), (3, 64, 24, 5940, 180), (31, 512, 1, 27, 4)]
+    assert (parsed.small_request_threshold, parsed.size_class_count) == (512, 32)
+    assert (parsed.arenas_allocated_total, parsed.arenas_reclaimed, parsed.arenas_highwater,
+            parsed.arenas_current, parsed.arena_size, parsed.arena_bytes) == \
+        (2, 0, 2, 2, 1048576, 2097152)
+    assert (parsed.allocated_bytes, parsed.available_bytes, parsed.unused_pools,
+            parsed.pool_size, parsed.unused_pool_bytes, parsed.pool_header_bytes,
+            parsed.quantization_bytes, parsed.arena_alignment_bytes, parsed.total_bytes) == \
+        (1354944, 287360, 25, 16384, 409600, 4848, 7632, 32768, 2097152)
+    assert (parsed.arena_map_mid_nodes, parsed.arena_map_bot_nodes,
+            parsed.arena_map_root_bytes, parsed.arena_map_mid_bytes,
+            parsed.arena_map_bot_bytes, parsed.arena_map_total_bytes) == \
+        (1, 1, 8192, 8192, 2048, 18432)
+    assert parsed.object_malloc_calls is None
+
+
+def test_parser_without_a_pymalloc_report():
+    assert _debugstats.parse("") is None
+    free_lists_only = SAMPLE_310[SAMPLE_310.index("            9 free"):]
+    assert _debugstats.parse(free_lists_only) is None          # PYTHONMALLOC=malloc
+    mimalloc = ("Small block threshold = 16384, in 73 size classes.\n"
+                "Medium block threshold = 131072\nLarge object max size = 16777216\n"
+                "    Allocated Blocks: 15837\n")
+    assert _debugstats.parse(mimalloc) is None
+
+
+def test_parser_rejects_a_damaged_report():
+    damaged = SAMPLE_310.replace("# bytes lost to quantization", "# bytes lost to ???")
+    with pytest.raises(ValueError, match="quantization"):
+        _debugstats.parse(damaged)
+
+
+def test_parser_reads_the_serial_number_line():
+    text = SAMPLE_310.replace("# arenas allocated total",
+                              "# times object malloc called       =                1,234\n"
+                              "# arenas allocated total", 1)
+    assert _debugstats.parse(text).object_malloc_calls == 1234
+
+
+# ---- Debian's stripped python3.11 ----------------------------------------------------
+
+def _source_digest() -> str:
+    digest = hashlib.sha256()
+    files = sorted([*ROOT.glob("csrc/*.[ch]"), *ROOT.glob("src/memviz/*.py"),
+                    *ROOT.glob("src/memviz/*.pyi"), ROOT / "setup.py", ROOT / "pyproject.toml"])
+    for path in files:
+        digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+@pytest.fixture(scope="session")
+def system_python311() -> str:
+    """A virtualenv of Debian's own /usr/bin/python3.11 with this memviz installed,
+    cached by a digest of the sources (one build per source change, shared by the six
+    CI legs)."""
+    if not SYSTEM_PYTHON311.exists():
+        pytest.skip(f"{SYSTEM_PYTHON311} does not exist here: the fallback runs only through "
+                    "the forced-fallback tests on this machine")
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "memviz-tests"
+    cache.mkdir(parents=True, exist_ok=True)
+    venv = cache / f"system-python3.11-{_source_digest()}"
+    python = venv / "bin" / "python"
+    with open(cache / "system-python3.11.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (venv / "ready").exists():
+            shutil.rmtree(venv, ignore_errors=True)
+            for old in cache.glob("system-python3.11-*"):
+                shutil.rmtree(old, ignore_errors=True)
+            with tempfile.TemporaryDirectory() as tmp:
+                source = Path(tmp) / "memviz"
+                shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+                    ".git", "build", "*.so", "__pycache__", "results", "*.egg-info"))
+                subprocess.run([str(SYSTEM_PYTHON311), "-m", "venv", str(venv)], check=True)
+                built = subprocess.run(
+                    [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                     f"{source}[test]"], capture_output=True, text=True)
+                if built.returncode != 0:
+                    raise AssertionError(f"cannot install memviz for {SYSTEM_PYTHON311}:\n"
+                                         f"{built.stdout}\n{built.stderr}")
+            (venv / "ready").write_text("ok\n")
+    return str(python)
