@@ -472,3 +472,47 @@ def test_html_is_escaped_and_self_contained():
     assert e.summary in rendered
     for _, sentence in e.lines():
         assert " ".join(sentence.split()) in rendered
+
+
+def test_debug_hooks_prefix_is_explained(child_python):
+    result = child_python(
+        """
+        import json, sys, memviz
+        x = []
+        e = memviz.explain(x)
+        print(json.dumps({"allocator": memviz.pymalloc.allocator(),
+                          "offset": e.block.object_offset, "header": e.header_size,
+                          "block": e.block.block_size, "located": memviz.pymalloc.locate(x).block_size,
+                          "sizeof": x.__sizeof__(), "text": " ".join(str(e).split())}))
+        """,
+        env={"PYTHONMALLOC": "debug"},
+    )
+    facts = result.json()
+    assert facts["allocator"] == "pymalloc_debug"
+    assert facts["block"] == facts["located"]
+    guard = facts["offset"] - facts["header"]
+    assert guard > 0 and facts["header"] == 16
+    assert f"after the debug hooks' {guard}-byte prefix and its 16-byte header" in facts["text"]
+    assert "allocates more than __sizeof__" not in facts["text"]
+    assert facts["block"] >= facts["offset"] + facts["sizeof"]
+
+
+@needs_gc
+def test_explain_from_a_collector_callback_says_the_collector_runs(gc_disabled):
+    seen = []
+    x = []
+
+    def callback(phase, info):
+        if phase == "start" and not seen:
+            seen.append(explain(x))
+
+    gc.callbacks.append(callback)
+    try:
+        gc.collect()
+    finally:
+        gc.callbacks.remove(callback)
+    (e,) = seen
+    assert e.tracked is True and e.generation is None
+    assert "collector" in e.reason("generation").lower()
+    assert "tracked; generation not available" in " ".join(str(e).split())
+    assert e.references == memviz.refcount(x) == 1    # the cell that test and callback share

@@ -100,6 +100,12 @@ def _short_repr(obj: object) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _a(number: int) -> str:
+    """The article before a number read out: 'an 80-byte block', 'a 64-byte block'."""
+    digits = str(number)
+    return "an" if digits.startswith("8") or digits in ("11", "18") else "a"
+
+
 def _error_text(error: BaseException) -> str:
     text = str(error) or type(error).__name__
     return f"{type(error).__name__}: {text}" if not isinstance(error, MemvizError) else text
@@ -254,11 +260,15 @@ class Explanation:
         threshold = self.small_request_threshold or 512
         if self.where == PYMALLOC and self.block is not None:
             block = self.block
-            text = (f"a {block.block_size}-byte pymalloc block (size class {block.size_class}: "
+            text = (f"{_a(block.block_size)} {block.block_size}-byte pymalloc block (size class {block.size_class}: "
                     f"requests of {block.block_size - 15}-{block.block_size} bytes) at "
                     f"{block.block_address:#x}")
-            offset = getattr(block, "object_offset", self.address - block.block_address)
-            if offset:
+            offset = self.address - block.block_address
+            guard = offset - self.header_size
+            if guard > 0:
+                text += (f", the object {offset} bytes into it (after the debug hooks' "
+                         f"{guard}-byte prefix and its {self.header_size}-byte header)")
+            elif offset:
                 text += f", the object {offset} bytes into it (after its header)"
             pool = self.pool
             if pool is not None:
@@ -314,8 +324,12 @@ class Explanation:
                 what += (" + " if what else "") + f"{extra} bytes of __dict__/weakref pointers"
             parts.append(f"header: {what}")
         if self.block is not None and self.sizeof is not None:
+            guard = self.address - self.block.block_address - self.header_size
             used = self.header_size + self.sizeof
-            if used > self.block.block_size:
+            if guard > 0:
+                parts.append(f"the block also holds the debug hooks' {guard}-byte prefix "
+                             "and their guard bytes after the object")
+            elif used > self.block.block_size:
                 parts.append(f"__sizeof__ counts {used - self.block.block_size:,} bytes that "
                              "live elsewhere (separately allocated storage, e.g. a list's "
                              "items or a dict's table)")
