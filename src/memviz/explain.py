@@ -236,8 +236,11 @@ class Explanation:
             return ("not tracked: a statically allocated type has no GC header, so the cyclic "
                     "collector never looks at it (classes made at run time do have one)")
         if not self.gc_capable:
-            return ("not tracked: its type has no GC support (no GC header), so the cyclic "
-                    "collector never looks at it; reference counting alone frees it")
+            text = ("not tracked: its type has no GC support (no GC header), so the cyclic "
+                    "collector never looks at it")
+            if self.immortal or self.where == STATIC:
+                return text
+            return text + "; reference counting alone frees it"
         if self.tracked is None:
             return f"not available: {self.reason('tracked')}"
         if not self.tracked:
