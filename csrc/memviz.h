@@ -183,6 +183,7 @@ int mv_pymalloc_read_info(mv_pymalloc_info *out);
 int mv_pymalloc_read_stats(mv_pymalloc_stats *out);
 int mv_pymalloc_read_map(mv_pymalloc_map *out);
 void mv_pymalloc_map_free(mv_pymalloc_map *map);
+void mv_pymalloc_buffer_free(void *buffer);   /* one of a map's arrays, taken over by the caller */
 int mv_pymalloc_locate(mv_pymalloc_block *out);
 int mv_pymalloc_debug_text(mv_pymalloc_text *out);
 void mv_pymalloc_text_free(mv_pymalloc_text *text);

@@ -315,10 +315,11 @@ walk_stats(const mv_pm_globals *g, mv_pymalloc_stats *out)
         narenas++;
         unused_pools += a->nfreepools;
         uintptr_t base = PM_FIRST_POOL(a->address);
+        uintptr_t end = (uintptr_t)a->pool_address;
         if (base != a->address) {
             alignment += MV_PM_POOL_SIZE;
         }
-        for (; base < (uintptr_t)a->pool_address; base += MV_PM_POOL_SIZE) {
+        for (; base < end; base += MV_PM_POOL_SIZE) {
             const mv_pm_pool *pool = (const mv_pm_pool *)base;
             if (pool->ref.count == 0) {
                 continue;
@@ -391,7 +392,8 @@ walk_map(const mv_pm_globals *g, mv_pymalloc_map *out)
         arena->pools_free = a->nfreepools;
         arena->pools_used = 0;
         uintptr_t base = PM_FIRST_POOL(a->address);
-        for (; base < (uintptr_t)a->pool_address; base += MV_PM_POOL_SIZE) {
+        uintptr_t end = (uintptr_t)a->pool_address;
+        for (; base < end; base += MV_PM_POOL_SIZE) {
             const mv_pm_pool *pool = (const mv_pm_pool *)base;
             if (pool->ref.count == 0) {
                 continue;
@@ -500,6 +502,12 @@ mv_pymalloc_read_stats(mv_pymalloc_stats *out)
     (void)out;
     return MV_ERR_UNSUPPORTED;
 #endif
+}
+
+void
+mv_pymalloc_buffer_free(void *buffer)
+{
+    free(buffer);
 }
 
 void

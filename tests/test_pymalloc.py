@@ -28,6 +28,7 @@ import sys
 import tempfile
 import textwrap
 import threading
+import time
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -1040,8 +1041,9 @@ def system_python311() -> str:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (venv / "ready").exists():
             shutil.rmtree(venv, ignore_errors=True)
-            for old in cache.glob("system-python3.11-*"):
-                shutil.rmtree(old, ignore_errors=True)
+            for old in cache.glob("system-python3.11-*"):   # builds of older sources
+                if time.time() - old.stat().st_mtime > 86400:  # (a day: not in use)
+                    shutil.rmtree(old, ignore_errors=True)
             with tempfile.TemporaryDirectory() as tmp:
                 source = Path(tmp) / "memviz"
                 shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(

@@ -88,7 +88,7 @@ class Layout:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SizeClass:
     """One size class: its pools in use and their blocks."""
 
@@ -103,6 +103,40 @@ class SizeClass:
             f"class {self.index} ({self.block_size} B): {self.pools:,} pools, "
             f"{self.blocks_in_use:,} blocks in use, {self.blocks_free:,} free"
         )
+
+
+class _ClassCounts:
+    """The per-class counts of one walk (pools, in use, free for each class), as the C
+    core wrote them, with the block sizes of the layout."""
+
+    __slots__ = ("counts", "block_sizes")
+
+    def __init__(self, counts: tuple[int, ...], block_sizes: tuple[int, ...]):
+        self.counts = counts
+        self.block_sizes = block_sizes
+
+
+class _SizeClasses:
+    """The ``size_classes`` field of PymallocStats: a tuple of SizeClass. A walk stores
+    its per-class counts; they become SizeClass values when ``size_classes`` is first
+    read (the summary figures are computed from them at once)."""
+
+    def __get__(self, reading, owner=None):
+        if reading is None:
+            return ()       # the field's default
+        value = reading.__dict__["_size_classes"]
+        if isinstance(value, _ClassCounts):
+            counts = value.counts
+            value = tuple(
+                _make_size_class((i, size, counts[3 * i], counts[3 * i + 1], counts[3 * i + 2]))
+                for i, size in enumerate(value.block_sizes)
+            )
+            reading.__dict__["_size_classes"] = value
+        return value
+
+    def __set__(self, reading, value):
+        reading.__dict__["_size_classes"] = (
+            value if isinstance(value, _ClassCounts) else tuple(value))
 
 
 @dataclass(frozen=True)
@@ -142,11 +176,15 @@ class PymallocStats:
     arena_map_mid_bytes: int
     arena_map_bot_bytes: int
     arena_map_bytes: int
-    size_classes: tuple[SizeClass, ...]
+    size_classes: tuple[SizeClass, ...] = _SizeClasses()   # type: ignore[assignment]
 
     @property
     def source(self) -> str:
         return self.__dict__.get("_source", "walk")
+
+    def __reduce__(self):
+        values = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        return (_rebuild_stats, (values, self.source))
 
     def __str__(self) -> str:
         lines = [
@@ -210,15 +248,42 @@ class Pool:
 
 _ARENA_RECORD = struct.Struct("=5Q")       # mv_pymalloc_arena
 _POOL_RECORD = struct.Struct("=5Q")        # mv_pymalloc_pool: Pool's fields, in order
+_CLASS_RECORDS = struct.Struct("=192Q")    # mv_pymalloc_stats.classes: 64 x (pools, in use, free)
 
 
-class _PoolRecords(bytes):
-    """An arena's pools as the reading copied them (mv_pymalloc_pool records)."""
+def _fast_constructor(cls):
+    """A constructor of a frozen, slotted dataclass that sets the slots directly instead
+    of going through the generated __init__ (one object.__setattr__ call per field):
+    the same object, three times as fast -- for the readings, which make thousands."""
+    new = object.__new__
+    setters = [getattr(cls, name).__set__ for name in cls.__dataclass_fields__]
+
+    def make(values):
+        obj = new(cls)
+        for setter, value in zip(setters, values):
+            setter(obj, value)
+        return obj
+
+    return make
+
+
+_make_pool = _fast_constructor(Pool)
+_make_size_class = _fast_constructor(SizeClass)
+
+
+class _PoolRecords:
+    """An arena's pools as the reading wrote them (mv_pymalloc_pool records): a view of
+    the C buffer, which stays allocated while a view of it exists."""
+
+    __slots__ = ("view",)
+
+    def __init__(self, view: memoryview):
+        self.view = view
 
 
 class _Pools:
-    """The ``pools`` field of Arena: a tuple of Pool. A reading stores the pools' packed
-    records, copied in the same walk as the arena; they become Pool values when
+    """The ``pools`` field of Arena: a tuple of Pool. A reading stores the pools'
+    records, written in the same walk as the arena; they become Pool values when
     ``pools`` is first read, so that a map of every arena stays cheap to take."""
 
     def __get__(self, arena, owner=None):
@@ -226,7 +291,7 @@ class _Pools:
             return ()       # the field's default
         value = arena.__dict__["_pools"]
         if isinstance(value, _PoolRecords):
-            value = tuple(Pool(*record) for record in _POOL_RECORD.iter_unpack(value))
+            value = tuple(map(_make_pool, _POOL_RECORD.iter_unpack(value.view)))
             arena.__dict__["_pools"] = value
         return value
 
@@ -249,7 +314,12 @@ class Arena:
     @property
     def pools_used(self) -> int:
         value = self.__dict__["_pools"]
-        return len(value) // _POOL_RECORD.size if isinstance(value, _PoolRecords) else len(value)
+        if isinstance(value, _PoolRecords):
+            return len(value.view) // _POOL_RECORD.size
+        return len(value)
+
+    def __reduce__(self):
+        return (Arena, (self.address, self.index, self.pools_total, self.pools_free, self.pools))
 
     def __repr__(self) -> str:
         return (
@@ -479,44 +549,56 @@ def _stats(after_walk: Callable[[], object] | None = None) -> tuple[PymallocStat
 
 
 def _stats_from_walk(raw, lay: Layout) -> PymallocStats:
-    classes = tuple(
-        SizeClass(i, size, c.pools, c.blocks_in_use, c.blocks_free)
-        for i, (size, c) in enumerate(zip(lay.block_sizes, raw.classes))
-    )
-    in_use = sum(c.blocks_in_use for c in classes)
-    free = sum(c.blocks_free for c in classes)
+    counts = _CLASS_RECORDS.unpack(_native.ffi.buffer(raw.classes))
+    end = 3 * len(lay.block_sizes)
     unused_pool_bytes = raw.unused_pools * lay.pool_size
-    total = (raw.allocated_bytes + raw.available_bytes + unused_pool_bytes
-             + raw.pool_header_bytes + raw.quantization_bytes + raw.arena_alignment_bytes)
+    allocated, available = raw.allocated_bytes, raw.available_bytes
+    headers, quantization = raw.pool_header_bytes, raw.quantization_bytes
+    alignment, current, total = raw.arena_alignment_bytes, raw.arenas_current, \
+        raw.arenas_allocated_total
     mid_nodes = max(raw.arena_map_mid_nodes, 0)     # -1: no radix tree
     bot_nodes = max(raw.arena_map_bot_nodes, 0)
     root = _compiled["map_root"]
     mid, bot = mid_nodes * _compiled["map_mid"], bot_nodes * _compiled["map_bot"]
-    return _with_source(PymallocStats(
-        arenas_allocated_total=raw.arenas_allocated_total,
-        arenas_reclaimed=raw.arenas_allocated_total - raw.arenas_current,
-        arenas_highwater=raw.arenas_highwater,
-        arenas_current=raw.arenas_current,
-        arena_bytes=raw.arenas_current * lay.arena_size,
-        blocks_in_use=in_use,
-        blocks_free=free,
-        raw_blocks=raw.raw_blocks,
-        allocated_bytes=raw.allocated_bytes,
-        available_bytes=raw.available_bytes,
-        unused_pools=raw.unused_pools,
-        unused_pool_bytes=unused_pool_bytes,
-        pool_header_bytes=raw.pool_header_bytes,
-        quantization_bytes=raw.quantization_bytes,
-        arena_alignment_bytes=raw.arena_alignment_bytes,
-        total_bytes=total,
-        arena_map_mid_nodes=mid_nodes,
-        arena_map_bot_nodes=bot_nodes,
-        arena_map_root_bytes=root,
-        arena_map_mid_bytes=mid,
-        arena_map_bot_bytes=bot,
-        arena_map_bytes=root + mid + bot,
-        size_classes=classes,
-    ), "walk")
+    return _make_stats({
+        "arenas_allocated_total": total,
+        "arenas_reclaimed": total - current,
+        "arenas_highwater": raw.arenas_highwater,
+        "arenas_current": current,
+        "arena_bytes": current * lay.arena_size,
+        "blocks_in_use": sum(counts[1:end:3]),
+        "blocks_free": sum(counts[2:end:3]),
+        "raw_blocks": raw.raw_blocks,
+        "allocated_bytes": allocated,
+        "available_bytes": available,
+        "unused_pools": raw.unused_pools,
+        "unused_pool_bytes": unused_pool_bytes,
+        "pool_header_bytes": headers,
+        "quantization_bytes": quantization,
+        "arena_alignment_bytes": alignment,
+        "total_bytes": allocated + available + unused_pool_bytes + headers + quantization
+                       + alignment,
+        "arena_map_mid_nodes": mid_nodes,
+        "arena_map_bot_nodes": bot_nodes,
+        "arena_map_root_bytes": root,
+        "arena_map_mid_bytes": mid,
+        "arena_map_bot_bytes": bot,
+        "arena_map_bytes": root + mid + bot,
+        "_size_classes": _ClassCounts(counts, lay.block_sizes),
+        "_source": "walk",
+    })
+
+
+def _make_stats(fields: dict) -> PymallocStats:
+    """A PymallocStats with these fields (and ``_size_classes``, ``_source``) in its
+    dict, without its generated __init__ (23 object.__setattr__ calls)."""
+    reading = object.__new__(PymallocStats)
+    object.__setattr__(reading, "__dict__", fields)
+    return reading
+
+
+def _rebuild_stats(values: dict, source: str) -> PymallocStats:
+    return _with_source(PymallocStats(**values), source)
 
 
 def _with_source(reading: PymallocStats, source: str) -> PymallocStats:
@@ -624,20 +706,25 @@ def arenas() -> tuple[Arena, ...]:
 
 
 def _arenas(after_walk: Callable[[], object] | None = None) -> tuple[tuple[Arena, ...], int]:
-    arena_records, pool_records, after = _map_records("memviz.pymalloc.arenas()", after_walk)
+    arena_records, pools, after = _map_records("memviz.pymalloc.arenas()", after_walk)
     result = []
     start = 0
+    new = object.__new__
     for address, index, total, free, used in _ARENA_RECORD.iter_unpack(arena_records):
         end = start + used * _POOL_RECORD.size
-        result.append(Arena(address, index, total, free, _PoolRecords(pool_records[start:end])))
+        arena = new(Arena)      # Arena's fields, without its generated __init__
+        arena.__dict__.update(address=address, index=index, pools_total=total,
+                              pools_free=free, _pools=_PoolRecords(pools[start:end]))
+        result.append(arena)
         start = end
     return tuple(result), after
 
 
 def _map_records(reading: str, after_walk: Callable[[], object] | None = None
-                 ) -> tuple[bytes, bytes, int]:
-    """The arena and pool records of one walk (mv_pymalloc_arena / mv_pymalloc_pool:
-    five native uint64 each), copied out of the C buffers."""
+                 ) -> tuple[bytes, memoryview, int]:
+    """The arena records of one walk (copied) and a view of its pool records (the C
+    buffer itself, freed when the last view of it goes): mv_pymalloc_arena /
+    mv_pymalloc_pool, five native uint64 each."""
     lib, ffi = _require(reading), _native.ffi
     if _force_fallback:
         raise _no_direct_reading(reading, _info())
@@ -649,11 +736,13 @@ def _map_records(reading: str, after_walk: Callable[[], object] | None = None
         raise _error(reading, status)
     try:
         arena_records = ffi.buffer(raw.arenas, raw.narenas * _ARENA_RECORD.size)[:]
-        pool_records = ffi.buffer(raw.pools, raw.npools * _POOL_RECORD.size)[:]
+        pools = ffi.gc(raw.pools, lib.mv_pymalloc_buffer_free)
+        raw.pools = ffi.NULL
+        view = memoryview(ffi.buffer(pools, raw.npools * _POOL_RECORD.size))
         after = raw.after_walk_result
     finally:
         lib.mv_pymalloc_map_free(raw)
-    return arena_records, pool_records, _after_walk_result(after)
+    return arena_records, view, _after_walk_result(after)
 
 
 def _arena_columns() -> tuple[bytes, bytes]:
@@ -661,8 +750,8 @@ def _arena_columns() -> tuple[bytes, bytes]:
     pools_total, pools_free, pools used) and pool rows (Pool's fields), each value a
     native uint64 (array('Q')) -- the C records themselves, with no Python objects per
     pool."""
-    arena_records, pool_records, _ = _map_records("memviz.pymalloc.arenas()")
-    return arena_records, pool_records
+    arena_records, pools, _ = _map_records("memviz.pymalloc.arenas()")
+    return arena_records, pools.tobytes()
 
 
 # ---- locate --------------------------------------------------------------------------
