@@ -35,7 +35,7 @@ from typing import Callable, Iterator
 import memviz
 from memviz import _debugstats, _native
 from memviz import pymalloc as pm
-from memviz import MemvizError, PymallocUnavailable, UnsupportedInterpreter
+from memviz import MemvizError, UnsupportedInterpreter
 
 import pytest
 from hypothesis import given

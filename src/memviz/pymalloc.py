@@ -7,6 +7,8 @@
   ``sys.getallocatedblocks()``.
 - ``arenas()``: every live arena and each of its pools in use, from one walk.
 - ``locate(obj)``: the arena, pool and block that hold an object, or None.
+- ``allocator()``: the object allocator's name (``'pymalloc'``, ``'pymalloc_debug'``,
+  ``'malloc'``, ...).
 
 Where the state comes from: 3.12+ from the interpreter (``interp->obmalloc``); 3.10/3.11
 from obmalloc.c's file-static variables, found through libpython's ELF symbol table.
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from . import _debugstats, _native
@@ -36,6 +38,7 @@ __all__ = [
     "Pool",
     "PymallocStats",
     "SizeClass",
+    "allocator",
     "arenas",
     "layout",
     "locate",
