@@ -10,15 +10,18 @@ which includes the call's own reference *when the call holds one*:
 * 3.14+: the compiler loads some locals with ``LOAD_FAST_BORROW``: the stack slot then
   borrows the local's reference and ``sys.getrefcount`` reports one less. Globals,
   attributes, subscripts, cells and locals the compiler cannot prove safe (e.g. inside
-  an ``except`` block) are still owned loads. ``refcount`` looks at the caller's stack
-  slot, so it is the same number either way.
+  an ``except`` block) are still owned loads. And a parameter passed from a borrowed
+  load holds no counted reference of its own: a plain ``LOAD_FAST`` of it pushes a
+  borrowed reference too (``test_borrowed_parameter``). ``refcount`` looks at the
+  caller's stack slot itself, so it counts the references that exist either way.
 
 The tests below therefore read ``refcount`` and ``sys.getrefcount`` at *sites*: small
 functions that load the same object in one way twice. Which way each site loads it is
 read from its bytecode with ``dis`` (``argument_loads``), and ``test_sites_*`` check that
 the bytecode is what this file assumes on this version and that ``sys.getrefcount`` itself
 really reports one less at a borrowed load, so the expected relation is established on
-the running interpreter, not assumed.
+the running interpreter, not assumed. Every site gets its parameter from an owned load,
+so that the opname alone says who owns the slot.
 
 Immortal objects (3.12+) report the stored value, as ``sys.getrefcount`` does.
 """
@@ -185,18 +188,12 @@ def test_sites_load_as_this_file_assumes():
     assert not BORROWED_LOADS & {load for name, load in loads.items() if name != "local"}
 
 
-def test_sites_getrefcount_sees_borrowing():
+def test_sites_getrefcount_sees_borrowing(gc_disabled):
     """sys.getrefcount is one lower at a borrowed load than at an owned one, for the same
     object in the same state: what BORROWED_LOADS claims, measured."""
     holder = hold_everywhere(Holder())
     try:
-        with_gc = gc.isenabled()
-        gc.disable()
-        try:
-            seen = {name: read_at(name, holder)[1] for name in SITES}
-        finally:
-            if with_gc:
-                gc.enable()
+        seen = {name: read_at(name, holder)[1] for name in SITES}
     finally:
         release_everywhere()
     owned = seen["global"]
@@ -596,20 +593,14 @@ def _odd_objects():
     ]
 
 
-def test_refcount_of_odd_objects_never_crashes():
+def test_refcount_of_odd_objects_never_crashes(gc_disabled):
     odd = _odd_objects()
-    with_gc = gc.isenabled()
-    gc.disable()
-    try:
-        for i in range(len(odd)):
-            got, stored = float(refcount(odd[i])), sys.getrefcount(odd[i])
-            # refcount(refcount): the callable on the caller's stack is one more reference.
-            callable_itself = 1 if odd[i] is refcount else 0
-            assert got == expected_refcount(odd[i], stored, owns=True) + callable_itself, odd[i]
-            assert is_immortal(odd[i]) is oracle_is_immortal(odd[i])
-    finally:
-        if with_gc:
-            gc.enable()
+    for i in range(len(odd)):
+        got, stored = float(refcount(odd[i])), sys.getrefcount(odd[i])
+        # refcount(refcount): the callable on the caller's stack is one more reference.
+        callable_itself = 1 if odd[i] is refcount else 0
+        assert got == expected_refcount(odd[i], stored, owns=True) + callable_itself, odd[i]
+        assert is_immortal(odd[i]) is oracle_is_immortal(odd[i])
 
 
 def test_refcount_rejects_wrong_arity():
