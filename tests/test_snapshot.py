@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import memviz
-from memviz.snapshot import type_name
+from memviz.snapshot import TypeCount, type_name
 
 GC_READABLE = memviz.capabilities()["gc"].available
 needs_gc = pytest.mark.skipif(not GC_READABLE, reason="memviz cannot read this collector")
@@ -118,7 +118,7 @@ def test_type_table_and_top_types(gc_disabled):
     assert snap.type_counts()[name] == 50_000
     assert snap.type_table()[name] == (50_000, 0, 0)
     top = snap.top_types(3)
-    assert top[0] == memviz.snapshot.__globals__["TypeCount"](name, 50_000)
+    assert top[0] == TypeCount(name, 50_000)
     assert len(top) == 3
     counts = [t.count for t in snap.top_types(None)]
     assert counts == sorted(counts, reverse=True)

@@ -183,7 +183,7 @@ def test_report_and_report_to_a_file(gc_disabled):
     assert text == tracked.report()
     assert text.startswith("memviz diff: ")
     row = next(line for line in text.splitlines() if type_name(Kept) in line)
-    assert row.split()[1:] == ["4,321", "+4,321"]
+    assert row.split()[1:] == ["4,321", "+4,321", "0", "0", "+4,321"]   # collect(1): to gen 2
     assert "Collections during the run: 1" in text
     gen_row = next(line for line in text.splitlines()[::-1] if line.strip().startswith("1 "))
     assert gen_row.split()[:4] == ["1", "1", "3", "0"]   # generation, collections, collected

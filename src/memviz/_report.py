@@ -160,16 +160,24 @@ def diff_report(diff, limit: int = 10) -> str:
     sections = ["\n".join(lines)]
     if diff.has_types:
         changed = diff.types()
-        rows = [(d.name, f"{d.count:,}", _signed(d.delta)) for d in changed[:limit]]
+        per_gen = [diff.type_deltas(g) for g in range(3)]
+        rows = [(d.name, f"{d.count:,}", _signed(d.delta),
+                 *(_signed(per_gen[g].get(d.name, 0)) for g in range(3)))
+                for d in changed[:limit]]
         if len(changed) > limit:
             rest = changed[limit:]
-            rows.append((f"({len(rest):,} other types)", "", _signed(sum(d.delta for d in rest))))
+            rows.append((f"({len(rest):,} other types)", "",
+                         _signed(sum(d.delta for d in rest)), "", "", ""))
         net = sum(d.delta for d in changed)
+        moved = sum(1 for g in range(3) for _ in per_gen[g])
         if rows:
             sections.append(
                 f"Types: {len(changed):,} changed, {_signed(net)} GC-tracked objects "
                 f"(top {min(limit, len(changed))} by change)\n"
-                + table(("type", "objects", "change"), rows))
+                + table(("type", "objects", "change", "gen 0", "gen 1", "gen 2"), rows))
+        elif moved:
+            sections.append("Types: no change in GC-tracked objects (some moved between "
+                            "generations)")
         else:
             sections.append("Types: no change in GC-tracked objects")
     gens = diff.generations
