@@ -131,6 +131,22 @@ direct_problem(void)
 
 /* ---- checks ---------------------------------------------------------------- */
 
+/* read_globals(), refused when the figures are ones pymalloc never leaves
+ * (so that no walk starts from a vector it cannot trust). */
+static int
+read_checked_globals(PyInterpreterState *interp, mv_pm_globals *g)
+{
+    int status = read_globals(interp, g);
+    if (status == MV_OK
+        && ((g->maxarenas != 0 && g->arenas == NULL)
+            || g->narenas_currently_allocated > g->maxarenas
+            || g->narenas_highwater < g->narenas_currently_allocated
+            || g->ntimes_arena_allocated < g->narenas_currently_allocated)) {
+        status = MV_ERR_UNSUPPORTED;
+    }
+    return status;
+}
+
 /* An arena slot in use whose fields fit the layout memviz was built for. */
 static int
 arena_is_sane(const mv_pm_arena *a)
@@ -187,7 +203,7 @@ probe_allocator(PyInterpreterState *interp)
     }
     mv_pm_globals g;
     pm_place place;
-    if (read_globals(interp, &g) == MV_OK) {
+    if (read_checked_globals(interp, &g) == MV_OK) {
         int found = find_block(&g, (uintptr_t)p, &place);
         if (found >= 0) {
             probed_pymalloc = found;
@@ -226,7 +242,7 @@ ready(PyInterpreterState *interp, mv_pm_globals *g)
     if (a.pymalloc == 0) {
         return MV_ERR_PYMALLOC_OFF;
     }
-    return read_globals(interp, g);
+    return read_checked_globals(interp, g);
 }
 
 /* ---- the oracle hook (tests) ---------------------------------------------- */
@@ -467,9 +483,11 @@ mv_pymalloc_read_info(mv_pymalloc_info *out)
     out->pymalloc = a.pymalloc;
     out->debug_hooks = a.debug;
     mv_pm_globals g;
-    out->direct = read_globals(hold.interp, &g);
+    out->direct = read_checked_globals(hold.interp, &g);
     if (out->direct != MV_OK) {
-        snprintf(out->problem, sizeof out->problem, "%s", direct_problem());
+        const char *why = out->direct == MV_ERR_NO_SYMBOLS ? direct_problem() : "";
+        snprintf(out->problem, sizeof out->problem, "%s",
+                 why[0] != '\0' ? why : mv_status_message(out->direct));
     }
     mv_leave(&hold);
     return MV_OK;
