@@ -21,10 +21,12 @@ What a snapshot costs, and what it does not change:
   tuples and builds the value objects (``Generation``, ``Arena``, ``Pool`` ...) when they
   are asked for: its own cost is O(types + pools) and nearly all of it outside pymalloc.
   The objects a snapshot keeps that the collector tracks are listed by
-  :meth:`Snapshot.gc_footprint` (the snapshot itself and, depending on the CPython
-  version, one or two of its tuples or dicts).
-- On 3.10 the frames of the ``snapshot()`` call itself are GC-tracked objects and are
-  counted, as they would be by ``gc.get_objects()``.
+  :meth:`Snapshot.gc_footprint`: the snapshot itself and, on 3.10-3.13 (which track
+  every new tuple until a collection looks at it), its tuple of type names and its tuple
+  of capabilities. Two snapshots taken back to back differ by exactly these.
+- The objects a snapshot makes while it reads are O(types + size classes): the three
+  {type: count} dicts of the walks, the type names, pymalloc's statistics; the arena map
+  arrives as two ``bytes`` copies of the C walk's records, whatever the number of pools.
 """
 from __future__ import annotations
 
