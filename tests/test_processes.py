@@ -6,6 +6,7 @@ while this process has threads) and, once, with 'spawn'.
 """
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -28,12 +29,16 @@ class WorkerThing:
 
 
 def take_snapshot(n: int = 0):
-    """In a worker: make n WorkerThings, snapshot, and return the snapshot, its JSON and
-    the worker's pid (so the parent can check what arrived against what was sent)."""
+    """In a worker: make n WorkerThings, snapshot, and return the snapshot, its JSON, the
+    worker's pid and the lengths of generations 1 and 2 by gc.get_objects() (unchanged
+    since the snapshot: the collector is off), to check what arrived against them."""
+    gc.disable()
     things = [WorkerThing() for _ in range(n)]
     snap = memviz.snapshot()
+    lengths = [len(gc.get_objects(generation=g)) for g in (1, 2)] if GC_READABLE else None
+    gc.enable()
     del things
-    return snap, snap.to_json(), os.getpid()
+    return snap, snap.to_json(), os.getpid(), lengths
 
 
 def put_on_queue(queue, n):
@@ -48,15 +53,15 @@ def send_on_pipe(connection, n):
 
 
 def _check(arrived, n: int, parent_pid: int = os.getpid()):
-    snap, text, pid = arrived
+    snap, text, pid, lengths = arrived
     assert isinstance(snap, memviz.Snapshot)
     assert pid != parent_pid and snap.pid == pid
     assert snap == memviz.Snapshot.from_json(text)   # intact: what the worker saw
     if GC_READABLE:
         name = f"{__name__}.WorkerThing"
-        assert snap.type_counts().get(name, 0) == n
-        for g in range(3):
-            assert sum(snap.type_counts(g).values()) == snap.generations[g].objects
+        assert snap.type_counts(0).get(name, 0) == n
+        assert [snap.generations[1].objects, snap.generations[2].objects] == lengths
+        assert sum(snap.type_counts(2).values()) == lengths[1]
     if snap.pymalloc is not None:
         assert snap.pymalloc.blocks_in_use == sum(c.blocks_in_use for c in snap.pymalloc.size_classes)
     assert snap.report().startswith(f"memviz snapshot: {snap.interpreter.description}, pid {pid}")
