@@ -142,6 +142,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     return status
 
 
+def cmd_tour(args: argparse.Namespace) -> int:
+    from .tour import main as tour_main
+
+    return tour_main(args)
+
+
 def _print_script_traceback(error: BaseException) -> None:
     """The traceback as `python SCRIPT.py` prints it: from the script's frame on, without
     memviz's and runpy's frames."""
@@ -294,6 +300,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("script", nargs="?", metavar="SCRIPT.py")
     run.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script")
     run.set_defaults(func=cmd_run)
+
+    from .tour import configure_parser as tour_options
+
+    tour = commands.add_parser(
+        "tour", help="a guided, live walk through refcounts, the collector, pymalloc, "
+                     "threads and processes",
+        description="Six short lessons run live in this interpreter, each with memviz's "
+                    "readings of what just happened. Pauses for Enter between steps when "
+                    "standard input is a terminal.")
+    tour_options(tour)
+    tour.set_defaults(func=cmd_tour)
     return parser
 
 
