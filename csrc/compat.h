@@ -44,7 +44,7 @@
 #if MV_PY_AT_LEAST(3, 12)
 #  define MV_IS_IMMORTAL_OBJECT(op) _Py_IsImmortal(op)
 #else
-#  define MV_IS_IMMORTAL_OBJECT(op) 0
+#  define MV_IS_IMMORTAL_OBJECT(op) ((void)(op), 0)   /* uses op: -Wunused-parameter */
 #endif
 
 #if MV_KNOWN_LAYOUT
