@@ -217,7 +217,8 @@ def test_generation_of_matches_get_objects(gc_disabled):
     rng = random.Random(1234)
     listed = [gc.get_objects(generation=i) for i in range(3)]
     for index, objects in enumerate(listed):
-        for obj in _sample(objects, 400 if index == 0 else 150, rng):
+        # Each walk follows the list from the object to its end: fewer from the long ones.
+        for obj in _sample(objects, (400, 150, 60)[index], rng):
             assert generation_of(obj) == index
             assert gc.is_tracked(obj)
 
@@ -256,7 +257,7 @@ def test_generation_of_follows_promotion(gc_disabled, gc_freeze_restored):
 
 def test_generation_of_permanent_objects(gc_disabled, gc_freeze_restored):
     # A few: each walk follows the permanent list, the whole heap, to its end.
-    objects = gc.get_objects(generation=0)[:15] + gc.get_objects(generation=2)[:15]
+    objects = gc.get_objects(generation=0)[:10] + gc.get_objects(generation=2)[:10]
     gc.freeze()
     for obj in objects:
         assert generation_of(obj) is PERMANENT
@@ -354,7 +355,7 @@ def test_type_counts_exact_for_a_class_with_n_instances(gc_pause, n):
         assert type_counts().get(Fresh, 0) == n
         assert type_counts(0).get(Fresh, 0) == n
         assert type_counts(1).get(Fresh, 0) == type_counts(2).get(Fresh, 0) == 0
-        assert Counter(type(o) for o in gc.get_objects())[Fresh] == n
+        assert sum(1 for o in gc.get_objects(generation=0) if type(o) is Fresh) == n
         gc.collect(0)
         assert type_counts(1).get(Fresh, 0) == n
         assert type_counts(0).get(Fresh, 0) == 0
@@ -363,22 +364,21 @@ def test_type_counts_exact_for_a_class_with_n_instances(gc_pause, n):
 
 
 # -- random object graphs ----------------------------------------------------------
-class GraphNode:
-    pass
+KINDS = ("instance", "list", "dict", "plain_dict")
 
 
-class GraphList(list):
-    pass
-
-
-class GraphDict(dict):
-    pass
-
-
-# An instance, a list or a dict (subclasses: they take weak references, so the test can
-# find the survivors of a collection without holding them), or a plain dict, which
-# 3.10-3.13 leave untracked while it holds no GC object.
-NODE_TYPES = {"instance": GraphNode, "list": GraphList, "dict": GraphDict, "plain_dict": dict}
+def _node_types() -> dict:
+    """Fresh classes for one example: an instance, a list or a dict (subclasses, which
+    take weak references, so the test finds a collection's survivors without holding
+    them), and the plain dict, which 3.10-3.13 leave untracked while it holds no GC
+    object. Fresh per example, so that an earlier example's garbage (cycles through
+    plain dicts the test cannot reach, freed by a later collection) never counts."""
+    return {
+        "instance": type("GraphNode", (), {}),
+        "list": type("GraphList", (list,), {}),
+        "dict": type("GraphDict", (dict,), {}),
+        "plain_dict": dict,
+    }
 
 
 @st.composite
@@ -386,19 +386,19 @@ def object_graphs(draw):
     """(kinds, edges, kept): n nodes; directed edges (self-loops and cycles included);
     the nodes that stay referenced from outside when the rest is dropped."""
     n = draw(st.integers(min_value=1, max_value=25))
-    kinds = draw(st.lists(st.sampled_from(sorted(NODE_TYPES)), min_size=n, max_size=n))
+    kinds = draw(st.lists(st.sampled_from(KINDS), min_size=n, max_size=n))
     edges = draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=3 * n))
     kept = draw(st.sets(st.integers(0, n - 1), max_size=n))
     return kinds, edges, kept
 
 
-def _build(kinds, edges):
-    nodes = [NODE_TYPES[kind]() for kind in kinds]
+def _build(types, kinds, edges):
+    nodes = [types[kind]() for kind in kinds]
     for k, (source, target) in enumerate(edges):
         node = nodes[source]
-        if isinstance(node, GraphNode):
+        if kinds[source] == "instance":
             setattr(node, f"e{k}", nodes[target])
-        elif isinstance(node, list):
+        elif kinds[source] == "list":
             node.append(nodes[target])
         else:
             node[f"e{k}"] = nodes[target]
@@ -418,22 +418,24 @@ def _reachable(n, edges, roots):
     return seen
 
 
-def _expected_type_counts(kinds, alive):
-    return {NODE_TYPES[kind]: sum(1 for i in alive if kinds[i] == kind)
+def _expected_type_counts(types, kinds, alive):
+    return {types[kind]: sum(1 for i in alive if kinds[i] == kind)
             for kind in ("instance", "list", "dict")}
 
 
-def _check_graph(get, kinds, edges, alive, held, generation):
+def _check_graph(types, get, kinds, edges, alive, held, generation):
     """Type counts, refcounts and generations of the live nodes; ``get(i)`` returns node
     i or None when the test cannot reach it without a reference of its own; ``held`` are
     the nodes a list of the test references."""
     # All the live nodes are in `generation`: count it (and, in generation 2, where the
     # rest of the heap is anyway, all three).
     for counts in (type_counts(generation), *([type_counts()] if generation == 2 else [])):
-        for node_type, expected in _expected_type_counts(kinds, alive).items():
+        for node_type, expected in _expected_type_counts(types, kinds, alive).items():
             assert counts.get(node_type, 0) == expected, node_type
     in_degree = Counter(target for source, target in edges if source in alive)
-    members = {id(obj) for obj in gc.get_objects(generation=generation)}
+    # The oracle's list of generation 2 is the whole heap: test_generation_of_* compare
+    # with it; here the young generations, which are small, are enough.
+    members = {id(obj) for obj in gc.get_objects(generation=generation)} if generation < 2 else None
     for i in sorted(alive):
         node = get(i)
         if node is None:
@@ -443,7 +445,7 @@ def _check_graph(get, kinds, edges, alive, held, generation):
         assert memviz.refcount(node) == (i in held) + in_degree[i] + 1
         got = generation_of(node)
         if gc.is_tracked(node):
-            assert got == generation and id(node) in members
+            assert got == generation and (members is None or id(node) in members)
         else:
             assert got is None and kinds[i] == "plain_dict"
 
@@ -455,17 +457,18 @@ def test_random_object_graphs(gc_pause, graph):
     kinds, edges, kept = graph
     n = len(kinds)
     everything = set(range(n))
+    types = _node_types()
     with gc_pause():
-        nodes = _build(kinds, edges)
+        nodes = _build(types, kinds, edges)
         refs = [weakref.ref(node) if kinds[i] != "plain_dict" else None for i, node in enumerate(nodes)]
         try:
-            _check_graph(nodes.__getitem__, kinds, edges, everything, everything, 0)
+            _check_graph(types, nodes.__getitem__, kinds, edges, everything, everything, 0)
             counts = type_counts(0)
             listed = gc.get_objects(generation=0)
             assert counts == dict(Counter(type(o) for o in listed if o is not counts))
             del listed
             gc.collect(0)  # everything survives (held by `nodes`) into generation 1
-            _check_graph(nodes.__getitem__, kinds, edges, everything, everything, 1)
+            _check_graph(types, nodes.__getitem__, kinds, edges, everything, everything, 1)
             # Keep only `kept`: whatever is not reachable from it is garbage, cycles
             # included, and a collection of generations 0 and 1 frees it; the survivors
             # move to generation 2.
@@ -475,19 +478,14 @@ def test_random_object_graphs(gc_pause, graph):
             for i in range(n):
                 if refs[i] is not None:
                     assert (refs[i]() is not None) is (i in alive), i
-            _check_graph(lambda i: refs[i]() if refs[i] is not None else None,
+            _check_graph(types, lambda i: refs[i]() if refs[i] is not None else None,
                          kinds, edges, alive, kept, 2)
         finally:
-            for ref in refs:
+            for i, ref in enumerate(refs):
                 node = ref() if ref is not None else None
-                if node is not None:  # break the cycles, so nothing outlives the example
-                    (node.__dict__ if isinstance(node, GraphNode) else node).clear()
+                if node is not None:  # break the cycles the test can reach
+                    (node.__dict__ if kinds[i] == "instance" else node).clear()
             node = nodes = None
-            if "plain_dict" in kinds:
-                gc.collect()  # plain dicts on cycles the test cannot reach
-        # Nothing of this example (or an earlier one) is left.
-        assert _expected_type_counts(kinds, ()) == {
-            t: type_counts().get(t, 0) for t in (GraphNode, GraphList, GraphDict)}
 
 
 # -- the result types --------------------------------------------------------------
