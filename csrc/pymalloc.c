@@ -33,6 +33,20 @@ _Static_assert(MV_PM_SIZE_CLASSES <= 64, "memviz.h sizes its per-class arrays fo
 
 #define PM_BLOCK_SIZE(i) (((size_t)(i) + 1) * MV_PM_ALIGNMENT)
 #define PM_NUMBLOCKS(i) ((MV_PM_POOL_SIZE - MV_PM_POOL_OVERHEAD) / PM_BLOCK_SIZE(i))
+
+/* NUMBLOCKS per class, computed once: the walks look it up for every pool,
+ * where a 64-bit division each would cost as much as the pool's cache miss. */
+static unsigned int pm_numblocks[MV_PM_SIZE_CLASSES];
+
+static void
+init_numblocks(void)
+{
+    if (pm_numblocks[0] == 0) {
+        for (size_t i = 0; i < MV_PM_SIZE_CLASSES; i++) {
+            pm_numblocks[i] = (unsigned int)PM_NUMBLOCKS(i);
+        }
+    }
+}
 #define PM_FIRST_POOL(address) \
     (((address) + MV_PM_POOL_SIZE - 1) & ~(uintptr_t)(MV_PM_POOL_SIZE - 1))
 
@@ -193,6 +207,7 @@ direct_problem(void)
 static int
 read_checked_globals(PyInterpreterState *interp, mv_pm_globals *g)
 {
+    init_numblocks();
     int status = read_globals(interp, g);
     if (status == MV_OK
         && ((g->maxarenas != 0 && g->arenas == NULL)
@@ -223,7 +238,7 @@ static int
 pool_is_sane(const mv_pm_pool *pool, size_t arena_index)
 {
     return pool->szidx < MV_PM_SIZE_CLASSES
-        && pool->ref.count <= PM_NUMBLOCKS(pool->szidx)
+        && pool->ref.count <= pm_numblocks[pool->szidx]
         && pool->arenaindex == arena_index;
 }
 
@@ -360,7 +375,7 @@ find_block(const mv_pm_globals *g, uintptr_t p, pm_place *place)
             return 0;   /* the pool header */
         }
         size_t index = (p - first_block) / size;
-        if (index >= PM_NUMBLOCKS(pool->szidx)) {
+        if (index >= pm_numblocks[pool->szidx]) {
             return 0;   /* the pool's unusable tail */
         }
         place->arena = a->address;
@@ -406,7 +421,7 @@ walk_stats(const mv_pm_globals *g, mv_pymalloc_stats *out)
             mv_pymalloc_class *c = &out->classes[pool->szidx];
             c->pools++;
             c->blocks_in_use += pool->ref.count;
-            c->blocks_free += PM_NUMBLOCKS(pool->szidx) - pool->ref.count;
+            c->blocks_free += pm_numblocks[pool->szidx] - pool->ref.count;
         }
     }
     if (narenas != g->narenas_currently_allocated) {
@@ -485,7 +500,7 @@ walk_map(const mv_pm_globals *g, mv_pymalloc_map *out)
             entry->size_class = pool->szidx;
             entry->block_size = PM_BLOCK_SIZE(pool->szidx);
             entry->blocks_in_use = pool->ref.count;
-            entry->capacity = PM_NUMBLOCKS(pool->szidx);
+            entry->capacity = pm_numblocks[pool->szidx];
             arena->pools_used++;
         }
     }
