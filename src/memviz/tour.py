@@ -234,7 +234,7 @@ def lesson_references(t: _Tour) -> None:
     in_function = s.run("inside_a_function()")
     if isinstance(in_function, tuple):
         extra = in_function[0] - in_function[1]
-        t.reading("inside a function: sys.getrefcount - memviz.refcount", extra,
+        t.reading("sys.getrefcount - memviz.refcount inside a function", extra,
                   "the call held its own reference" if extra == 1 else
                   "the call borrowed the local's reference: no +1")
     t.say("""
@@ -387,7 +387,7 @@ def lesson_generations(t: _Tour) -> None:
         path.append(s.run("memviz.gc.generation_of(survivor)"))
         s.run("gc.collect()", "a full collection: generation 2 stays 2")
         path.append(s.run("memviz.gc.generation_of(survivor)"))
-        t.reading("survivor's generation: new, after collect(0), collect(1), collect()",
+        t.reading("survivor's generation (new, after collect(0), collect(1), collect())",
                   " -> ".join(str(p) for p in path))
         t.reading("objects in generation 0 right after collect(0)", f"{young:,}",
                   "only what was made since")
@@ -404,7 +404,7 @@ def lesson_generations(t: _Tour) -> None:
             gc.unfreeze()
         s.run("gc.unfreeze()")
         thawed = s.run("memviz.gc.generation_of(survivor)")
-        t.reading("survivor's generation: frozen, unfrozen", f"{frozen!r} -> {thawed!r}")
+        t.reading("survivor's generation (frozen, unfrozen)", f"{frozen!r} -> {thawed!r}")
 
 
 # --------------------------------------------------------------------------------------
@@ -449,8 +449,9 @@ def lesson_pymalloc(t: _Tour) -> None:
     except MemvizError as error:
         t.unavailable("memviz.pymalloc.layout", error)
         return
-    t.table(("", "classic tutorials", f"this CPython {_version()}", "changed in"),
+    t.table(("pymalloc", "classic tutorials", f"this CPython {_version()}", "changed in"),
             [(what, classic, now(layout), changed) for what, classic, now, changed in _CLASSIC])
+    t.write()
     for note in _CLASSIC_NOTES:
         t.write(textwrap.fill(note, t.width, initial_indent="    ", subsequent_indent="        "))
     t.reading("alignment", layout.alignment)
@@ -484,8 +485,8 @@ def lesson_pymalloc(t: _Tour) -> None:
         object. The block of a tracked object (a tuple, a list) starts 16 bytes before the
         object: the collector's header is there.
     """)
-    samples = (("1.5 (float)", float("1.5")), ("'memviz' * 5 (str)", "memviz" * 5),
-               ("() + (1, 2, 3) (tuple)", tuple([1, 2, 3])), ("[] (list)", []),
+    samples = (("float('1.5')", float("1.5")), ("'memviz' * 5", "memviz" * 5),
+               ("tuple([1, 2, 3])", tuple([1, 2, 3])), ("[]", []),
                ("bytes(200)", bytes(200)), ("bytes(500)", bytes(500)))
     rows = []
     for label, obj in samples:
@@ -788,7 +789,7 @@ def lesson_processes(t: _Tour) -> None:
              "arenas at parent's addresses", "blocks in use"), table)
     for label, item in rows[1:]:
         pid, made, seen, snap = item
-        t.reading(f"{label} pid {pid}: lists made, seen by track()", f"{made} {seen}")
+        t.reading(f"{label} pid {pid}, lists made and seen by track()", f"{made} {seen}")
     if here.pymalloc is None:
         t.unavailable("pymalloc arenas", here.capabilities["pymalloc.stats"].reason
                       or "not read")
