@@ -38,11 +38,38 @@ def _live_header() -> str:
 def cmd_report(args: argparse.Namespace) -> int:
     from . import Snapshot, snapshot
 
-    if args.file is None:
+    files = args.file if isinstance(args.file, list) else [args.file] if args.file else []
+    if getattr(args, "output", None):
+        return _html_report(args, files)
+    if len(files) > 1:
+        raise _UsageError("report: several snapshots need -o FILE.html (or compare two "
+                          "with 'memviz diff OLD.json NEW.json')")
+    if not files:
         snap = snapshot()
         _out(_live_header() + "\n\n" + snap.report(args.top))
     else:
-        _out(_load(Snapshot, args.file).report(args.top))
+        _out(_load(Snapshot, files[0]).report(args.top))
+    return 0
+
+
+def _html_report(args: argparse.Namespace, files: list[str]) -> int:
+    """report -o FILE.html: one self-contained page (memviz.htmlreport)."""
+    from . import Snapshot, snapshot
+    from .htmlreport import render_report
+
+    snaps = [_load(Snapshot, path) for path in files] or [snapshot()]
+    names = [os.path.basename(path) for path in files] or ["this interpreter, now"]
+    page = render_report(snaps, args.top, names=names)
+    if args.output == "-":
+        _out(page)
+        return 0
+    try:
+        with open(args.output, "w", encoding="utf-8") as file:
+            file.write(page)
+    except OSError as error:
+        raise CommandError(f"cannot write {args.output}: {_os_reason(error)}") from None
+    what = "1 snapshot" if len(snaps) == 1 else f"{len(snaps)} snapshots and what changed"
+    print(f"report written to {args.output} ({what})", file=sys.stderr)
     return 0
 
 
@@ -248,11 +275,16 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
 
     report = commands.add_parser(
-        "report", help="a report of this interpreter, or of a saved snapshot",
+        "report", help="a report of this interpreter, or of saved snapshots (text or HTML)",
         description="Prints the report of a snapshot: a new one of this interpreter, or "
-                    "the one saved in FILE.")
-    report.add_argument("file", nargs="?", metavar="FILE.json",
-                        help="a snapshot saved by 'memviz snapshot -o' (default: take one now)")
+                    "the one saved in FILE. With -o, writes one self-contained HTML page "
+                    "instead (tables, the arena map; for several snapshots also what "
+                    "changed from each to the next).")
+    report.add_argument("file", nargs="*", metavar="FILE.json",
+                        help="snapshots saved by 'memviz snapshot -o' (default: take one now)")
+    report.add_argument("-o", "--output", metavar="FILE.html",
+                        help="write the report as an HTML page to FILE.html ('-': standard "
+                             "output)")
     report.add_argument("--top", type=_positive, default=15, metavar="N",
                         help="types to list (default 15)")
     report.set_defaults(func=cmd_report)

@@ -287,3 +287,13 @@ class SnapshotDiff:
         if self.rss_delta is not None:
             parts.append(f"RSS {self.rss_delta / 2**20:+.1f} MiB")
         return f"<memviz.SnapshotDiff {', '.join(parts)}>"
+
+    def _repr_pretty_(self, printer, cycle: bool) -> None:
+        """IPython: the text report (the repr inside a reference cycle)."""
+        printer.text(repr(self) if cycle else self.report())
+
+    def _repr_html_(self) -> str:
+        """Jupyter: the diff's section of the HTML report (memviz.htmlreport)."""
+        from .htmlreport import diff_html
+
+        return diff_html(self)

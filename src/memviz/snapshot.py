@@ -768,6 +768,16 @@ class Snapshot:
             parts.append(f"RSS {self._rss / 2**20:.1f} MiB")
         return f"<memviz.Snapshot {', '.join(parts)}>"
 
+    def _repr_pretty_(self, printer, cycle: bool) -> None:
+        """IPython: the text report (the repr inside a reference cycle)."""
+        printer.text(repr(self) if cycle else self.report())
+
+    def _repr_html_(self) -> str:
+        """Jupyter: the snapshot's section of the HTML report (memviz.htmlreport)."""
+        from .htmlreport import snapshot_html
+
+        return snapshot_html(self)
+
     # -- saving -------------------------------------------------------------------------
 
     def to_dict(self) -> dict:

@@ -1,0 +1,484 @@
+"""Snapshots and diffs as HTML: one self-contained page, and the pieces Jupyter shows.
+
+``render_report(snapshots)`` is a whole document -- no network, no scripts, no external
+fonts or images: the CSS is inline and the arena map an inline SVG
+(``memviz.arenamap``). For one snapshot it shows its tables (the collector's
+generations, the most common types, pymalloc's figures and size classes,
+fragmentation) and its arena map; for two or more, first what changed from each to the
+next (``SnapshotDiff``), then each snapshot. ``write_report(path, snapshots)`` writes it;
+``python -m memviz report -o report.html [SNAPSHOT.json ...]`` is the command (no
+snapshot: this interpreter, now).
+
+``snapshot_html(snap)`` and ``diff_html(diff)`` are the same sections as fragments with
+their own scoped ``<style>``: ``Snapshot._repr_html_`` and ``SnapshotDiff._repr_html_``
+(Jupyter) return them.
+
+Every figure is in a cell marked for machines as well as people: tables carry
+``data-table``, rows ``data-key``, cells ``data-field``; a cell that shows a rounded size
+(``1.5 MiB``) has the exact value in ``data-value``.
+"""
+from __future__ import annotations
+
+import html
+import os
+import time
+from typing import Iterable, Sequence
+
+from ._report import format_bytes
+
+__all__ = ["diff_html", "diff_section", "render_report", "snapshot_html",
+           "snapshot_section", "write_report"]
+
+CSS = """
+.memviz { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue",
+  Arial, sans-serif; color: #1f2328; line-height: 1.4; font-size: 14px; }
+.memviz h1 { font-size: 22px; margin: 0 0 4px; }
+.memviz h2 { font-size: 18px; margin: 28px 0 6px; padding-bottom: 4px;
+  border-bottom: 2px solid #d0d7de; }
+.memviz h3 { font-size: 15px; margin: 20px 0 6px; }
+.memviz p { margin: 4px 0; }
+.memviz .meta { color: #57606a; }
+.memviz .note { color: #57606a; font-size: 13px; }
+.memviz .unavailable { color: #9a6700; background: #fff8c5; border: 1px solid #eac54f;
+  border-radius: 6px; padding: 6px 10px; margin: 8px 0; }
+.memviz .cards { display: flex; flex-wrap: wrap; gap: 10px; margin: 12px 0; }
+.memviz .card { border: 1px solid #d0d7de; border-radius: 8px; padding: 8px 14px;
+  min-width: 130px; background: #f6f8fa; }
+.memviz .card .label { color: #57606a; font-size: 12px; text-transform: uppercase;
+  letter-spacing: 0.04em; }
+.memviz .card .figure { font-size: 20px; font-weight: 600;
+  font-variant-numeric: tabular-nums; }
+.memviz table { border-collapse: collapse; margin: 6px 0 10px; }
+.memviz th, .memviz td { padding: 3px 10px; border-bottom: 1px solid #eaeef2;
+  text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.memviz th { background: #f6f8fa; font-weight: 600; border-bottom: 1px solid #d0d7de; }
+.memviz th:first-child, .memviz td:first-child { text-align: left; }
+.memviz tbody tr:nth-child(even) { background: #fafbfc; }
+.memviz td.name { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
+  font-size: 13px; max-width: 460px; overflow: hidden; text-overflow: ellipsis; }
+.memviz td.up { color: #1a7f37; }
+.memviz td.down { color: #cf222e; }
+.memviz .bar { display: inline-block; width: 80px; height: 8px; background: #eaeef2;
+  border-radius: 4px; vertical-align: middle; margin-right: 6px; overflow: hidden; }
+.memviz .bar span { display: block; height: 100%; background: #2da44e; }
+.memviz .columns { display: flex; flex-wrap: wrap; gap: 28px; align-items: flex-start; }
+.memviz .arenamap svg { max-width: 100%; height: auto; display: block; }
+.memviz .arenamap { overflow-x: auto; border: 1px solid #d0d7de; border-radius: 8px;
+  padding: 6px; margin: 8px 0; background: white; }
+.memviz section.snapshot, .memviz section.diff { margin-bottom: 36px; }
+"""
+
+
+# --------------------------------------------------------------------------------------
+# Small pieces
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _when(seconds: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(seconds))
+
+
+def _int(n: int) -> str:
+    return f"{n:,}"
+
+
+def _signed(n: int) -> str:
+    return f"{n:+,}" if n else "0"
+
+
+class _Cell:
+    """A table cell: its text, the field it shows, an exact value when the text is
+    rounded, and a CSS class."""
+
+    __slots__ = ("text", "field", "value", "css", "raw")
+
+    def __init__(self, text: object, field: str | None = None, value: object = None,
+                 css: str | None = None, raw: bool = False):
+        self.text, self.field, self.value, self.css, self.raw = text, field, value, css, raw
+
+    def html(self, tag: str = "td") -> str:
+        attributes = ""
+        if self.css:
+            attributes += f' class="{_e(self.css)}"'
+        if self.field:
+            attributes += f' data-field="{_e(self.field)}"'
+        if self.value is not None:
+            attributes += f' data-value="{_e(self.value)}"'
+        text = self.text if self.raw else _e(self.text)
+        return f"<{tag}{attributes}>{text}</{tag}>"
+
+
+def _count(n: int, field: str) -> _Cell:
+    return _Cell(_int(n), field)
+
+
+def _size(n: int, field: str) -> _Cell:
+    return _Cell(format_bytes(n), field, n)
+
+
+def _change(n: int, field: str) -> _Cell:
+    return _Cell(_signed(n), field, css="up" if n > 0 else ("down" if n < 0 else None))
+
+
+def _bar(share: float, field: str) -> _Cell:
+    share = min(1.0, max(0.0, share))
+    return _Cell(f'<span class="bar"><span style="width: {100 * share:.0f}%"></span></span>'
+                 f"{100 * share:.0f}%", field, f"{share:.4f}", raw=True)
+
+
+def _table(name: str, headers: Sequence[str] | None,
+           rows: Iterable[tuple[str, Sequence[_Cell]]]) -> str:
+    """A table marked ``data-table=name``; each row is (key, cells), marked
+    ``data-key=key``; no header row when ``headers`` is None."""
+    out = [f'<table data-table="{_e(name)}">']
+    if headers is not None:
+        out.append("<thead><tr>" + "".join(f"<th>{_e(h)}</th>" for h in headers)
+                   + "</tr></thead>")
+    out.append("<tbody>")
+    for key, cells in rows:
+        out.append(f'<tr data-key="{_e(key)}">' + "".join(c.html() for c in cells) + "</tr>")
+    out.append("</tbody></table>")
+    return "\n".join(out)
+
+
+def _pairs(name: str, pairs: Sequence[tuple[str, str, _Cell]]) -> str:
+    """A two-column table of (key, label, cell)."""
+    return _table(name, None, ((key, (_Cell(label), cell)) for key, label, cell in pairs))
+
+
+def _cards(cards: Sequence[tuple[str, str, str, object]]) -> str:
+    """Key figures: (field, label, text, exact value or None)."""
+    out = ['<div class="cards">']
+    for field, label, text, value in cards:
+        exact = f' data-value="{_e(value)}"' if value is not None else ""
+        out.append(f'<div class="card" data-field="{_e(field)}"{exact}>'
+                   f'<div class="label">{_e(label)}</div>'
+                   f'<div class="figure">{_e(text)}</div></div>')
+    out.append("</div>")
+    return "\n".join(out)
+
+
+def _unavailable(what: str, reason: str | None) -> str:
+    return (f'<p class="unavailable" data-unavailable="{_e(what)}">{_e(what)}: not read '
+            f"here ({_e(reason or 'not read')})</p>")
+
+
+# --------------------------------------------------------------------------------------
+# A snapshot
+
+
+def snapshot_section(snap, limit: int = 15, *, title: str | None = None,
+                     arena_map: bool = True) -> str:
+    """The ``<section>`` of one snapshot: header, key figures, the collector, the top
+    ``limit`` types, pymalloc (figures, size classes, fragmentation, arena map)."""
+    interp = snap.interpreter
+    title = title or f"Snapshot of pid {snap.pid}"
+    out = [f'<section class="snapshot" data-pid="{snap.pid}" data-taken-at="{snap.taken_at!r}">',
+           f"<h2>{_e(title)}</h2>",
+           f'<p class="meta">{_e(interp.description)}, pid {snap.pid}, '
+           f"{_e(_when(snap.taken_at))}; allocator {_e(interp.allocator)}</p>"]
+    out.append(_key_figures(snap))
+    out.append(_gc_part(snap))
+    out.append(_types_part(snap, limit))
+    out.append(_pymalloc_part(snap, arena_map))
+    unavailable = [c for c in snap.capabilities if not c.available]
+    if unavailable:
+        out.append("<h3>Not read here</h3>")
+        out.extend(_unavailable(c.name, c.reason) for c in unavailable)
+    out.append("</section>")
+    return "\n".join(part for part in out if part)
+
+
+def _key_figures(snap) -> str:
+    cards = []
+    gens = snap.generations
+    if gens is not None:
+        total = sum(g.objects for g in gens)
+        cards.append(("gc_objects", "GC-tracked objects", _int(total), total))
+    stats = snap.pymalloc
+    if stats is not None:
+        cards.append(("arenas_current", "pymalloc arenas", _int(stats.arenas_current),
+                      stats.arenas_current))
+        cards.append(("blocks_in_use", "blocks in use", _int(stats.blocks_in_use),
+                      stats.blocks_in_use))
+    if snap.rss is not None:
+        cards.append(("rss", "resident memory", format_bytes(snap.rss), snap.rss))
+    if snap.rss_peak is not None:
+        cards.append(("rss_peak", "peak resident", format_bytes(snap.rss_peak), snap.rss_peak))
+    return _cards(cards) if cards else ""
+
+
+def _gc_part(snap) -> str:
+    gens = snap.generations
+    if gens is None:
+        return ""
+    state = "enabled" if snap.gc_enabled else "disabled"
+    rows = [(str(g.index), (
+        _Cell(g.index, "index"), _count(g.objects, "objects"), _count(g.count, "count"),
+        _count(g.threshold, "threshold"), _count(g.collections, "collections"),
+        _count(g.collected, "collected"), _count(g.uncollectable, "uncollectable")))
+        for g in gens]
+    rows.append(("permanent", (_Cell("permanent", "index"), _count(snap.permanent, "objects"),
+                               *(_Cell("") for _ in range(5)))))
+    return (f"<h3>Garbage collector ({state})</h3>\n"
+            + _table("generations", ("generation", "objects", "count", "threshold",
+                                     "collections", "collected", "uncollectable"), rows))
+
+
+def _types_part(snap, limit: int) -> str:
+    if not snap.has_types:
+        return ""
+    table = snap.type_table()
+    ranked = sorted(table.items(), key=lambda item: (-sum(item[1]), item[0]))
+    shown = ranked[:limit]
+    rows = [(name, (_Cell(name, "name", css="name"), _count(sum(c), "objects"),
+                    _count(c[0], "gen0"), _count(c[1], "gen1"), _count(c[2], "gen2")))
+            for name, c in shown]
+    rest = ranked[limit:]
+    if rest:
+        rows.append(("(other types)", (
+            _Cell(f"({len(rest):,} other types)", "name", css="name"),
+            _count(sum(sum(c) for _, c in rest), "objects"), _Cell(""), _Cell(""), _Cell(""))))
+    return (f"<h3>Types: top {len(shown)} of {len(ranked):,} by GC-tracked objects</h3>\n"
+            + _table("types", ("type", "objects", "gen 0", "gen 1", "gen 2"), rows))
+
+
+def _pymalloc_part(snap, arena_map: bool) -> str:
+    stats, layout = snap.pymalloc, snap.layout
+    if stats is None or layout is None:
+        return ""
+    out = ["<h3>pymalloc</h3>",
+           f'<p class="note">{len(layout.block_sizes)} size classes of {layout.alignment}-byte '
+           f"steps up to {layout.small_request_threshold} bytes; pools of "
+           f"{format_bytes(layout.pool_size)}, arenas of {format_bytes(layout.arena_size)} "
+           f"({layout.pools_per_arena} pools).</p>",
+           '<div class="columns">']
+    used = sum(sc.blocks_in_use * sc.block_size for sc in stats.size_classes)
+    out.append('<div><h3 style="margin-top: 6px">Arenas and blocks</h3>')
+    out.append(_pairs("pymalloc", [
+        ("arenas_current", "arenas now", _count(stats.arenas_current, "arenas_current")),
+        ("arenas_highwater", "arenas at most", _count(stats.arenas_highwater,
+                                                      "arenas_highwater")),
+        ("arenas_allocated_total", "arenas allocated in all",
+         _count(stats.arenas_allocated_total, "arenas_allocated_total")),
+        ("arenas_reclaimed", "arenas given back", _count(stats.arenas_reclaimed,
+                                                          "arenas_reclaimed")),
+        ("arena_bytes", "bytes in arenas", _size(stats.arena_bytes, "arena_bytes")),
+        ("blocks_in_use", "blocks in use", _count(stats.blocks_in_use, "blocks_in_use")),
+        ("bytes_in_use", "bytes in blocks in use", _size(used, "bytes_in_use")),
+        ("blocks_free", "free blocks in used pools", _count(stats.blocks_free, "blocks_free")),
+        ("raw_blocks", "requests passed on to malloc", _count(stats.raw_blocks, "raw_blocks")),
+    ]))
+    out.append("</div>")
+    fragmentation = snap.fragmentation()
+    if fragmentation is not None:
+        out.append(_fragmentation(fragmentation))
+    out.append("</div>")
+    rows = []
+    for sc in stats.size_classes:
+        if not sc.pools and not sc.blocks_in_use:
+            continue
+        capacity = sc.blocks_in_use + sc.blocks_free
+        rows.append((str(sc.index), (
+            _Cell(sc.index, "index"), _Cell(_int(sc.block_size), "block_size"),
+            _count(sc.pools, "pools"), _count(sc.blocks_in_use, "blocks_in_use"),
+            _count(sc.blocks_free, "blocks_free"),
+            _size(sc.blocks_in_use * sc.block_size, "bytes_in_use"),
+            _bar(sc.blocks_in_use / capacity if capacity else 0.0, "used"))))
+    if rows:
+        out.append("<h3>Size classes (those with pools)</h3>")
+        out.append(_table("size-classes", ("class", "block bytes", "pools", "in use", "free",
+                                           "bytes in use", "used"), rows))
+    if arena_map:
+        out.append(_arena_map(snap))
+    return "\n".join(out)
+
+
+def _fragmentation(frag) -> str:
+    quarters = ("0-25%", "25-50%", "50-75%", "75-100%")
+    pairs = [
+        ("arenas", "arenas", _count(frag.arenas, "arenas")),
+        ("arena_bytes", "bytes they hold", _size(frag.arena_bytes, "arena_bytes")),
+        ("live_bytes", "bytes in live blocks", _size(frag.live_bytes, "live_bytes")),
+        ("utilization", "used", _bar(frag.utilization, "utilization")),
+        ("sparse_arenas", f"arenas under {100 * frag.threshold:.0f}% used",
+         _count(frag.sparse_arenas, "sparse_arenas")),
+        ("sparse_arena_bytes", "bytes they hold",
+         _size(frag.sparse_arena_bytes, "sparse_arena_bytes")),
+        ("sparse_blocks", "live blocks in them", _count(frag.sparse_blocks, "sparse_blocks")),
+    ]
+    pairs += [(f"histogram_{i}", f"arenas {q} used", _count(n, f"histogram_{i}"))
+              for i, (q, n) in enumerate(zip(quarters, frag.histogram))]
+    return ('<div><h3 style="margin-top: 6px">Fragmentation</h3>\n'
+            + _pairs("fragmentation", pairs) + "</div>")
+
+
+def _arena_map(snap) -> str:
+    from .arenamap import arena_map
+
+    amap = arena_map(snap)
+    return ("<h3>Arena map</h3>\n"
+            '<p class="note">One row per arena, one cell per pool (address order); colour: '
+            "share of its blocks in use, red (few) to green (full); mark: size class; grey: "
+            "free pool. Hover a cell for its pool.</p>\n"
+            f'<div class="arenamap">{amap._repr_html_()}</div>')
+
+
+# --------------------------------------------------------------------------------------
+# A diff
+
+
+def diff_section(diff, limit: int = 15, *, title: str | None = None) -> str:
+    """The ``<section>`` of what changed from ``diff.old`` to ``diff.new``."""
+    new, old = diff.new, diff.old
+    title = title or "What changed"
+    out = [f'<section class="diff" data-old-pid="{old.pid}" data-new-pid="{new.pid}">',
+           f"<h2>{_e(title)}</h2>",
+           f'<p class="meta">{_e(_when(old.taken_at))} &rarr; {_e(_when(new.taken_at))} '
+           f"({diff.elapsed:+.3f} s)</p>"]
+    if new.pid != old.pid:
+        out.append(f'<p class="note">Different processes: pid {old.pid} &rarr; {new.pid}.</p>')
+    if new.interpreter != old.interpreter:
+        out.append(f'<p class="note">Different interpreters: {_e(old.interpreter)} &rarr; '
+                   f"{_e(new.interpreter)}.</p>")
+    cards = []
+    if diff.has_types:
+        net = sum(diff.type_deltas().values())
+        cards.append(("gc_objects_delta", "GC-tracked objects", _signed(net), net))
+    if diff.blocks_delta is not None:
+        cards.append(("blocks_delta", "pymalloc blocks", _signed(diff.blocks_delta),
+                      diff.blocks_delta))
+    arenas = diff.arenas
+    if arenas is not None:
+        cards.append(("arenas_delta", "pymalloc arenas", _signed(arenas.current_delta),
+                      arenas.current_delta))
+    if diff.rss_delta is not None:
+        cards.append(("rss_delta", "resident memory", format_bytes(diff.rss_delta, True),
+                      diff.rss_delta))
+    if cards:
+        out.append(_cards(cards))
+    out.append(_type_changes(diff, limit))
+    gens = diff.generations
+    if gens is not None:
+        rows = [(str(g.index), (
+            _Cell(g.index, "index"), _count(g.objects, "objects"),
+            _change(g.objects_delta, "objects_delta"),
+            _change(g.collections_delta, "collections_delta"),
+            _change(g.collected_delta, "collected_delta"),
+            _change(g.uncollectable_delta, "uncollectable_delta"))) for g in gens]
+        out.append("<h3>Garbage collector</h3>")
+        out.append(_table("generation-changes", ("generation", "objects", "change",
+                                                 "collections", "collected",
+                                                 "uncollectable"), rows))
+    if arenas is not None:
+        text = (f"pymalloc arenas: {arenas.current:,} ({_signed(arenas.current_delta)}); "
+                f"{arenas.allocated_delta:,} allocated and {arenas.reclaimed_delta:,} "
+                "reclaimed in between")
+        if arenas.added is not None:
+            text += f"; {arenas.added:,} at new addresses, {arenas.released:,} gone"
+        out.append(f'<p data-field="arenas">{_e(text)}.</p>')
+    classes = diff.size_classes
+    if classes is not None:
+        changed = sorted((c for c in classes if c.blocks_delta or c.pools_delta),
+                         key=lambda c: (-abs(c.bytes_delta), c.index))
+        if changed:
+            rows = [(str(c.index), (
+                _Cell(c.index, "index"), _Cell(_int(c.block_size), "block_size"),
+                _count(c.blocks_in_use, "blocks_in_use"), _change(c.blocks_delta, "blocks_delta"),
+                _Cell(format_bytes(c.bytes_delta, True), "bytes_delta", c.bytes_delta,
+                      css="up" if c.bytes_delta > 0 else "down"),
+                _count(c.pools, "pools"), _change(c.pools_delta, "pools_delta")))
+                for c in changed[:limit]]
+            out.append(f"<h3>Size classes: {len(changed)} changed</h3>")
+            out.append(_table("size-class-changes", ("class", "block bytes", "in use", "change",
+                                                     "bytes", "pools", "change"), rows))
+        else:
+            out.append('<p data-field="size-classes">Size classes: no change.</p>')
+    out.append("</section>")
+    return "\n".join(out)
+
+
+def _type_changes(diff, limit: int) -> str:
+    if not diff.has_types:
+        reason = diff.new._reason("gc") if not diff.new.has_types else diff.old._reason("gc")
+        return _unavailable("types", reason)
+    changed = diff.types()
+    if not changed:
+        return '<p data-field="types">Types: no change in GC-tracked objects.</p>'
+    per_generation = [diff.type_deltas(g) for g in range(3)]
+    rows = [(d.name, (
+        _Cell(d.name, "name", css="name"), _count(d.count, "objects"),
+        _change(d.delta, "delta"),
+        *(_change(per_generation[g].get(d.name, 0), f"gen{g}") for g in range(3))))
+        for d in changed[:limit]]
+    rest = changed[limit:]
+    if rest:
+        rows.append(("(other types)", (
+            _Cell(f"({len(rest):,} other types)", "name", css="name"), _Cell(""),
+            _change(sum(d.delta for d in rest), "delta"), _Cell(""), _Cell(""), _Cell(""))))
+    net = sum(d.delta for d in changed)
+    return (f"<h3>Types: {len(changed):,} changed, {_signed(net)} GC-tracked objects</h3>\n"
+            + _table("type-changes", ("type", "objects", "change", "gen 0", "gen 1",
+                                      "gen 2"), rows))
+
+
+# --------------------------------------------------------------------------------------
+# Fragments (Jupyter) and the page
+
+
+def _fragment(body: str) -> str:
+    return f'<div class="memviz"><style>{CSS}</style>\n{body}\n</div>'
+
+
+def snapshot_html(snap, limit: int = 15) -> str:
+    """One snapshot as an HTML fragment with its own style (``Snapshot._repr_html_``)."""
+    return _fragment(snapshot_section(snap, limit))
+
+
+def diff_html(diff, limit: int = 15) -> str:
+    """A diff as an HTML fragment with its own style (``SnapshotDiff._repr_html_``)."""
+    return _fragment(diff_section(diff, limit))
+
+
+def render_report(snapshots: Sequence, limit: int = 15, *,
+                  names: Sequence[str] | None = None) -> str:
+    """The whole page for one or more snapshots (in the order given: each diff is
+    ``snapshots[i + 1] - snapshots[i]``); ``names`` label them (file names)."""
+    from . import __version__
+
+    snapshots = list(snapshots)
+    if not snapshots:
+        raise ValueError("render_report needs at least one snapshot")
+    names = list(names) if names is not None else [None] * len(snapshots)
+    labels = [name or f"pid {snap.pid}, {_when(snap.taken_at)}"
+              for name, snap in zip(names, snapshots)]
+    if len(snapshots) == 1:
+        heading = f"memviz report: {labels[0]}"
+    else:
+        heading = f"memviz report: {len(snapshots)} snapshots"
+    body = [f"<h1>{_e(heading)}</h1>",
+            f'<p class="meta">memviz {_e(__version__)}; generated {_e(_when(time.time()))}. '
+            "Every figure is a reading of CPython's own structures (reference counts, the "
+            "collector's generation lists, pymalloc's arenas), taken when the snapshot "
+            "was.</p>"]
+    for i in range(len(snapshots) - 1):
+        body.append(diff_section(snapshots[i + 1] - snapshots[i], limit,
+                                 title=f"What changed: {labels[i]} \u2192 {labels[i + 1]}"))
+    for label, snap in zip(labels, snapshots):
+        body.append(snapshot_section(snap, limit, title=f"Snapshot: {label}"))
+    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            f"<title>{_e(heading)}</title>\n"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+            f"<style>{CSS}\nbody {{ margin: 24px 32px; background: white; }}</style>\n"
+            "</head>\n<body class=\"memviz\">\n" + "\n".join(body) + "\n</body>\n</html>\n")
+
+
+def write_report(path: str | os.PathLike, snapshots: Sequence, limit: int = 15, *,
+                 names: Sequence[str] | None = None) -> None:
+    """Writes :func:`render_report` to ``path`` (UTF-8)."""
+    text = render_report(snapshots, limit, names=names)
+    with open(path, "w", encoding="utf-8") as file:
+        file.write(text)
