@@ -1,0 +1,431 @@
+"""The HTML report (``memviz report -o page.html``, ``memviz.htmlreport``).
+
+The page of two snapshots is loaded in headless Chromium, and the DOM Chromium rendered
+is held to the snapshots: every figure in its tables equals the snapshot's (or the
+diff's) value, and the arena map has one cell per pool. A screenshot is kept as a test
+artifact (in pytest's tmp dir, or in $MEMVIZ_TEST_ARTIFACTS when set).
+
+Without Chromium those tests skip, saying so -- except where MEMVIZ_REQUIRE_CHROMIUM=1
+(CI), where they fail. The rest (the live report, escaping, PYTHONMALLOC=malloc, the
+command's errors) parse the page with html.parser.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+from html.parser import HTMLParser
+
+import pytest
+
+import memviz
+from memviz import htmlreport
+from memviz._cli import main as cli_main
+from memviz._report import format_bytes
+
+GC_READABLE = memviz.capabilities()["gc"].available
+ARENAS = memviz.capabilities()["pymalloc.arenas"].available
+STATS = memviz.capabilities()["pymalloc.stats"].available
+
+
+# --------------------------------------------------------------------------------------
+# A small DOM, from html.parser
+
+
+class Element:
+    def __init__(self, tag: str, attrs: dict, parent: Element | None):
+        self.tag, self.attrs, self.parent = tag, attrs, parent
+        self.children: list = []
+
+    def text(self) -> str:
+        return "".join(c if isinstance(c, str) else c.text() for c in self.children)
+
+    def iter(self):
+        for child in self.children:
+            if isinstance(child, Element):
+                yield child
+                yield from child.iter()
+
+    def find_all(self, tag: str | None = None, **attrs) -> list[Element]:
+        wanted = {k.replace("_", "-"): v for k, v in attrs.items()}
+        return [e for e in self.iter() if (tag is None or e.tag == tag)
+                and all(e.attrs.get(k) == v for k, v in wanted.items())]
+
+    def find(self, tag: str | None = None, **attrs) -> Element:
+        found = self.find_all(tag, **attrs)
+        assert len(found) == 1, f"{len(found)} <{tag} {attrs}> elements"
+        return found[0]
+
+    def classes(self) -> set[str]:
+        return set((self.attrs.get("class") or "").split())
+
+
+_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta",
+         "source", "track", "wbr"}
+
+
+class _Builder(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.root = self.current = Element("#document", {}, None)
+
+    def handle_starttag(self, tag, attrs):
+        element = Element(tag, dict(attrs), self.current)
+        self.current.children.append(element)
+        if tag not in _VOID:
+            self.current = element
+
+    def handle_startendtag(self, tag, attrs):
+        self.current.children.append(Element(tag, dict(attrs), self.current))
+
+    def handle_endtag(self, tag):
+        node = self.current
+        while node is not None and node.tag != tag:
+            node = node.parent
+        if node is not None and node.parent is not None:
+            self.current = node.parent
+
+    def handle_data(self, data):
+        self.current.children.append(data)
+
+
+def parse_html(text: str) -> Element:
+    builder = _Builder()
+    builder.feed(text)
+    builder.close()
+    return builder.root
+
+
+def table(scope: Element, name: str) -> dict[str, dict[str, tuple[str, str | None]]]:
+    """{row key: {field: (text, data-value)}} of the table ``data-table=name``."""
+    rows = {}
+    for row in scope.find("table", data_table=name).find("tbody").find_all("tr"):
+        rows[row.attrs["data-key"]] = {
+            cell.attrs["data-field"]: (cell.text().strip(), cell.attrs.get("data-value"))
+            for cell in row.find_all("td") if "data-field" in cell.attrs}
+    return rows
+
+
+def number(text: str) -> int:
+    return int(text.replace(",", "").replace("+", ""))
+
+
+def check_snapshot_section(section: Element, snap, limit: int = 15) -> None:
+    """Every figure of a snapshot's section against the snapshot itself."""
+    assert section.attrs["data-pid"] == str(snap.pid)
+    if snap.generations is not None:
+        generations = table(section, "generations")
+        for g in snap.generations:
+            row = generations[str(g.index)]
+            for field in ("objects", "count", "threshold", "collections", "collected",
+                          "uncollectable"):
+                assert number(row[field][0]) == getattr(g, field), (g.index, field)
+        assert number(generations["permanent"]["objects"][0]) == snap.permanent
+        total = sum(g.objects for g in snap.generations)
+        assert section.find("div", data_field="gc_objects").attrs["data-value"] == str(total)
+    if snap.has_types:
+        types = table(section, "types")
+        ranked = sorted(snap.type_table().items(), key=lambda item: (-sum(item[1]), item[0]))
+        shown = ranked[:limit]
+        assert [k for k in types if k != "(other types)"] == [name for name, _ in shown]
+        for name, counts in shown:
+            row = types[name]
+            assert row["name"][0] == name
+            assert number(row["objects"][0]) == sum(counts)
+            assert [number(row[f"gen{g}"][0]) for g in range(3)] == list(counts)
+        if len(ranked) > limit:
+            assert number(types["(other types)"]["objects"][0]) == \
+                sum(sum(c) for _, c in ranked[limit:])
+    stats = snap.pymalloc
+    if stats is None:
+        assert not section.find_all("table", data_table="size-classes")
+        return
+    figures = table(section, "pymalloc")
+    for field in ("arenas_current", "arenas_highwater", "arenas_allocated_total",
+                  "arenas_reclaimed", "blocks_in_use", "blocks_free", "raw_blocks"):
+        assert number(figures[field][field][0]) == getattr(stats, field), field
+    text, exact = figures["arena_bytes"]["arena_bytes"]
+    assert (text, int(exact)) == (format_bytes(stats.arena_bytes), stats.arena_bytes)
+    classes = table(section, "size-classes")
+    expected = [c for c in stats.size_classes if c.pools or c.blocks_in_use]
+    assert list(classes) == [str(c.index) for c in expected]
+    for c in expected:
+        row = classes[str(c.index)]
+        assert number(row["block_size"][0]) == c.block_size
+        assert number(row["pools"][0]) == c.pools
+        assert number(row["blocks_in_use"][0]) == c.blocks_in_use
+        assert number(row["blocks_free"][0]) == c.blocks_free
+        assert int(row["bytes_in_use"][1]) == c.blocks_in_use * c.block_size
+        capacity = c.blocks_in_use + c.blocks_free
+        assert float(row["used"][1]) == pytest.approx(c.blocks_in_use / capacity, abs=1e-4)
+    frag = snap.fragmentation()
+    if frag is not None:
+        rows = table(section, "fragmentation")
+        for field in ("arenas", "sparse_arenas", "sparse_blocks"):
+            assert number(rows[field][field][0]) == getattr(frag, field)
+        for field in ("arena_bytes", "live_bytes", "sparse_arena_bytes"):
+            assert int(rows[field][field][1]) == getattr(frag, field)
+        assert [number(rows[f"histogram_{i}"][f"histogram_{i}"][0]) for i in range(4)] == \
+            list(frag.histogram)
+    arenas = snap.arenas
+    if arenas is not None:
+        svg = section.find("svg")
+        pools = svg.find_all("rect", **{"class": "pool"})
+        free = svg.find_all("rect", **{"class": "free"})
+        # one cell per pool in use, one per free pool slot
+        assert len(pools) == sum(len(a.pools) for a in arenas)
+        assert len(free) == sum(a.pools_total - len(a.pools) for a in arenas)
+        drawn = sorted((int(r.attrs["data-size-class"]), int(r.attrs["data-blocks-in-use"]),
+                        int(r.attrs["data-capacity"])) for r in pools)
+        assert drawn == sorted((p.size_class, p.blocks_in_use, p.capacity)
+                               for a in arenas for p in a.pools)
+        assert len(svg.find_all("g", **{"class": "arena"})) == len(arenas)
+
+
+def check_diff_section(section: Element, diff, limit: int = 15) -> None:
+    if diff.has_types:
+        changes = table(section, "type-changes")
+        changed = diff.types()
+        assert [k for k in changes if k != "(other types)"] == [d.name for d in changed[:limit]]
+        per_generation = [diff.type_deltas(g) for g in range(3)]
+        for d in changed[:limit]:
+            row = changes[d.name]
+            assert number(row["objects"][0]) == d.count
+            assert number(row["delta"][0]) == d.delta
+            for g in range(3):
+                assert number(row[f"gen{g}"][0]) == per_generation[g].get(d.name, 0)
+        net = sum(d.delta for d in changed)
+        assert int(section.find("div", data_field="gc_objects_delta").attrs["data-value"]) == net
+    if diff.generations is not None:
+        rows = table(section, "generation-changes")
+        for g in diff.generations:
+            row = rows[str(g.index)]
+            for field in ("objects", "objects_delta", "collections_delta", "collected_delta",
+                          "uncollectable_delta"):
+                assert number(row[field][0]) == getattr(g, field), field
+    if diff.size_classes is not None:
+        changed = sorted((c for c in diff.size_classes if c.blocks_delta or c.pools_delta),
+                         key=lambda c: (-abs(c.bytes_delta), c.index))
+        if changed:
+            rows = table(section, "size-class-changes")
+            assert list(rows) == [str(c.index) for c in changed[:limit]]
+            for c in changed[:limit]:
+                row = rows[str(c.index)]
+                assert number(row["blocks_in_use"][0]) == c.blocks_in_use
+                assert number(row["blocks_delta"][0]) == c.blocks_delta
+                assert int(row["bytes_delta"][1]) == c.bytes_delta
+                assert number(row["pools_delta"][0]) == c.pools_delta
+        assert int(section.find("div", data_field="blocks_delta").attrs["data-value"]) == \
+            diff.blocks_delta
+
+
+def self_contained(text: str) -> None:
+    """Nothing the page would fetch: no scripts, links, images, frames, imports or URLs
+    (the SVG namespace is a name, not a fetch)."""
+    lowered = text.lower()
+    for marker in ("<script", "<link", "<img", "<iframe", "<object", "<embed", "@import",
+                   "url(", "src=", "href="):
+        assert marker not in lowered, marker
+    assert set(re.findall(r"https?://[^\s\"'<>)]+", text)) <= {"http://www.w3.org/2000/svg"}
+
+
+# --------------------------------------------------------------------------------------
+# Chromium
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    path = _chromium()
+    if path is None:
+        message = ("Chromium is not installed (Debian: apt-get install chromium); the HTML "
+                   "report's rendering tests need it")
+        if os.environ.get("MEMVIZ_REQUIRE_CHROMIUM") == "1":
+            pytest.fail(message + " and MEMVIZ_REQUIRE_CHROMIUM=1 requires it")
+        pytest.skip(message)
+    return path
+
+
+def load_in_chromium(chromium: str, page: str, screenshot: str) -> str:
+    """Chromium's DOM of the page after loading it; a 1200x1600 screenshot on the way.
+    Chromium gets the environment without sanitizer preloads (CI's sanitizer job runs
+    the tests with libasan preloaded: for the interpreter, not for a browser)."""
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS")}
+    with tempfile.TemporaryDirectory(prefix="memviz-chromium-") as profile:
+        completed = subprocess.run(
+            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+             "--no-first-run", "--disable-background-networking", "--disable-component-update",
+             "--disable-sync", f"--user-data-dir={profile}", "--dump-dom",
+             f"--screenshot={screenshot}", "--window-size=1200,1600",
+             "file://" + os.path.abspath(page)],
+            capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL, env=env)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert "<html" in completed.stdout, completed.stderr[-2000:]
+    return completed.stdout
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory):
+    chosen = os.environ.get("MEMVIZ_TEST_ARTIFACTS")
+    if chosen:
+        os.makedirs(chosen, exist_ok=True)
+        return chosen
+    return str(tmp_path_factory.mktemp("artifacts"))
+
+
+class Kept:
+    """Objects made between the two snapshots (GC-tracked, and in pymalloc)."""
+
+
+@pytest.fixture(scope="module")
+def two_snapshots(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("snapshots")
+    before = memviz.snapshot()
+    kept = [[Kept() for _ in range(500)], [bytes(300) for _ in range(2000)]]
+    after = memviz.snapshot()
+    paths = [str(directory / "before.json"), str(directory / "after.json")]
+    before.dump(paths[0])
+    after.dump(paths[1])
+    del kept
+    return paths
+
+
+@pytest.fixture(scope="module")
+def rendered(chromium, two_snapshots, artifacts, tmp_path_factory):
+    page = str(tmp_path_factory.mktemp("page") / "report.html")
+    assert cli_main(["report", "-o", page, *two_snapshots]) == 0
+    with open(page, encoding="utf-8") as file:
+        text = file.read()
+    screenshot = os.path.join(artifacts, f"report-{sys.version_info[0]}.{sys.version_info[1]}.png")
+    dom = load_in_chromium(chromium, page, screenshot)
+    return text, parse_html(dom), screenshot
+
+
+def test_the_page_as_chromium_rendered_it(rendered, two_snapshots):
+    text, dom, _ = rendered
+    self_contained(text)
+    old, new = (memviz.Snapshot.load(path) for path in two_snapshots)
+    assert dom.find("head").find("title").text() == "memviz report: 2 snapshots"
+    diffs = dom.find_all("section", **{"class": "diff"})
+    sections = dom.find_all("section", **{"class": "snapshot"})
+    assert len(diffs) == 1 and len(sections) == 2
+    assert sections[0].find("h2").text() == "Snapshot: before.json"
+    assert sections[1].find("h2").text() == "Snapshot: after.json"
+    check_snapshot_section(sections[0], old)
+    check_snapshot_section(sections[1], new)
+    check_diff_section(diffs[0], new - old)
+    assert not dom.find_all("script")
+
+
+@pytest.mark.skipif(not GC_READABLE, reason="memviz cannot read the collector here")
+def test_the_diff_shows_what_was_made(rendered, two_snapshots):
+    _, dom, _ = rendered
+    changes = table(dom.find("section", **{"class": "diff"}), "type-changes")
+    name = f"{__name__}.Kept"
+    assert number(changes[name]["objects"][0]) == 500
+    assert number(changes[name]["delta"][0]) == 500
+
+
+def test_the_screenshot(rendered):
+    _, _, screenshot = rendered
+    with open(screenshot, "rb") as file:
+        head = file.read(24)
+    assert head[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", head[16:24])
+    assert (width, height) == (1200, 1600)
+    assert os.path.getsize(screenshot) > 20_000      # a page, not a blank image
+
+
+# --------------------------------------------------------------------------------------
+# Without Chromium
+
+
+def test_the_live_report(tmp_path, capsys):
+    page = tmp_path / "live.html"
+    assert cli_main(["report", "-o", str(page)]) == 0
+    assert capsys.readouterr().err == f"report written to {page} (1 snapshot)\n"
+    text = page.read_text(encoding="utf-8")
+    self_contained(text)
+    dom = parse_html(text)
+    assert dom.find("head").find("title").text() == "memviz report: this interpreter, now"
+    section = dom.find("section", **{"class": "snapshot"})
+    assert section.attrs["data-pid"] == str(os.getpid())
+    assert not dom.find_all("section", **{"class": "diff"})
+    if GC_READABLE:
+        assert table(section, "generations")["0"]["threshold"][0] == \
+            f"{memviz.gc.generations()[0].threshold:,}"
+    if ARENAS:
+        svg = section.find("svg")
+        assert svg.find_all("rect", **{"class": "pool"})
+
+
+def test_to_standard_output(capsys, two_snapshots):
+    assert cli_main(["report", "-o", "-", two_snapshots[0]]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("<!DOCTYPE html>") and out.rstrip().endswith("</html>")
+    check_snapshot_section(parse_html(out).find("section", **{"class": "snapshot"}),
+                           memviz.Snapshot.load(two_snapshots[0]))
+
+
+def test_three_snapshots_two_diffs(tmp_path, two_snapshots):
+    page = tmp_path / "three.html"
+    assert cli_main(["report", "-o", str(page), *two_snapshots, two_snapshots[0]]) == 0
+    text = page.read_text(encoding="utf-8")
+    titles = re.findall(r"<h2>(.*?)</h2>", text)
+    assert titles == ["What changed: before.json \u2192 after.json",
+                      "What changed: after.json \u2192 before.json",
+                      "Snapshot: before.json", "Snapshot: after.json", "Snapshot: before.json"]
+
+
+def test_command_errors(capsys, tmp_path, two_snapshots):
+    assert cli_main(["report", *two_snapshots]) == 2      # several need -o
+    assert "-o FILE.html" in capsys.readouterr().err
+    assert cli_main(["report", "-o", str(tmp_path / "none" / "x.html")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("memviz: cannot write ") and err.count("\n") == 1
+    assert cli_main(["report", "-o", str(tmp_path / "x.html"), str(tmp_path / "missing.json")]) == 1
+    assert "no such file" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not GC_READABLE, reason="memviz cannot read the collector here")
+def test_names_are_escaped(gc_disabled):
+    class Sneaky:
+        pass
+
+    Sneaky.__qualname__ = "<script>alert('x')</script>"
+    sneaky = [Sneaky() for _ in range(10)]
+    page = htmlreport.snapshot_html(memviz.snapshot(), limit=10_000)
+    del sneaky
+    assert "<script" not in page
+    name = f"{__name__}.<script>alert('x')</script>"
+    types = table(parse_html(page), "types")
+    assert number(types[name]["objects"][0]) == 10
+
+
+def test_without_pymalloc(tmp_path, child_python):
+    path = tmp_path / "malloc.json"
+    child_python(f"import memviz; memviz.snapshot().dump({str(path)!r})",
+                 env={"PYTHONMALLOC": "malloc"})
+    snap = memviz.Snapshot.load(path)
+    assert snap.pymalloc is None and snap.arenas is None
+    page = htmlreport.render_report([snap])
+    dom = parse_html(page)
+    section = dom.find("section", **{"class": "snapshot"})
+    check_snapshot_section(section, snap)
+    said = {p.attrs["data-unavailable"]: p.text()
+            for p in section.find_all("p", **{"class": "unavailable"})}
+    assert set(said) >= {"pymalloc.stats", "pymalloc.arenas", "pymalloc.locate"}
+    assert "'malloc'" in said["pymalloc.stats"]
+    assert not section.find_all("svg")
