@@ -41,7 +41,8 @@ static int
 call_owns_reference(PyObject *op)
 {
 #if MV_PY_AT_LEAST(3, 14) && MV_KNOWN_LAYOUT
-    _PyInterpreterFrame *frame = PyThreadState_Get()->current_frame;
+    /* Unchecked: the GIL is held, so there is a thread state; this is the hot path. */
+    _PyInterpreterFrame *frame = PyThreadState_GetUnchecked()->current_frame;
     if (frame == NULL || frame->stackpointer == NULL
         || frame->stackpointer <= frame->localsplus) {
         return 1;
