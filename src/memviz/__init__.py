@@ -8,6 +8,10 @@
   ``memviz.track()``: a snapshot before and after a block, and the collections between.
 - ``memviz.explain(obj)``: all of that about one object, in words;
   ``memviz.arenamap``: pymalloc's arenas and pools as a picture (terminal, SVG).
+- ``memviz.htmlreport``: snapshots and their diffs as one self-contained HTML page
+  (``python -m memviz report -o page.html``); snapshots and diffs also render in
+  IPython and Jupyter.
+- ``python -m memviz tour``: a guided, live walk through all of it (``memviz.tour``).
 """
 from . import gc, pymalloc
 from ._capabilities import Capabilities, Capability, capabilities

@@ -327,7 +327,8 @@ def lesson_cycles(t: _Tour) -> None:
         s.run("gc.isenabled()")
         s.run("for i in range(3): cell = []; cell.append(cell)", "three more cycles")
         s.run("del cell")
-        s.run("gc.get_count()", "generation 0's count: tracked objects since its last collection")
+        s.run("gc.get_count()", "generation 0's count: tracked objects made (less those freed) "
+              "since its last collection")
         seen: list[tuple[int, int]] = []
 
         def announce(phase, info):
@@ -355,9 +356,11 @@ def lesson_generations(t: _Tour) -> None:
         The collector sorts tracked objects by age into three generations. New objects
         start in generation 0; a collection of a generation moves the survivors one
         generation up. Young objects die young, so generation 0 is collected often and
-        generation 2 rarely: generation 0 when its count passes threshold 0, generation 1
-        after threshold 1 collections of generation 0, generation 2 after threshold 2
-        collections of generation 1 (3.13 and 3.14 add conditions on the oldest).
+        generation 2 rarely: generation 0 when its count (tracked objects made, less
+        those freed, since its last collection) passes threshold 0, generation 1 after
+        threshold 1 collections of generation 0, generation 2 after threshold 2
+        collections of generation 1 -- and only once the objects that survived into it
+        since its last collection are a quarter of those it holds.
     """)
     problem = _available("gc")
     if problem:
@@ -410,7 +413,7 @@ def lesson_generations(t: _Tour) -> None:
 # --------------------------------------------------------------------------------------
 # 4. pymalloc
 
-#: What the classic tutorials describe (CPython up to 3.7 on 64-bit builds) next to this
+#: What the classic tutorials describe (CPython before 3.8 on 64-bit builds) next to this
 #: interpreter's layout: (what, classic value, this interpreter's value, changed in).
 _CLASSIC = (
     ("alignment", "8 B", lambda lay: f"{lay.alignment} B", "3.8 [1]"),
