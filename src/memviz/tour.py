@@ -854,11 +854,12 @@ def _heading(t: _Tour, number: int, step: Step) -> None:
 def run(steps: Sequence[int] | None = None, *, pause: bool = False,
         out: TextIO | None = None) -> int:
     """Runs the tour's steps (1-based numbers; all by default), pausing for Enter
-    between steps when ``pause``. Returns 0, or 130 when the reader quits."""
+    between steps when ``pause`` (``q`` or end of input there ends the tour). Returns
+    the exit status: 0."""
     out = sys.stdout if out is None else out
     t = _Tour(out)
     numbers = list(range(1, len(STEPS) + 1)) if steps is None else list(steps)
-    if len(numbers) == len(STEPS):
+    if steps is None:
         t.write(f"memviz tour: {memviz.capabilities().interpreter}, pid {os.getpid()}")
         t.say("""
             Six short lessons on how CPython manages memory, each run live in this
@@ -877,7 +878,7 @@ def run(steps: Sequence[int] | None = None, *, pause: bool = False,
             except EOFError:
                 answer = "q"
             if answer.strip().lower().startswith("q"):
-                return 130
+                break
     t.write()
     return 0
 
