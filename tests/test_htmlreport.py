@@ -267,7 +267,8 @@ def load_in_chromium(chromium: str, page: str, screenshot: str) -> str:
         completed = subprocess.run(
             [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
              "--no-first-run", "--disable-background-networking", "--disable-component-update",
-             "--disable-sync", f"--user-data-dir={profile}", "--dump-dom",
+             "--disable-sync", "--disable-dev-shm-usage", f"--user-data-dir={profile}",
+             "--dump-dom",
              f"--screenshot={screenshot}", "--window-size=1200,1600",
              "file://" + os.path.abspath(page)],
             capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL, env=env)

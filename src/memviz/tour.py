@@ -488,6 +488,15 @@ def lesson_pymalloc(t: _Tour) -> None:
         object. The block of a tracked object (a tuple, a list) starts 16 bytes before the
         object: the collector's header is there.
     """)
+    if memviz.pymalloc.allocator().startswith("pymalloc_debug"):
+        word = (sys.maxsize.bit_length() + 1) // 8
+        t.say(f"""
+            Debug hooks are on here (allocator 'pymalloc_debug': PYTHONMALLOC=debug or
+            -X dev). They add {3 * word} bytes to every request -- {2 * word} in front of
+            the object (its size, guard bytes) and {word} after it -- so below, each
+            block is a class or two larger than sys.getsizeof says, and each object
+            starts {2 * word} bytes further into its block.
+        """)
     samples = (("float('1.5')", float("1.5")), ("'memviz' * 5", "memviz" * 5),
                ("tuple([1, 2, 3])", tuple([1, 2, 3])), ("[]", []),
                ("bytes(200)", bytes(200)), ("bytes(500)", bytes(500)))
