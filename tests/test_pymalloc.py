@@ -302,7 +302,14 @@ def check_located(obj: object, name: str, arenas: tuple[pm.Arena, ...] | None = 
         return
     check(block is not None, f"{name}: {sys.getsizeof(obj)} bytes, not located")
     lay = pm.layout()
-    check(block.block_size == expected, f"{name}: {block}, expected {expected}-byte blocks")
+    if isinstance(obj, tuple):
+        # A tuple may come from its length's free list, where a tuple that
+        # _PyTuple_Resize shrank in place also ends up: pymalloc's realloc keeps a
+        # block when the new size is over 3/4 of it, so the block may be larger.
+        check(expected <= block.block_size and 3 * block.block_size < 4 * expected,
+              f"{name}: {block}, expected {expected}-byte blocks or a block it was shrunk in")
+    else:
+        check(block.block_size == expected, f"{name}: {block}, expected {expected}-byte blocks")
     check(block.block_size == lay.block_sizes[block.size_class], f"{name}: class/size")
     check(block.object_offset == preheader(obj),
           f"{name}: object {block.object_offset} bytes into its block, expected {preheader(obj)}")
