@@ -59,7 +59,9 @@ typedef struct {
 const char *mv_status_message(int status);
 int mv_interpreter(mv_interpreter_info *out);
 int mv_read_gc(mv_gc_reading *out);
-int mv_register_objects_module(void);
+/* modules: id(sys.modules) of the caller; MV_ERR_WRONG_INTERPRETER when the thread
+ * state the call gets back belongs to another interpreter (3.10/3.11 subinterpreters). */
+int mv_register_objects_module(uint64_t modules);
 
 /* ---- pymalloc (csrc/pymalloc.c) ----------------------------------------
  * Arrays indexed by size class have 64 entries: NB_SMALL_SIZE_CLASSES is 32

@@ -18,17 +18,24 @@
 #endif
 
 /* Raised with (status, message); memviz._native turns it into the public
- * exception that fits the status. */
-static PyObject *ReadingError;
-
+ * exception that fits the status.  Each interpreter that imports memviz gets a
+ * module of its own with a class of its own, so the class is the calling
+ * module's attribute, never a C static: a static would be the class of
+ * whichever interpreter registered last (a subinterpreter's, which dies with
+ * it), and the main interpreter's `except ReadingError` would stop matching. */
 static PyObject *
-raise_status(int status)
+raise_status(PyObject *module, int status)
 {
+    PyObject *error_class = PyObject_GetAttrString(module, "ReadingError");
+    if (error_class == NULL) {
+        return NULL;
+    }
     PyObject *args = Py_BuildValue("(is)", status, mv_status_message(status));
     if (args != NULL) {
-        PyErr_SetObject(ReadingError, args);
+        PyErr_SetObject(error_class, args);
         Py_DECREF(args);
     }
+    Py_DECREF(error_class);
     return NULL;
 }
 
@@ -92,19 +99,19 @@ generation_of(PyObject *module, PyObject *op)
     struct _gc_runtime_state *gcstate = MV_GC_STATE(PyInterpreterState_Get());
     int status = mv_gc_readable(gcstate);
     if (status != MV_OK) {
-        return raise_status(status);
+        return raise_status(module, status);
     }
     if (!PyObject_IS_GC(op) || !PyObject_GC_IsTracked(op)) {
         Py_RETURN_NONE;
     }
     int generation = mv_gc_generation_of(gcstate, op);
     if (generation < 0) {
-        return raise_status(MV_ERR_UNSUPPORTED);
+        return raise_status(module, MV_ERR_UNSUPPORTED);
     }
     return PyLong_FromLong(generation);
 #else
     (void)op;
-    return raise_status(MV_ERR_UNSUPPORTED);
+    return raise_status(module, MV_ERR_UNSUPPORTED);
 #endif
 }
 
@@ -155,14 +162,14 @@ type_counts(PyObject *module, PyObject *arg)
         status = mv_gc_count_types(gcstate, generation, &table);
     }
     if (status != MV_OK) {
-        return raise_status(status);
+        return raise_status(module, status);
     }
     PyObject *result = table_to_dict(&table);
     mv_type_table_free(&table);
     return result;
 #else
     (void)arg;
-    return raise_status(MV_ERR_UNSUPPORTED);
+    return raise_status(module, MV_ERR_UNSUPPORTED);
 #endif
 }
 
@@ -185,19 +192,28 @@ static struct PyModuleDef objects_module = {
 };
 
 int
-mv_register_objects_module(void)
+mv_register_objects_module(uint64_t modules)
 {
     PyGILState_STATE gil = PyGILState_Ensure();
+    /* On 3.10/3.11, PyGILState_Ensure() in a subinterpreter's thread gives back the
+     * main interpreter's thread state: the module would land in another
+     * interpreter's sys.modules.  Refused; memviz then says why it cannot read. */
+    if ((uint64_t)(uintptr_t)PySys_GetObject("modules") != modules) {
+        PyGILState_Release(gil);
+        return MV_ERR_WRONG_INTERPRETER;
+    }
     int status = -1;
     PyObject *module = PyModule_Create(&objects_module);
     if (module != NULL) {
-        ReadingError = PyErr_NewException("memviz._objects.ReadingError", PyExc_RuntimeError, NULL);
-        if (ReadingError != NULL
-            && PyModule_AddObject(module, "ReadingError", Py_NewRef(ReadingError)) == 0
+        PyObject *error_class = PyErr_NewException("memviz._objects.ReadingError",
+                                                   PyExc_RuntimeError, NULL);
+        if (error_class != NULL
+            && PyModule_AddObject(module, "ReadingError", Py_NewRef(error_class)) == 0
             && PyModule_AddIntConstant(module, "PERMANENT_GENERATION", MV_PERMANENT_GENERATION) == 0
             && PyDict_SetItemString(PyImport_GetModuleDict(), "memviz._objects", module) == 0) {
             status = 0;
         }
+        Py_XDECREF(error_class);
         Py_DECREF(module);
     }
     if (status != 0) {

@@ -383,3 +383,20 @@ def test_fill_boundaries_on_a_given_map():
     hues = [c.get("fill") for c in svg.findall(f".//{SVG}rect[@class='pool']")]
     assert hues[0] == "hsl(0, 70%, 50%)" and hues[-1] == "hsl(120, 70%, 50%)"
     assert amap.sparse_arenas == (1 if row.live_bytes < 0.25 * 64 * pool_size else 0)
+
+
+def test_hue_at_an_exact_half_is_the_documented_one():
+    """A 336-byte-class pool (48 blocks) with 25 in use is 62.5 on the hue scale exactly:
+    round() makes that 62, as hue() above. Computed as 120 * (25 / 48) in floats it was
+    62.50000000000001, so the SVG said 63 (seen as a rare failure of
+    test_svg_has_one_cell_per_pool_coloured_by_fill when a live pool held 25 blocks)."""
+    pool_size = 16384
+    base = 64 * pool_size
+    pools = tuple(pm.Pool(base + slot * pool_size, 20, 336, used, 48)
+                  for slot, used in enumerate((25, 41, 47)))
+    arena = pm.Arena(base, 0, 64, 64 - len(pools), pools=pools)
+    svg = ET.fromstring(arena_map((arena,), pool_size=pool_size,
+                                  arena_size=64 * pool_size).svg())
+    fills = [c.get("fill") for c in svg.findall(f".//{SVG}rect[@class='pool']")]
+    assert fills == [f"hsl({hue(pool)}, 70%, 50%)" for pool in pools]
+    assert fills[0] == "hsl(62, 70%, 50%)"

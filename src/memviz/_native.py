@@ -19,15 +19,24 @@ OLDEST_KNOWN = (3, 10)
 
 try:
     from ._core import ffi, lib
-except ImportError as exc:  # PyPy, or a build without the extension
+except ImportError as exc:  # PyPy, a build without the extension, an isolated
+    # subinterpreter (3.12+: it refuses single-phase extensions such as cffi's)
     ffi = lib = None
     _LOAD_ERROR: str | None = f"memviz's C core is not available here ({exc})"
 else:
     _LOAD_ERROR = None
 
 objects = None
-if lib is not None and lib.mv_register_objects_module() == 0:
-    from . import _objects as objects  # type: ignore[attr-defined]  # noqa: E402
+_REGISTER_ERROR: str | None = None
+if lib is not None:
+    _registered = lib.mv_register_objects_module(id(sys.modules))
+    if _registered == 0:
+        from . import _objects as objects  # type: ignore[attr-defined]  # noqa: E402
+    elif _registered == lib.MV_ERR_WRONG_INTERPRETER:
+        _REGISTER_ERROR = (
+            "memviz cannot read a subinterpreter of CPython 3.10 or 3.11 (the C core would "
+            "get the main interpreter's thread state back, and read the main interpreter)"
+        )
 
 
 def free_threaded() -> bool:
@@ -56,7 +65,7 @@ def interpreter_problem() -> str | None:
     if not OLDEST_KNOWN <= sys.version_info[:2] <= NEWEST_KNOWN:
         known = "{}.{}".format(*OLDEST_KNOWN), "{}.{}".format(*NEWEST_KNOWN)
         return f"memviz knows the internal layout of CPython {known[0]} to {known[1]} only"
-    return _LOAD_ERROR
+    return _LOAD_ERROR or _REGISTER_ERROR
 
 
 def unsupported(reading: str, reason: str) -> UnsupportedInterpreter:

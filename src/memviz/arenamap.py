@@ -35,10 +35,18 @@ import shutil
 import sys
 import textwrap
 from dataclasses import dataclass, field
+# html.escape, not xml.sax.saxutils.escape (the same text for element content): saxutils
+# imports urllib.request and so hashlib, and on CPython 3.12.1 importing hashlib in an
+# isolated subinterpreter makes the process abort at exit ("free(): invalid pointer").
+from html import escape as _html_escape
 from typing import Iterable
-from xml.sax.saxutils import escape as _xml_escape
 
 from ._errors import MemvizError
+
+
+def _xml_escape(text: str) -> str:
+    return _html_escape(text, quote=False)
+
 
 __all__ = [
     "FILL_COLORS",
@@ -88,6 +96,15 @@ def _share(value: float) -> str:
 def svg_hue(ratio: float) -> int:
     """The SVG cell hue: 0 (red) for an empty pool to 120 (green) for a full one."""
     return round(120 * min(1.0, max(0.0, ratio)))
+
+
+def pool_hue(pool) -> int:
+    """svg_hue of a pool's fill, ``round(120 * blocks_in_use / capacity)`` computed from
+    the integers: ``120 * (25 / 48)`` is 62.50000000000001 in floats and would round to
+    63, where the fill (a 336-byte class pool with 25 of its 48 blocks in use) is 62.5."""
+    if not pool.capacity:
+        return 0
+    return round(min(120, max(0, 120 * int(pool.blocks_in_use) / int(pool.capacity))))
 
 
 # --------------------------------------------------------------------------------------
@@ -459,7 +476,7 @@ def _svg(amap: ArenaMap, standalone: bool = True) -> str:
                      f"{pool.capacity} blocks in use ({ratio:.0%})")
             out.append(
                 f'<rect class="pool" x="{x}" y="{y}" width="{_CELL_W}" height="{_CELL_H}" '
-                f'fill="{_hsl(ratio)}" data-size-class="{pool.size_class}" '
+                f'fill="hsl({pool_hue(pool)}, 70%, 50%)" data-size-class="{pool.size_class}" '
                 f'data-blocks-in-use="{pool.blocks_in_use}" data-capacity="{pool.capacity}">'
                 f"<title>{_xml_escape(title)}</title></rect>"
             )
