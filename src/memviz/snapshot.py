@@ -48,7 +48,7 @@ from typing import Iterator, Mapping
 from . import _native
 from . import gc as _memviz_gc
 from ._capabilities import Capabilities, Capability, capabilities
-from ._errors import CollectorRunning, UnsupportedInterpreter
+from ._errors import CollectorRunning, SnapshotFormatError, UnsupportedInterpreter
 
 __all__ = [
     "Fragmentation",
@@ -374,6 +374,10 @@ def _attempt(older, want_gc: bool, want_stats: bool, want_arenas: bool):
 
 #: How long a snapshot waits for a collection that another thread is running.
 COLLECTOR_WAIT = 5.0
+
+#: The largest file Snapshot.load reads. A snapshot keeps a few numbers per type and per
+#: pymalloc pool: a 100 GiB pymalloc heap (6.4 million pools) makes about 400 MB of JSON.
+LOAD_LIMIT = 1 << 30
 
 
 def _take(older: Snapshot | None) -> tuple[Snapshot, tuple[dict, dict, dict] | None]:
@@ -824,7 +828,11 @@ class Snapshot:
         from ._snapformat import parse
 
         with open(path, "rb") as file:
-            data = file.read()
+            # At most LOAD_LIMIT bytes: `memviz report /dev/zero` read until memory ran out.
+            data = file.read(LOAD_LIMIT + 1)
+        if len(data) > LOAD_LIMIT:
+            raise SnapshotFormatError(
+                f"{os.fspath(path)}: more than {LOAD_LIMIT:,} bytes, so not a memviz snapshot")
         return parse(data, source=os.fspath(path))
 
     def __reduce__(self):
