@@ -16,7 +16,7 @@ from .snapshot import Snapshot, _take
 
 __all__ = ["GcEvent", "track"]
 
-_EVENT_WIDTH = 5   # generation, collected, uncollectable, start, duration
+_EVENT_WIDTH = 6   # generation, collected, uncollectable, start, duration, collections so far
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,14 @@ def _called_by_with_statement() -> bool:
         return frame.f_code.co_code[frame.f_lasti] in _WITH_OPCODES
     except (AttributeError, IndexError, ValueError):
         return False
+
+
+def _collections(snap: Snapshot | None) -> float:
+    """Collections of all generations so far, as the snapshot read them (unbounded when
+    there is no snapshot yet: tracking still running)."""
+    if snap is None:
+        return float("inf")
+    return sum(generation.collections for generation in snap.generations)
 
 
 class track:
@@ -110,26 +118,29 @@ class track:
             # snapshot itself (subtracted at exit) and the callback (gone by then).
             del self._events[:]
             self._before = self._after = self._own = None
-            before, _ = _take(None)
-            self._before = before
+            # The callback listens from before the entry reading to after the exit one, so
+            # no collection between the two readings can slip past it; gc_events keeps the
+            # collections the two readings' gc.get_stats() figures count between them.
             self._start_time = time.perf_counter()
             self._callback = self._on_gc
             gc.callbacks.append(self._callback)
+            before, _ = _take(None)
+            self._before = before
         except BaseException:
             self._lock.release()
             raise
 
     def _stop(self) -> None:
         try:
+            after, own = _take(self._before)
+            self._after = after
+            self._own = own
+        finally:
             try:
                 gc.callbacks.remove(self._callback)
             except ValueError:
                 pass   # taken out by someone else
             self._callback = None
-            after, own = _take(self._before)
-            self._after = after
-            self._own = own
-        finally:
             self._lock.release()
 
     def _on_gc(self, phase: str, info: dict) -> None:
@@ -137,9 +148,11 @@ class track:
         if phase == "start":
             self._started = now
         else:
+            # gc.get_stats() already counts this collection when "stop" is reported.
+            total = sum(generation["collections"] for generation in gc.get_stats())
             self._events.extend((info.get("generation", -1), info.get("collected", 0),
                                  info.get("uncollectable", 0), self._started - self._start_time,
-                                 now - self._started))
+                                 now - self._started, total))
 
     # -- the decorator --------------------------------------------------------------------
 
@@ -192,11 +205,15 @@ class track:
     def gc_events(self) -> tuple[GcEvent, ...]:
         """The collections that finished while tracking, in order."""
         values = self._events
+        first = _collections(self._before)
+        last = _collections(self._after)
         events = []
         for i in range(0, len(values) - len(values) % _EVENT_WIDTH, _EVENT_WIDTH):
-            generation, collected, uncollectable, start, duration = values[i:i + _EVENT_WIDTH]
-            events.append(GcEvent(int(generation), int(collected), int(uncollectable),
-                                  start, duration))
+            generation, collected, uncollectable, start, duration, total = \
+                values[i:i + _EVENT_WIDTH]
+            if first < total <= last:
+                events.append(GcEvent(int(generation), int(collected), int(uncollectable),
+                                      start, duration))
         return tuple(events)
 
     @property
