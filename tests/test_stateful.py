@@ -326,6 +326,7 @@ class HeapMachine(RuleBasedStateMachine):
         self.finalizer_outcomes.clear()
 
 
+@pytest.mark.skipif(not GC_READABLE, reason=f"no GC readings here: {CAPS['gc'].reason}")
 def test_random_interleavings_keep_every_oracle(gc_pause):
     """The machine above, EXAMPLES programs of up to STEPS steps each."""
     if tracemalloc.is_tracing():

@@ -187,6 +187,8 @@ class _Reader:
         return None if value is None else self.integer(value, path)
 
     def number(self, value, path: str) -> float:
+        if type(value) is int and value.bit_length() > 64:   # float() would overflow
+            self.fail(path, f"integer {value} is out of range")
         if type(value) not in (int, float) or not math.isfinite(value) or value < 0:
             self.fail(path, f"expected a non-negative number, got {_kind(value)}"
                       + (f" {value!r}" if type(value) in (int, float) else ""))
@@ -293,7 +295,7 @@ def _read(r: _Reader, document) -> Snapshot:
         flat += [name, reason]
 
     fields = {
-        "taken_at": r.number(document["taken_at"], "taken_at"),
+        "taken_at": _timestamp(r, document["taken_at"]),
         "pid": r.integer(document["pid"], "pid"),
         **strings,
         "capabilities": tuple(flat),
@@ -308,6 +310,18 @@ def _read(r: _Reader, document) -> Snapshot:
     if document["pymalloc"] is not None:
         fields.update(_read_pymalloc(r, document["pymalloc"]))
     return Snapshot._make(**fields)
+
+
+#: 9999-12-31 23:59:59 UTC: the reports print taken_at with time.gmtime, which fails
+#: (OverflowError, OSError) on times far beyond it.
+_LAST_TIMESTAMP = 253402300799
+
+
+def _timestamp(r: _Reader, value) -> float:
+    seconds = r.number(value, "taken_at")
+    if seconds > _LAST_TIMESTAMP:
+        r.fail("taken_at", f"{value!r} seconds since the epoch is after the year 9999")
+    return seconds
 
 
 def _read_gc(r: _Reader, value) -> dict:
