@@ -11,9 +11,11 @@
 # 3.14/3.15 through ../shared/tools/sid-python), runs pytest under memcheck with
 # tests/hardening/valgrind-python.supp, keeps one log per process in $VALGRIND_OUT
 # (default: a new directory under /tmp) and prints, per log, the errors memcheck found
-# and how many of them have a frame in memviz's C core. Exit status: 0 when no process
-# had an error, 1 otherwise. Leaks are not checked: CPython does not free everything at
-# exit, by design.
+# and how many of them have a frame in memviz's C core. Exit status: 0 when the tests
+# passed and no error has a frame in memviz's C core, 1 otherwise; errors entirely in
+# CPython or libc (seen only in children run with PYTHONMALLOC=malloc: 3.11's start-up,
+# glibc's vectorized wmemcmp) are listed but are not memviz's. Leaks are not checked:
+# CPython does not free everything at exit, by design.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -40,7 +42,7 @@ started=$(date +%s)
 status=0
 # pip and the compiler (test_pymalloc builds memviz for Debian's python3.11 once per
 # source change) run untraced; every Python process of the tests is traced.
-(cd "$root" && valgrind --tool=memcheck --error-exitcode=99 \
+(cd "$root" && valgrind --tool=memcheck \
     --suppressions="$root/tests/hardening/valgrind-python.supp" \
     --num-callers=40 --track-origins=no --leak-check=no \
     --trace-children=yes --trace-children-skip='*/gcc,*/cc1,*/as,*/ld,*/collect2,*/x86_64-linux-gnu-*' \
@@ -65,4 +67,4 @@ for log in "$out"/memcheck.*.log; do
   fi
 done
 echo "memcheck: pytest exit status $status, $processes processes traced, $errors errors in $with_errors of them ($in_memviz in memviz's C core), ${elapsed} s"
-[ "$status" -eq 0 ] && [ "$errors" -eq 0 ]
+[ "$status" -eq 0 ] && [ "$in_memviz" -eq 0 ]
