@@ -59,8 +59,13 @@ for log in "$out"/memcheck.*.log; do
   if [ "$count" -gt 0 ]; then
     with_errors=$((with_errors + 1))
     errors=$((errors + count))
-    # An error "in memviz" has a stack frame in the C core's shared object.
-    mine=$(awk '/^==[0-9]+== [A-Z]/ {inerr=1; hit=0} /_core\.cpython|csrc\// {if (inerr && !hit) {n++; hit=1}} /^==[0-9]+== $/ {inerr=0} END {print n+0}' "$log")
+    # An error "in memviz" has a stack frame in the C core: one of csrc/'s files (with
+    # debug info), cffi's generated memviz._core.c, or the shared object itself.
+    mine=$(awk '/^==[0-9]+== [A-Z]/ {inerr=1; hit=0}
+                /\((core|gcread|objects|pymalloc|elfsyms)\.c:[0-9]+\)|memviz\._core\.c:|_core\.cpython/ {
+                  if (inerr && !hit) {n++; hit=1}}
+                /^==[0-9]+== $/ {inerr=0}
+                END {print n+0}' "$log")
     in_memviz=$((in_memviz + mine))
     echo "--- $log: $count errors, $mine with a frame in memviz's C core"
     grep -E '^==[0-9]+== (Invalid|Conditional|Use of|Syscall|Source and|Mismatched|Argument)' "$log" | sort | uniq -c | head -20
