@@ -57,8 +57,8 @@ PYMALLOC_DIRECT = all(CAPS[name].available
                       for name in ("pymalloc.stats", "pymalloc.arenas", "pymalloc.locate"))
 
 _LONG = settings.default.max_examples > settings.get_profile("ci").max_examples
-EXAMPLES = int(os.environ.get("MEMVIZ_STATEFUL_EXAMPLES", 3000 if _LONG else 10))
-STEPS = int(os.environ.get("MEMVIZ_STATEFUL_STEPS", 30 if _LONG else 10))
+EXAMPLES = int(os.environ.get("MEMVIZ_STATEFUL_EXAMPLES", 2000 if _LONG else 10))
+STEPS = int(os.environ.get("MEMVIZ_STATEFUL_STEPS", 20 if _LONG else 10))
 
 
 class Thing:
