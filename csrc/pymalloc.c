@@ -388,8 +388,9 @@ find_block(const mv_pm_globals *g, uintptr_t p, pm_place *place)
 }
 
 static int
-walk_stats(const mv_pm_globals *g, mv_pymalloc_stats *out)
+walk_stats(const mv_pm_globals *g, void *result)
 {
+    mv_pymalloc_stats *out = result;
     uint64_t narenas = 0, unused_pools = 0, alignment = 0;
     memset(out->classes, 0, sizeof out->classes);
     pm_prefetcher ahead;
@@ -449,8 +450,9 @@ walk_stats(const mv_pm_globals *g, mv_pymalloc_stats *out)
 }
 
 static int
-walk_map(const mv_pm_globals *g, mv_pymalloc_map *out)
+walk_map(const mv_pm_globals *g, void *result)
 {
+    mv_pymalloc_map *out = result;
     /* Size the buffers first (arena slots only), then walk: nothing between
      * the two can change the arenas, the GIL is held and malloc is libc's. */
     size_t narenas = 0, carved = 0;
@@ -507,6 +509,53 @@ walk_map(const mv_pm_globals *g, mv_pymalloc_map *out)
     out->narenas = na;
     out->npools = np;
     return MV_OK;
+}
+
+static int
+walk_to_block(const mv_pm_globals *g, void *result)
+{
+    mv_pymalloc_block *out = result;
+    pm_place place;
+    int found = find_block(g, (uintptr_t)out->address, &place);
+    if (found < 0) {
+        return MV_ERR_UNSUPPORTED;
+    }
+    if (found) {
+        out->found = 1;
+        out->size_class = place.size_class;
+        out->block_size = (uint32_t)PM_BLOCK_SIZE(place.size_class);
+        out->arena_address = place.arena;
+        out->pool_address = place.pool;
+        out->block_address = place.block;
+    }
+    return MV_OK;
+}
+
+/* What the stats, map and locate readings share: the GIL held in the caller's
+ * interpreter (mv_enter), pymalloc's state found and checked (ready), the walk,
+ * then the tests' after_walk oracle (when asked for) while the heap is still
+ * the one the walk saw. */
+typedef int (*pm_walk)(const mv_pm_globals *g, void *result);
+
+static int
+read_pymalloc(int64_t interpreter_id, pm_walk walk, void *result,
+              uint64_t after_walk, int64_t *after_walk_result)
+{
+    mv_hold hold;
+    int status = mv_enter(interpreter_id, &hold);
+    if (status != MV_OK) {
+        return status;
+    }
+    mv_pm_globals g;
+    status = ready(hold.interp, &g);
+    if (status == MV_OK) {
+        status = walk(&g, result);
+    }
+    if (status == MV_OK && after_walk_result != NULL) {
+        *after_walk_result = call_after_walk(after_walk);
+    }
+    mv_leave(&hold);
+    return status;
 }
 
 #endif /* MV_PM_KNOWN */
@@ -579,21 +628,8 @@ int
 mv_pymalloc_read_stats(mv_pymalloc_stats *out)
 {
 #if MV_PM_KNOWN
-    mv_hold hold;
-    int status = mv_enter(out->interpreter_id, &hold);
-    if (status != MV_OK) {
-        return status;
-    }
-    mv_pm_globals g;
-    status = ready(hold.interp, &g);
-    if (status == MV_OK) {
-        status = walk_stats(&g, out);
-    }
-    if (status == MV_OK) {
-        out->after_walk_result = call_after_walk(out->after_walk);
-    }
-    mv_leave(&hold);
-    return status;
+    return read_pymalloc(out->interpreter_id, walk_stats, out,
+                         out->after_walk, &out->after_walk_result);
 #else
     (void)out;
     return MV_ERR_UNSUPPORTED;
@@ -623,20 +659,8 @@ mv_pymalloc_read_map(mv_pymalloc_map *out)
     out->pools = NULL;
     out->narenas = out->npools = 0;
 #if MV_PM_KNOWN
-    mv_hold hold;
-    int status = mv_enter(out->interpreter_id, &hold);
-    if (status != MV_OK) {
-        return status;
-    }
-    mv_pm_globals g;
-    status = ready(hold.interp, &g);
-    if (status == MV_OK) {
-        status = walk_map(&g, out);
-    }
-    if (status == MV_OK) {
-        out->after_walk_result = call_after_walk(out->after_walk);
-    }
-    mv_leave(&hold);
+    int status = read_pymalloc(out->interpreter_id, walk_map, out,
+                               out->after_walk, &out->after_walk_result);
     if (status != MV_OK) {
         mv_pymalloc_map_free(out);
     }
@@ -663,30 +687,7 @@ mv_pymalloc_locate(mv_pymalloc_block *out)
     out->size_class = out->block_size = 0;
     out->arena_address = out->pool_address = out->block_address = 0;
 #if MV_PM_KNOWN
-    mv_hold hold;
-    int status = mv_enter(out->interpreter_id, &hold);
-    if (status != MV_OK) {
-        return status;
-    }
-    mv_pm_globals g;
-    status = ready(hold.interp, &g);
-    if (status == MV_OK) {
-        pm_place place;
-        int found = find_block(&g, (uintptr_t)out->address, &place);
-        if (found < 0) {
-            status = MV_ERR_UNSUPPORTED;
-        }
-        else if (found) {
-            out->found = 1;
-            out->size_class = place.size_class;
-            out->block_size = (uint32_t)PM_BLOCK_SIZE(place.size_class);
-            out->arena_address = place.arena;
-            out->pool_address = place.pool;
-            out->block_address = place.block;
-        }
-    }
-    mv_leave(&hold);
-    return status;
+    return read_pymalloc(out->interpreter_id, walk_to_block, out, 0, NULL);
 #else
     return MV_ERR_UNSUPPORTED;
 #endif
