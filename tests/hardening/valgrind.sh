@@ -35,6 +35,9 @@ esac
 
 venv="$out/venv-$version"
 "$python" -m venv "$venv"
+# setuptools reuses build/'s object files when they look newer (a sanitizer build's would
+# not run under valgrind): build from scratch, as .ci/run does.
+rm -rf "$root/build"
 PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/python" -m pip install -q "$root[test]"
 echo "memcheck: CPython $version, ${tests[*]}; logs in $out"
 
