@@ -111,10 +111,9 @@ def test_gc_readings_refuse_when_the_interpreter_is_unknown(monkeypatch):
     assert (caps["gc"].available, caps["gc"].reason) == (False, reason)
 
 
-@needs_a_supported_base
-def test_gc_capability_of_the_incremental_collector(monkeypatch):
-    """3.14.0-3.14.4: the C core says the lists are not readable (mv_interpreter's
-    gc_lists_readable); capabilities() must say why."""
+def simulate_incremental_collector(monkeypatch) -> None:
+    """Makes this interpreter look like 3.14.0-3.14.4 to memviz: the C core says the
+    collector's lists are not readable (mv_interpreter's gc_lists_readable)."""
     real = _native.lib
 
     class Incremental:
@@ -127,6 +126,12 @@ def test_gc_capability_of_the_incremental_collector(monkeypatch):
             return status
 
     monkeypatch.setattr(_native, "lib", Incremental())
+
+
+@needs_a_supported_base
+def test_gc_capability_of_the_incremental_collector(monkeypatch):
+    """3.14.0-3.14.4: capabilities() must say why the GC readings are refused."""
+    simulate_incremental_collector(monkeypatch)
     gc_capability = memviz.capabilities()["gc"]
     assert not gc_capability.available
     assert "3.14.0-3.14.4" in gc_capability.reason

@@ -10,6 +10,8 @@ import pytest
 import memviz
 from memviz.snapshot import type_name
 
+from test_capabilities import simulate_incremental_collector
+
 GC_READABLE = memviz.capabilities()["gc"].available
 pytestmark = pytest.mark.skipif(not GC_READABLE, reason="memviz cannot read this collector")
 
@@ -226,3 +228,17 @@ def test_automatic_collections_are_seen(gc_disabled):
     assert sum(g.collections_delta for g in gens) == len(events)
     for g in range(3):
         assert gens[g].collections_delta == sum(1 for e in events if e.generation == g)
+
+
+def test_without_gc_readings_the_callbacks_collections_count(monkeypatch, gc_disabled):
+    """Where the collector cannot be read (3.14.0-3.14.4, free-threaded builds) the
+    snapshots have no generations to bound the events by: every collection the callback
+    saw is listed, and the report says so instead of failing (it raised TypeError, and
+    `memviz run` printed a traceback, on a free-threaded 3.14)."""
+    simulate_incremental_collector(monkeypatch)
+    with memviz.track() as tracked:
+        gc.collect(0)
+        gc.collect(2)
+    assert tracked.before.generations is None and tracked.after.generations is None
+    assert [event.generation for event in tracked.gc_events] == [0, 2]
+    assert "Collections during the run: 2" in tracked.report()

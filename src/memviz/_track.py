@@ -51,11 +51,15 @@ def _called_by_with_statement() -> bool:
         return False
 
 
-def _collections(snap: Snapshot | None) -> float:
-    """Collections of all generations so far, as the snapshot read them (unbounded when
-    there is no snapshot yet: tracking still running)."""
+def _collections(snap: Snapshot | None, unread: float) -> float:
+    """Collections of all generations so far, as the snapshot read them: unbounded when
+    there is no snapshot yet (tracking still running), ``unread`` when the snapshot has no
+    GC readings (this interpreter's collector cannot be read: every collection the
+    callback saw then counts)."""
     if snap is None:
         return float("inf")
+    if snap.generations is None:
+        return unread
     return sum(generation.collections for generation in snap.generations)
 
 
@@ -205,8 +209,8 @@ class track:
     def gc_events(self) -> tuple[GcEvent, ...]:
         """The collections that finished while tracking, in order."""
         values = self._events
-        first = _collections(self._before)
-        last = _collections(self._after)
+        first = _collections(self._before, unread=float("-inf"))
+        last = _collections(self._after, unread=float("inf"))
         events = []
         for i in range(0, len(values) - len(values) % _EVENT_WIDTH, _EVENT_WIDTH):
             generation, collected, uncollectable, start, duration, total = \
