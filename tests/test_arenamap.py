@@ -17,6 +17,8 @@ import xml.etree.ElementTree as ET
 import pytest
 
 import memviz
+
+from test_pymalloc import needs_allocator_choice
 from memviz import arenamap
 from memviz import pymalloc as pm
 from memviz.arenamap import FILL_COLORS, FILL_GLYPHS, arena_map, render_svg, render_text
@@ -290,6 +292,7 @@ def test_empty_map_says_so():
     assert "no arenas" in root.find(f"{SVG}title").text
 
 
+@needs_allocator_choice
 def test_unavailable_map_says_why(child_python):
     result = child_python(
         """

@@ -56,7 +56,7 @@ def test_the_live_report(capsys):
     lines = out.splitlines()
     assert lines[0] == f"memviz {memviz.__version__}: a live reading of this interpreter ({sys.executable})"
     available = [c.name for c in memviz.capabilities() if c.available]
-    assert lines[1] == "readings available: " + ", ".join(available)
+    assert lines[1] == "readings available: " + (", ".join(available) or "none")
     assert lines[3].startswith(f"memviz snapshot: {memviz.capabilities().interpreter}, pid {os.getpid()}")
     if GC_READABLE:
         start = lines.index(next(l for l in lines if l.startswith("Types: top 15 of ")))

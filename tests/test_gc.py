@@ -35,6 +35,10 @@ from memviz.gc import PERMANENT, Generation, generation_of, generations, permane
 
 PY = sys.version_info[:2]
 
+_CAPABILITY = memviz.capabilities()["gc"]
+pytestmark = pytest.mark.skipif(not _CAPABILITY.available,
+                                reason=f"memviz cannot read gc here: {_CAPABILITY.reason}")
+
 
 @pytest.fixture(scope="module", autouse=True)
 def warm_readings():

@@ -23,6 +23,8 @@ from html.parser import HTMLParser
 import pytest
 
 import memviz
+
+from test_pymalloc import needs_allocator_choice
 from memviz import htmlreport
 from memviz._cli import main as cli_main
 from memviz._report import format_bytes
@@ -415,6 +417,7 @@ def test_names_are_escaped(gc_disabled):
     assert number(types[name]["objects"][0]) == 10
 
 
+@needs_allocator_choice
 def test_without_pymalloc(tmp_path, child_python):
     path = tmp_path / "malloc.json"
     child_python(f"import memviz; memviz.snapshot().dump({str(path)!r})",

@@ -880,12 +880,16 @@ def test_tracemalloc_keeps_readings_exact(direct):
     assert facts["debug_hooks"] is True
 
 
+#: For the tests that start a child with PYTHONMALLOC=malloc (or another allocator).
+needs_allocator_choice = pytest.mark.skipif(
+    _native.free_threaded(), reason="free-threaded builds accept only mimalloc allocators")
+
+
+@needs_allocator_choice
 @pytest.mark.parametrize("allocator", ["malloc", "malloc_debug", "mimalloc"])
 def test_other_allocators_are_refused_by_name(allocator):
     if allocator == "mimalloc" and sys.version_info < (3, 13):
         pytest.skip("PYTHONMALLOC=mimalloc exists from 3.13 on")
-    if _native.free_threaded():
-        pytest.skip("free-threaded builds accept only mimalloc allocators")
     facts = run_child("refusals", env={"PYTHONMALLOC": allocator})
     assert facts["allocator"] == allocator
     for name in ("stats", "arenas", "locate"):

@@ -45,6 +45,10 @@ from memviz import is_immortal, refcount
 
 PY = sys.version_info[:2]
 
+_CAPABILITY = memviz.capabilities()["refcount"]
+pytestmark = pytest.mark.skipif(not _CAPABILITY.available,
+                                reason=f"memviz cannot read refcount here: {_CAPABILITY.reason}")
+
 # -- oracles -------------------------------------------------------------------------
 #: Loads that push a borrowed stack reference (3.14+). test_sites_getrefcount_sees_borrowing
 #: checks on the running interpreter that sys.getrefcount agrees with this set.

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import pytest
 
 import memviz
+
+from test_pymalloc import needs_allocator_choice
 from memviz import tour
 from memviz._cli import main as cli_main
 
@@ -293,6 +295,8 @@ def test_threads_lost_update_and_its_lock(full_run):
     assert step.int("counter after 8 locked increments") == 8
 
 
+@pytest.mark.skipif(not memviz.capabilities()["refcount"].available,
+                    reason="memviz cannot read refcounts here")
 def test_threads_semaphore_and_queue(full_run):
     step = full_run.step(5)
     most = int(step.result("most_inside"))
@@ -374,6 +378,7 @@ def test_pausing_between_steps(monkeypatch):
     assert len(prompts) == 2 and "Enter" in prompts[0]
 
 
+@needs_allocator_choice
 def test_under_pythonmalloc_malloc():
     # no --no-pause: standard input is not a terminal, so it must not wait either
     completed = run_tour("--step", "pymalloc", "--step", "processes",

@@ -611,7 +611,7 @@ def lesson_threads(t: _Tour) -> None:
                 with tally:
                     inside += 1
                     most_inside = max(most_inside, inside)
-                time.sleep(0.02)
+                time.sleep(0.05)
                 with tally:
                     inside -= 1
     """)
