@@ -23,11 +23,11 @@ from html.parser import HTMLParser
 import pytest
 
 import memviz
-
-from test_pymalloc import needs_allocator_choice
 from memviz import htmlreport
 from memviz._cli import main as cli_main
 from memviz._report import format_bytes
+
+from test_pymalloc import needs_allocator_choice
 
 GC_READABLE = memviz.capabilities()["gc"].available
 ARENAS = memviz.capabilities()["pymalloc.arenas"].available
