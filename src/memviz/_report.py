@@ -4,6 +4,8 @@ from __future__ import annotations
 import time
 from typing import Sequence
 
+from ._words import signed
+
 
 def format_bytes(size: float, sign: bool = False) -> str:
     """1536 -> '1.5 KiB'; sign=True -> '+1.5 KiB'."""
@@ -31,9 +33,6 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]], indent: str 
 def _when(seconds: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(seconds))
 
-
-def _signed(n: int) -> str:
-    return f"{n:+,}" if n else "0"
 
 
 # --------------------------------------------------------------------------------------
@@ -154,25 +153,25 @@ def diff_report(diff, limit: int = 10) -> str:
         summary.append(f"RSS {format_bytes(new.rss)} ({format_bytes(diff.rss_delta, True)})")
     if diff.blocks_delta is not None:
         summary.append(f"pymalloc blocks {new.pymalloc.blocks_in_use:,} "
-                       f"({_signed(diff.blocks_delta)})")
+                       f"({signed(diff.blocks_delta)})")
     if summary:
         lines.append(", ".join(summary))
     sections = ["\n".join(lines)]
     if diff.has_types:
         changed = diff.types()
         per_gen = [diff.type_deltas(g) for g in range(3)]
-        rows = [(d.name, f"{d.count:,}", _signed(d.delta),
-                 *(_signed(per_gen[g].get(d.name, 0)) for g in range(3)))
+        rows = [(d.name, f"{d.count:,}", signed(d.delta),
+                 *(signed(per_gen[g].get(d.name, 0)) for g in range(3)))
                 for d in changed[:limit]]
         if len(changed) > limit:
             rest = changed[limit:]
             rows.append((f"({len(rest):,} other types)", "",
-                         _signed(sum(d.delta for d in rest)), "", "", ""))
+                         signed(sum(d.delta for d in rest)), "", "", ""))
         net = sum(d.delta for d in changed)
         moved = sum(1 for g in range(3) for _ in per_gen[g])
         if rows:
             sections.append(
-                f"Types: {len(changed):,} changed, {_signed(net)} GC-tracked objects "
+                f"Types: {len(changed):,} changed, {signed(net)} GC-tracked objects "
                 f"(top {min(limit, len(changed))} by change)\n"
                 + table(("type", "objects", "change", "gen 0", "gen 1", "gen 2"), rows))
         elif moved:
@@ -182,14 +181,14 @@ def diff_report(diff, limit: int = 10) -> str:
             sections.append("Types: no change in GC-tracked objects")
     gens = diff.generations
     if gens is not None:
-        rows = [(g.index, f"{g.objects:,}", _signed(g.objects_delta), _signed(g.collections_delta),
-                 _signed(g.collected_delta), _signed(g.uncollectable_delta)) for g in gens]
+        rows = [(g.index, f"{g.objects:,}", signed(g.objects_delta), signed(g.collections_delta),
+                 signed(g.collected_delta), signed(g.uncollectable_delta)) for g in gens]
         sections.append("Garbage collector\n" + table(
             ("generation", "objects", "change", "collections", "collected", "uncollectable"),
             rows))
     arenas = diff.arenas
     if arenas is not None:
-        text = (f"pymalloc arenas: {arenas.current:,} ({_signed(arenas.current_delta)}); "
+        text = (f"pymalloc arenas: {arenas.current:,} ({signed(arenas.current_delta)}); "
                 f"{arenas.allocated_delta:,} allocated and {arenas.reclaimed_delta:,} "
                 f"reclaimed in between")
         if arenas.added is not None:
@@ -200,8 +199,8 @@ def diff_report(diff, limit: int = 10) -> str:
         changed = sorted((c for c in classes if c.blocks_delta or c.pools_delta),
                          key=lambda c: (-abs(c.bytes_delta), c.index))
         if changed:
-            rows = [(c.index, c.block_size, f"{c.blocks_in_use:,}", _signed(c.blocks_delta),
-                     format_bytes(c.bytes_delta, True), f"{c.pools:,}", _signed(c.pools_delta))
+            rows = [(c.index, c.block_size, f"{c.blocks_in_use:,}", signed(c.blocks_delta),
+                     format_bytes(c.bytes_delta, True), f"{c.pools:,}", signed(c.pools_delta))
                     for c in changed[:limit]]
             sections.append(
                 f"Size classes: {len(changed)} changed (top {len(rows)} by bytes)\n"

@@ -25,6 +25,7 @@ import time
 from typing import Iterable, Sequence
 
 from ._report import format_bytes
+from ._words import signed
 
 __all__ = ["diff_html", "diff_section", "render_report", "snapshot_html",
            "snapshot_section", "write_report"]
@@ -85,9 +86,6 @@ def _int(n: int) -> str:
     return f"{n:,}"
 
 
-def _signed(n: int) -> str:
-    return f"{n:+,}" if n else "0"
-
 
 class _Cell:
     """A table cell: its text, the field it shows, an exact value when the text is
@@ -120,7 +118,7 @@ def _size(n: int, field: str) -> _Cell:
 
 
 def _change(n: int, field: str) -> _Cell:
-    return _Cell(_signed(n), field, css="up" if n > 0 else ("down" if n < 0 else None))
+    return _Cell(signed(n), field, css="up" if n > 0 else ("down" if n < 0 else None))
 
 
 def _bar(share: float, field: str) -> _Cell:
@@ -347,13 +345,13 @@ def diff_section(diff, limit: int = 15, *, title: str | None = None) -> str:
     cards = []
     if diff.has_types:
         net = sum(diff.type_deltas().values())
-        cards.append(("gc_objects_delta", "GC-tracked objects", _signed(net), net))
+        cards.append(("gc_objects_delta", "GC-tracked objects", signed(net), net))
     if diff.blocks_delta is not None:
-        cards.append(("blocks_delta", "pymalloc blocks", _signed(diff.blocks_delta),
+        cards.append(("blocks_delta", "pymalloc blocks", signed(diff.blocks_delta),
                       diff.blocks_delta))
     arenas = diff.arenas
     if arenas is not None:
-        cards.append(("arenas_delta", "pymalloc arenas", _signed(arenas.current_delta),
+        cards.append(("arenas_delta", "pymalloc arenas", signed(arenas.current_delta),
                       arenas.current_delta))
     if diff.rss_delta is not None:
         cards.append(("rss_delta", "resident memory", format_bytes(diff.rss_delta, True),
@@ -374,7 +372,7 @@ def diff_section(diff, limit: int = 15, *, title: str | None = None) -> str:
                                                  "collections", "collected",
                                                  "uncollectable"), rows))
     if arenas is not None:
-        text = (f"pymalloc arenas: {arenas.current:,} ({_signed(arenas.current_delta)}); "
+        text = (f"pymalloc arenas: {arenas.current:,} ({signed(arenas.current_delta)}); "
                 f"{arenas.allocated_delta:,} allocated and {arenas.reclaimed_delta:,} "
                 "reclaimed in between")
         if arenas.added is not None:
@@ -420,7 +418,7 @@ def _type_changes(diff, limit: int) -> str:
             _Cell(f"({len(rest):,} other types)", "name", css="name"), _Cell(""),
             _change(sum(d.delta for d in rest), "delta"), _Cell(""), _Cell(""), _Cell(""))))
     net = sum(d.delta for d in changed)
-    return (f"<h3>Types: {len(changed):,} changed, {_signed(net)} GC-tracked objects</h3>\n"
+    return (f"<h3>Types: {len(changed):,} changed, {signed(net)} GC-tracked objects</h3>\n"
             + _table("type-changes", ("type", "objects", "change", "gen 0", "gen 1",
                                       "gen 2"), rows))
 

@@ -43,6 +43,7 @@ from typing import Callable, Sequence, TextIO
 import memviz
 
 from ._errors import MemvizError
+from ._words import signed
 
 __all__ = ["STEPS", "Step", "run"]
 
@@ -187,9 +188,6 @@ def _collections() -> int:
     return sum(g.collections for g in memviz.gc.generations())
 
 
-def _signed(n: int) -> str:
-    return f"{n:+,}" if n else "0"
-
 
 # --------------------------------------------------------------------------------------
 # 1. References
@@ -210,7 +208,7 @@ def lesson_references(t: _Tour) -> None:
     one = s.run("memviz.refcount(test_list)", "the name test_list")
     plus = s.run("sys.getrefcount(test_list)", "one more: its own argument")
     t.reading("references to test_list (memviz.refcount)", one)
-    t.reading("sys.getrefcount(test_list)", plus, f"{_signed(plus - one)}: the reference "
+    t.reading("sys.getrefcount(test_list)", plus, f"{signed(plus - one)}: the reference "
               "its argument holds while it runs")
     s.run("second_name = test_list")
     two = s.run("memviz.refcount(test_list)")
@@ -309,14 +307,14 @@ def lesson_cycles(t: _Tour) -> None:
             ... yet each still has a count of 1, from inside its cycle, and they are still
             on generation 0's list (memviz.gc.type_counts(0), before and after):
         """)
-        t.reading("lists in generation 0 after del", _signed(lists_kept))
-        t.reading("dicts in generation 0 after del", _signed(dicts_kept))
+        t.reading("lists in generation 0 after del", signed(lists_kept))
+        t.reading("dicts in generation 0 after del", signed(dicts_kept))
         found = s.run("gc.collect()", "the collector finds the unreachable cycles")
         t.reading("gc.collect() found", found, "unreachable objects")
         t.reading("lists in generation 0 after the collection",
-                  _signed(_gen0_count(list) - lists))
+                  signed(_gen0_count(list) - lists))
         t.reading("dicts in generation 0 after the collection",
-                  _signed(_gen0_count(dict) - dicts))
+                  signed(_gen0_count(dict) - dicts))
 
         t.say("""
             Automatic collection is what gc.disable() turns off: cycles then pile up
@@ -526,9 +524,9 @@ def lesson_pymalloc(t: _Tour) -> None:
     large = s.run("raw_requests(1000)", "sys.getsizeof: 1,033 bytes")
     small = s.run("raw_requests(300)", "333 bytes: a pymalloc block")
     if isinstance(large, tuple) and isinstance(small, tuple):
-        t.reading("raw_blocks for a 1,033-byte object", _signed(large[0]),
+        t.reading("raw_blocks for a 1,033-byte object", signed(large[0]),
                   "locate: " + ("no block" if large[1] is None else "a block"))
-        t.reading("raw_blocks for a 333-byte object", _signed(small[0]),
+        t.reading("raw_blocks for a 333-byte object", signed(small[0]),
                   "locate: " + ("no block" if small[1] is None else
                                 f"class {small[1].size_class}"))
 
@@ -808,7 +806,7 @@ def lesson_processes(t: _Tour) -> None:
     lists_here = None
     if parent.diff.has_types:
         lists_here = parent.diff.type_deltas().get("builtins.list", 0)
-        t.reading("lists made in this process meanwhile", _signed(lists_here),
+        t.reading("lists made in this process meanwhile", signed(lists_here),
                   "the children's 6,000 lists are not here")
     t.reading("distinct pids", len({here.pid, *(item[0] for _, item in rows[1:])}),
               f"this process and {len(rows) - 1} children")
