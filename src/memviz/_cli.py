@@ -14,6 +14,7 @@ from typing import Sequence
 from . import __version__
 from ._errors import MemvizError, SnapshotFormatError
 from ._report import format_bytes
+from ._words import plural
 
 PROG = "memviz"
 
@@ -120,7 +121,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         if not os.access(target, os.R_OK):
             raise CommandError(f"cannot run {target}: not readable")
     else:
-        raise _UsageError("run: give a script, or -m MODULE")
+        raise _UsageError("run: give a script, or -m MODULE", command="run")
+    # A path memviz cannot write is found now, not after the script has run for an hour.
+    for option, path in (("-o", args.output), ("--before", args.before)):
+        if path:
+            _check_writable(option, path)
+    report_stream = _ReportStream()
 
     saved_argv, saved_path0 = sys.argv[:], sys.path[0] if sys.path else None
     sys.argv = argv
@@ -151,22 +157,88 @@ def cmd_run(args: argparse.Namespace) -> int:
                 left_behind = _script_globals(error)
                 _print_script_traceback(error)
                 status = 130 if isinstance(error, KeyboardInterrupt) else 1
+            # Cyclic garbage is not left behind: the next collection frees it. Without
+            # --collect it is in the last reading, and the report says so.
+            unreachable = gc.collect() if args.collect else None
     finally:
         sys.argv = saved_argv
         if saved_path0 is not None and args.module is None:
             sys.path[0] = saved_path0
     del left_behind
-    sys.stdout.flush()
-    report = (f"\nmemviz run: {' '.join(argv)} (exit status {status}, "
-              f"{tracker.elapsed:.3f} s)\n\n" + tracker.report(args.top))
-    _out(report)
+    _flush_quietly(sys.stdout)   # the script's own output first, wherever it now goes
     for path, snap in ((args.before, tracker.before), (args.output, tracker.after)):
         if path:
             try:
                 snap.dump(path)
             except OSError as error:
-                raise CommandError(f"cannot write {path}: {_os_reason(error)}") from None
+                raise CommandError(f"run: cannot write {path}: {_os_reason(error)}") from None
+    if unreachable is None:
+        collected = ("not collected before the last reading: cyclic garbage the next "
+                     "collection would free counts as left behind (--collect collects first)")
+    else:
+        collected = (f"collected before the last reading: {unreachable:,} unreachable "
+                     f"{plural(unreachable, 'object')} found and freed")
+    report_stream.write(f"\nmemviz run: {' '.join(argv)} (exit status {status}, "
+                        f"{tracker.elapsed:.3f} s)\n{collected}\n\n" + tracker.report(args.top))
     return status
+
+
+class _ReportStream:
+    """Where ``run`` prints its report: the standard output memviz started with, although
+    the script may have replaced ``sys.stdout`` (the report is not the script's to
+    swallow) or closed it (``sys.stdout.close()``; ``json.tool`` does). A duplicate of its
+    file descriptor is made before the script runs; standard error when neither is left."""
+
+    def __init__(self) -> None:
+        self._stdout, self._stderr = sys.stdout, sys.stderr
+        try:
+            self._fd: int | None = os.dup(self._stdout.fileno())
+        except (AttributeError, OSError, ValueError):   # no stdout, or not a file (capsys)
+            self._fd = None
+
+    def write(self, text: str) -> None:
+        try:
+            if self._stdout is not None and not self._stdout.closed:
+                _write(self._stdout, text)
+            elif self._fd is not None:
+                with os.fdopen(self._fd, "w", encoding="utf-8", errors="backslashreplace") as out:
+                    self._fd = None
+                    out.write(text)
+            else:
+                _write(self._stderr, text)
+        finally:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+
+def _write(stream, text: str) -> None:
+    stream.write(text)
+    stream.flush()
+
+
+def _flush_quietly(stream) -> None:
+    """Flush a stream the script may have closed or replaced by something without flush."""
+    try:
+        stream.flush()
+    except (AttributeError, OSError, ValueError):
+        pass
+
+
+def _check_writable(option: str, path: str) -> None:
+    """A usage error unless ``path`` can be created or overwritten as a file."""
+    directory = os.path.dirname(path) or "."
+    if os.path.isdir(path):
+        reason = "it is a directory"
+    elif not os.path.isdir(directory):
+        reason = f"no such directory {directory}"
+    elif not os.access(directory, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        reason = "permission denied"
+    else:
+        return
+    raise _UsageError(f"{PROG} run: cannot write {option} {path}: {reason}; the script was "
+                      "not started",
+                      command="run")
 
 
 def cmd_tour(args: argparse.Namespace) -> int:
@@ -249,12 +321,19 @@ def _out(text: str) -> None:
 
 
 class _UsageError(Exception):
-    pass
+    """A command line memviz cannot act on: exit status 2, and a pointer to the help of
+    the command (``command``) or of memviz."""
+
+    def __init__(self, message: str, command: str | None = None) -> None:
+        super().__init__(message)
+        self.help = f"{PROG} {command} --help" if command else f"{PROG} --help"
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
-        raise _UsageError(f"{self.prog}: {message}")
+        # prog is "memviz" or "memviz COMMAND": point to the help of the command at hand.
+        command = self.prog.partition(" ")[2] or None
+        raise _UsageError(f"{self.prog}: {message}", command=command)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -313,7 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser(
         "run", help="run a script or module and report what it left behind",
-        usage=f"{PROG} run [-h] [-o FILE.json] [--before FILE.json] [--top N] "
+        usage=f"{PROG} run [-h] [-o FILE.json] [--before FILE.json] [--top N] [--collect] "
               "(-m MODULE | SCRIPT.py) [args ...]",
         description="Runs a Python script (as 'python SCRIPT.py args' would: as __main__, "
                     "with sys.argv, keeping its exit status) or a module (-m) under "
@@ -327,6 +406,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="also save the snapshot taken before the script started")
     run.add_argument("--top", type=_positive, default=10, metavar="N",
                      help="changes to list per table (default 10)")
+    run.add_argument("--collect", action="store_true",
+                     help="collect cyclic garbage before the last reading, so the report "
+                          "lists only what is still reachable")
     run.add_argument("-m", dest="module", metavar="MODULE",
                      help="run a module as 'python -m MODULE' would")
     run.add_argument("script", nargs="?", metavar="SCRIPT.py")
@@ -365,7 +447,7 @@ def _split_run(argv: list[str]) -> tuple[list[str], list[str] | None]:
     if i >= len(argv) or argv[i] != "run":
         return argv, None
     i += 1
-    takes_value = {"-o", "--output", "--before", "--top"}
+    takes_value = {"-o", "--output", "--before", "--top"}   # --collect takes none
     while i < len(argv):
         arg = argv[i]
         if arg == "-m":
@@ -397,7 +479,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.script = None
         return args.func(args)
     except _UsageError as error:
-        print(f"{error}\nRun '{PROG} --help' for usage.", file=sys.stderr)
+        print(f"{error}\nRun '{error.help}' for usage.", file=sys.stderr)
         return 2
     except CommandError as error:
         print(f"{PROG}: {error}", file=sys.stderr)
