@@ -136,6 +136,19 @@ def test_as_a_decorator(gc_disabled):
     assert fails.tracker.after is not None
 
 
+def test_as_a_decorator_without_parentheses(gc_disabled):
+    @memviz.track
+    def build(n):
+        return [Kept() for _ in range(n)]
+
+    assert build.__name__ == "build"
+    assert len(build(41)) == 41
+    assert isinstance(build.tracker, memviz.track)
+    assert build.tracker.diff.type_deltas() == {type_name(Kept): 41, "builtins.list": 1}
+    with pytest.raises(TypeError, match="keyword options only .* got int"):
+        memviz.track(3)
+
+
 def test_a_recursive_decorated_call_is_tracked_once(gc_disabled):
     @memviz.track()
     def depth(n):

@@ -65,7 +65,8 @@ def _collections(snap: Snapshot | None, unread: float) -> float:
 
 class track:
     """Tracks a block (``with memviz.track() as t:``) or each call of a function
-    (``@memviz.track()``): a snapshot at entry and at exit, and every collection in
+    (``@memviz.track`` or ``@memviz.track(report=True)``): a snapshot at entry and at
+    exit, and every collection in
     between, from ``gc.callbacks``.
 
     Between the two snapshots it costs nothing but that callback. ``t.diff`` is
@@ -81,7 +82,18 @@ class track:
     __slots__ = ("_report", "_file", "_limit", "_lock", "_events", "_start_time", "_started",
                  "_callback", "_before", "_after", "_own", "_balance", "__weakref__")
 
-    def __init__(self, *, report: bool = False, file=None, limit: int = 10):
+    def __new__(cls, func=None, /, **options):
+        # ``@memviz.track`` without parentheses: Python calls track(func). The function
+        # gets what ``@memviz.track()`` would give it, so the two spellings are one.
+        if func is None:
+            return super().__new__(cls)
+        if not callable(func):
+            raise TypeError(f"track() takes keyword options only (report=, file=, limit=), "
+                            f"or a function to decorate; got {type(func).__name__}")
+        return cls(**options)(func)
+
+    def __init__(self, func=None, /, *, report: bool = False, file=None, limit: int = 10):
+        # func is always None here: __new__ returned a decorated function otherwise.
         self._report = report
         self._file = file
         self._limit = limit
