@@ -775,3 +775,16 @@ def test_snapshots_from_threads_while_others_allocate():
         # records the state before memviz touched it.
         assert snap.gc_enabled is True
         assert memviz.Snapshot.from_json(snap.to_json()) == snap
+
+
+def test_a_diff_with_an_unknown_rss_says_so():
+    """A snapshot from a machine without /proc has no RSS: its diff claims no change."""
+    new = memviz.snapshot()
+    document = new.to_dict()
+    document["rss"] = None
+    old = memviz.Snapshot.from_dict(document)
+    diff = new - old
+    assert diff.rss_delta is None
+    assert "RSS unknown" in diff.report() and "MiB (" not in diff.report().splitlines()[1]
+    assert repr(diff).endswith(", RSS unknown>")
+    assert "RSS unknown" not in (new - new).report()

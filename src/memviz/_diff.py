@@ -284,8 +284,8 @@ class SnapshotDiff:
             parts.append(f"{sum(deltas.values()):+,} GC objects in {len(deltas):,} types")
         if self.blocks_delta is not None:
             parts.append(f"{self.blocks_delta:+,} blocks")
-        if self.rss_delta is not None:
-            parts.append(f"RSS {self.rss_delta / 2**20:+.1f} MiB")
+        parts.append("RSS unknown" if self.rss_delta is None
+                     else f"RSS {self.rss_delta / 2**20:+.1f} MiB")
         return f"<memviz.SnapshotDiff {', '.join(parts)}>"
 
     def _repr_pretty_(self, printer, cycle: bool) -> None:

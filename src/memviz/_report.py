@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 from typing import Sequence
 
-from ._words import signed
+from ._words import counted, plural, signed
 
 
 def format_bytes(size: float, sign: bool = False) -> str:
@@ -125,10 +125,12 @@ def _fragmentation_section(snap) -> str:
         return "Fragmentation: no arenas"
     quarters = ("0-25%", "25-50%", "50-75%", "75-100%")
     lines = [
-        f"Fragmentation: {frag.arenas:,} arenas hold {format_bytes(frag.arena_bytes)} for "
-        f"{format_bytes(frag.live_bytes)} of live blocks ({100 * frag.utilization:.0f}% used)",
-        f"  {frag.sparse_arenas:,} arenas are less than {100 * frag.threshold:.0f}% used: they "
-        f"hold {format_bytes(frag.sparse_arena_bytes)} for {frag.sparse_blocks:,} live blocks "
+        f"Fragmentation: {counted(frag.arenas, 'arena')} {plural(frag.arenas, 'holds', 'hold')} "
+        f"{format_bytes(frag.arena_bytes)} for {format_bytes(frag.live_bytes)} of live blocks "
+        f"({100 * frag.utilization:.0f}% used)",
+        f"  {counted(frag.sparse_arenas, 'arena')} {plural(frag.sparse_arenas, 'is', 'are')} "
+        f"less than {100 * frag.threshold:.0f}% used: {plural(frag.sparse_arenas, 'it holds', 'they hold')} "
+        f"{format_bytes(frag.sparse_arena_bytes)} for {counted(frag.sparse_blocks, 'live block')} "
         f"({format_bytes(frag.sparse_live_bytes)})",
         "  arenas by share in use: " + ", ".join(
             f"{q}: {n:,}" for q, n in zip(quarters, frag.histogram)),
@@ -151,6 +153,8 @@ def diff_report(diff, limit: int = 10) -> str:
     summary = []
     if diff.rss_delta is not None:
         summary.append(f"RSS {format_bytes(new.rss)} ({format_bytes(diff.rss_delta, True)})")
+    else:
+        summary.append("RSS unknown")   # a side without /proc: no change to claim
     if diff.blocks_delta is not None:
         summary.append(f"pymalloc blocks {new.pymalloc.blocks_in_use:,} "
                        f"({signed(diff.blocks_delta)})")
