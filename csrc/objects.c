@@ -151,8 +151,8 @@ type_counts(PyObject *module, PyObject *arg)
     if (generation == -1 && PyErr_Occurred()) {
         return NULL;
     }
-    if (generation < -1 || generation > 2) {
-        PyErr_SetString(PyExc_ValueError, "generation must be 0, 1, 2 or -1 (all)");
+    if (generation < -1 || generation > MV_PERMANENT_GENERATION) {
+        PyErr_SetString(PyExc_ValueError, "generation must be 0, 1, 2, 3 (permanent) or -1 (0-2)");
         return NULL;
     }
     struct _gc_runtime_state *gcstate = MV_GC_STATE(PyInterpreterState_Get());
@@ -181,7 +181,7 @@ static PyMethodDef methods[] = {
     {"generation_of", generation_of, METH_O,
      "generation_of(obj) -> 0, 1, 2, 3 (permanent) or None when not tracked"},
     {"type_counts", type_counts, METH_O,
-     "type_counts(generation) -> {type: count}; generation -1 counts 0, 1 and 2"},
+     "type_counts(generation) -> {type: count}; 3 is the permanent generation, -1 counts 0, 1 and 2"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -259,6 +259,26 @@ def test_generation_of_follows_promotion(gc_disabled, gc_freeze_restored):
     assert generation_of(y) == oracle_generation(y) == 2
 
 
+class Frozen:
+    pass
+
+
+def test_type_counts_of_the_permanent_generation(gc_disabled, gc_freeze_restored):
+    """Fork servers freeze after preloading: what gc.freeze() moved is counted by type,
+    as gc.get_freeze_count() counts it, and no longer in generations 0-2."""
+    kept = [Frozen() for _ in range(77)]
+    before = type_counts(PERMANENT).get(Frozen, 0)
+    gc.freeze()
+    counts = type_counts(PERMANENT)
+    assert sum(counts.values()) == gc.get_freeze_count()
+    assert counts[Frozen] == before + 77
+    assert Frozen not in type_counts()
+    gc.unfreeze()
+    assert type_counts(PERMANENT) == {}
+    assert type_counts()[Frozen] == 77
+    del kept
+
+
 def test_generation_of_permanent_objects(gc_disabled, gc_freeze_restored):
     # A few: each walk follows the permanent list, the whole heap, to its end.
     objects = gc.get_objects(generation=0)[:10] + gc.get_objects(generation=2)[:10]
@@ -312,7 +332,7 @@ def test_readings_reject_wrong_arguments():
         generation_of()
     with pytest.raises(TypeError):
         generation_of(1, 2)
-    for bad in (3, -1, 2**64, True, False, 1.0, "0", [0]):
+    for bad in (4, -1, 2**64, True, False, 1.0, "0", [0]):
         with pytest.raises(ValueError):
             type_counts(bad)
     with pytest.raises(TypeError):

@@ -107,14 +107,16 @@ def type_counts(generation: int | None = None) -> dict[type, int]:
     """GC-tracked objects per exact type, in one generation or (None) in all three.
 
     Counted by a walk of the lists in C: no list of objects, no collection, nothing
-    allocated from pymalloc during the walk. The permanent generation is not included,
-    as in ``gc.get_objects()``.
+    allocated from pymalloc during the walk. ``generation=PERMANENT`` (3) counts the
+    objects ``gc.freeze()`` moved to the permanent generation; None counts 0, 1 and 2
+    only, as ``gc.get_objects()`` does.
     """
     objects = _native.require_objects("memviz.gc.type_counts()")
     if generation is not None and (
-        isinstance(generation, bool) or not isinstance(generation, int) or not 0 <= generation <= 2
+        isinstance(generation, bool) or not isinstance(generation, int)
+        or not 0 <= generation <= PERMANENT
     ):
-        raise ValueError(f"generation must be 0, 1, 2 or None, not {generation!r}")
+        raise ValueError(f"generation must be 0, 1, 2, PERMANENT (3) or None, not {generation!r}")
     try:
         return objects.type_counts(-1 if generation is None else generation)
     except objects.ReadingError as error:
