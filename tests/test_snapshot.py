@@ -788,3 +788,14 @@ def test_a_diff_with_an_unknown_rss_says_so():
     assert "RSS unknown" in diff.report() and "MiB (" not in diff.report().splitlines()[1]
     assert repr(diff).endswith(", RSS unknown>")
     assert "RSS unknown" not in (new - new).report()
+
+
+def test_a_file_from_an_interpreter_memviz_does_not_know_keeps_its_version(tmp_path):
+    document = memviz.snapshot().to_dict()
+    document["interpreter"]["version"] = "3.99.0"   # the description still says this one's
+    loaded = memviz.Snapshot.from_json(json.dumps(document))
+    assert loaded.interpreter.version == "3.99.0"
+    assert str(loaded.interpreter).startswith("CPython 3.99.0")
+    assert repr(loaded).startswith("<memviz.Snapshot CPython 3.99.0, ")
+    assert loaded.report().splitlines()[0].startswith("memviz snapshot: CPython 3.99.0, ")
+    assert platform.python_version() not in repr(loaded)

@@ -279,6 +279,10 @@ def _read(r: _Reader, document) -> Snapshot:
 
     interpreter = r.object(document["interpreter"], "interpreter", _INTERPRETER)
     strings = {key: r.string(interpreter[key], f"interpreter.{key}") for key in _INTERPRETER}
+    if strings["version"] not in strings["description"]:
+        # The version is the file's claim about the interpreter; a description naming
+        # another one (a file edited by hand, or by a tool) must not relabel it.
+        strings["description"] = f"{strings['implementation']} {strings['version']}"
 
     flat: list = []
     for i, item in enumerate(r.array(document["capabilities"], "capabilities")):
