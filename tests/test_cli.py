@@ -441,3 +441,30 @@ def test_run_collect_frees_cyclic_garbage_before_the_last_reading(tmp_path):
     # memviz's own start-up garbage was collected before the first reading: all that is
     # left to find is the script's.
     assert int(line.split()[5].replace(",", "")) == freed
+
+
+def test_a_dash_is_standard_input_for_report_and_diff(tmp_path):
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    saved = tmp_path / "snap.json"
+    assert cli("snapshot", "-o", str(saved)).returncode == 0
+    text = saved.read_text()
+
+    def piped(*args):
+        return subprocess.run([sys.executable, "-m", "memviz", *args], input=text,
+                              capture_output=True, text=True, env=env, timeout=120)
+
+    from_stdin, from_file = piped("report", "-"), cli("report", str(saved))
+    assert from_stdin.returncode == 0 and from_stdin.stderr == ""
+    assert from_stdin.stdout == from_file.stdout
+    diff = piped("diff", "-", str(saved))
+    assert diff.returncode == 0
+    assert diff.stdout == cli("diff", str(saved), str(saved)).stdout
+    both = piped("diff", "-", "-")
+    assert both.returncode == 2
+    assert both.stderr.splitlines()[0] == ("memviz diff: standard input (-) can be only one "
+                                           "of OLD.json and NEW.json")
+    bad = subprocess.run([sys.executable, "-m", "memviz", "report", "-"], input="{}",
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert bad.returncode == 1
+    assert one_line_error(bad.stderr).startswith("memviz: not a snapshot memviz can read: /dev/stdin")

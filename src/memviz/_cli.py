@@ -59,7 +59,8 @@ def _html_report(args: argparse.Namespace, files: list[str]) -> int:
     from .htmlreport import render_report
 
     snaps = [_load(Snapshot, path) for path in files] or [snapshot()]
-    names = [os.path.basename(path) for path in files] or ["this interpreter, now"]
+    names = [("standard input" if path == STDIN else os.path.basename(path))
+             for path in files] or ["this interpreter, now"]
     page = render_report(snaps, args.top, names=names)
     if args.output == "-":
         _out(page)
@@ -99,6 +100,9 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
 def cmd_diff(args: argparse.Namespace) -> int:
     from . import Snapshot
 
+    if args.old == args.new == STDIN:
+        raise _UsageError(f"{PROG} diff: standard input (-) can be only one of OLD.json and "
+                          "NEW.json", command="diff")
     old = _load(Snapshot, args.old)
     new = _load(Snapshot, args.new)
     _out((new - old).report(args.top))
@@ -301,9 +305,15 @@ def _os_reason(error: OSError) -> str:
     return error.strerror or str(error)
 
 
+#: A snapshot path of "-" is standard input, as `snapshot` writes to standard output when
+#: given no file: `memviz snapshot | memviz report -`.
+STDIN = "-"
+
+
 def _load(cls, path: str):
     try:
-        return cls.load(path)
+        # /dev/stdin: Snapshot.load's size limit and messages then hold for a pipe too.
+        return cls.load("/dev/stdin" if path == STDIN else path)
     except FileNotFoundError:
         raise CommandError(f"cannot read {path}: no such file") from None
     except IsADirectoryError:
