@@ -799,3 +799,19 @@ def test_a_file_from_an_interpreter_memviz_does_not_know_keeps_its_version(tmp_p
     assert repr(loaded).startswith("<memviz.Snapshot CPython 3.99.0, ")
     assert loaded.report().splitlines()[0].startswith("memviz snapshot: CPython 3.99.0, ")
     assert platform.python_version() not in repr(loaded)
+
+
+@needs_pymalloc
+def test_a_diff_shows_the_requests_passed_on_to_malloc(gc_disabled):
+    """Requests too big for pymalloc's size classes are counted in raw_blocks (its
+    oracle, sys.getallocatedblocks() - blocks_in_use, is held in test_pymalloc): the diff
+    says how many more there are."""
+    old = memviz.snapshot()
+    big = [bytearray(4096) for _ in range(50)]   # over 512 bytes: malloc, not pymalloc
+    new = memviz.snapshot()
+    diff = new - old
+    assert diff.raw_blocks_delta == new.pymalloc.raw_blocks - old.pymalloc.raw_blocks
+    assert diff.raw_blocks_delta >= 50
+    assert (f"requests passed on to malloc {new.pymalloc.raw_blocks:,} "
+            f"({diff.raw_blocks_delta:+,})") in diff.report()
+    del big

@@ -247,6 +247,15 @@ class SnapshotDiff:
         return new.blocks_in_use - old.blocks_in_use
 
     @property
+    def raw_blocks_delta(self) -> int | None:
+        """The change in object requests pymalloc passed on to malloc (``raw_blocks``:
+        requests larger than its biggest size class, counted but not sized)."""
+        new, old = self._new.pymalloc, self._old.pymalloc
+        if new is None or old is None:
+            return None
+        return new.raw_blocks - old.raw_blocks
+
+    @property
     def arenas(self) -> ArenaDiff | None:
         new, old = self._new.pymalloc, self._old.pymalloc
         if new is None or old is None:

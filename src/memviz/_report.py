@@ -158,6 +158,8 @@ def diff_report(diff, limit: int = 10) -> str:
     if diff.blocks_delta is not None:
         summary.append(f"pymalloc blocks {new.pymalloc.blocks_in_use:,} "
                        f"({signed(diff.blocks_delta)})")
+        summary.append(f"requests passed on to malloc {new.pymalloc.raw_blocks:,} "
+                       f"({signed(diff.raw_blocks_delta)})")
     if summary:
         lines.append(", ".join(summary))
     sections = ["\n".join(lines)]
