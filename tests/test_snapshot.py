@@ -815,3 +815,28 @@ def test_a_diff_shows_the_requests_passed_on_to_malloc(gc_disabled):
     assert (f"requests passed on to malloc {new.pymalloc.raw_blocks:,} "
             f"({diff.raw_blocks_delta:+,})") in diff.report()
     del big
+
+
+@needs_pymalloc
+def test_the_rss_split_accounts_for_memory_outside_pymalloc(gc_disabled):
+    """A 64 MiB bytes object is one request pymalloc passes on to malloc: the RSS grows
+    by it, outside pymalloc, and the arenas' share does not."""
+    old = memviz.snapshot()
+    split = old.rss_split()
+    assert split.rss == old.rss
+    assert split.arena_bytes == old.pymalloc.arenas_current * old.layout.arena_size
+    assert split.forwarded_requests == old.pymalloc.raw_blocks
+    assert split.outside_pymalloc == old.rss - split.arena_bytes
+    big = b"x" * (64 << 20)   # every page written: resident
+    new = memviz.snapshot()
+    grown = new.rss_split().outside_pymalloc - split.outside_pymalloc
+    assert grown >= 60 << 20
+    assert new.rss_split().arena_bytes - split.arena_bytes < 4 << 20
+    report = new.report()
+    assert (f"RSS split: pymalloc arenas {memviz._report.format_bytes(new.rss_split().arena_bytes)}; "
+            f"outside pymalloc ") in report
+    assert "of which outside pymalloc" in (new - old).report()
+    del big
+    document = old.to_dict()
+    document["rss"] = None
+    assert memviz.Snapshot.from_dict(document).rss_split() is None

@@ -57,7 +57,14 @@ def _header(snap) -> str:
         process.append(f"RSS {format_bytes(snap.rss)}")
     if snap.rss_peak is not None:
         process.append(f"peak RSS {format_bytes(snap.rss_peak)}")
-    return line + "\n" + ", ".join(process)
+    lines = [line, ", ".join(process)]
+    split = snap.rss_split()
+    if split is not None:
+        lines.append(f"RSS split: pymalloc arenas {format_bytes(split.arena_bytes)}; outside "
+                     f"pymalloc {format_bytes(split.outside_pymalloc)} (large objects and C "
+                     f"allocations, among them {counted(split.forwarded_requests, 'request')} "
+                     f"pymalloc passed on to malloc)")
+    return "\n".join(lines)
 
 
 def _gc_section(snap) -> str:
@@ -153,6 +160,11 @@ def diff_report(diff, limit: int = 10) -> str:
     summary = []
     if diff.rss_delta is not None:
         summary.append(f"RSS {format_bytes(new.rss)} ({format_bytes(diff.rss_delta, True)})")
+        new_split, old_split = new.rss_split(), old.rss_split()
+        if new_split is not None and old_split is not None:
+            outside = new_split.outside_pymalloc - old_split.outside_pymalloc
+            summary.append(f"of which outside pymalloc {format_bytes(new_split.outside_pymalloc)} "
+                           f"({format_bytes(outside, True)})")
     else:
         summary.append("RSS unknown")   # a side without /proc: no change to claim
     if diff.blocks_delta is not None:

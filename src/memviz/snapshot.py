@@ -112,6 +112,26 @@ class Fragmentation:
         return self.live_bytes / self.arena_bytes if self.arena_bytes else 0.0
 
 
+@dataclass(frozen=True)
+class RssSplit:
+    """Where a snapshot's resident memory (RSS) is: pymalloc's arenas, and the rest.
+
+    ``arena_bytes`` is the size of the arenas pymalloc holds (mapped whole; pages never
+    touched may not be resident, so ``outside_pymalloc`` is, if anything, an
+    underestimate). Outside pymalloc are large objects (requests over its biggest size
+    class, ``forwarded_requests`` of them: counted by pymalloc, not sized), buffers C code
+    allocates with malloc, the interpreter's own code and data, and shared libraries.
+    """
+
+    rss: int
+    arena_bytes: int
+    forwarded_requests: int
+
+    @property
+    def outside_pymalloc(self) -> int:
+        return self.rss - self.arena_bytes
+
+
 # --------------------------------------------------------------------------------------
 # Packing: a snapshot keeps its figures as bytes of int64 (signed 'q') or uint64 ('Q').
 
@@ -708,6 +728,14 @@ class Snapshot:
     def rss(self) -> int | None:
         """Resident set size in bytes (/proc/self/statm), or None where unreadable."""
         return self._rss
+
+    def rss_split(self) -> RssSplit | None:
+        """The RSS split into pymalloc's arenas and the rest; None when the RSS or
+        pymalloc's statistics were not read."""
+        stats = self.pymalloc
+        if self._rss is None or stats is None:
+            return None
+        return RssSplit(self._rss, stats.arena_bytes, stats.raw_blocks)
 
     @property
     def rss_peak(self) -> int | None:
