@@ -10,6 +10,8 @@ fail, and ``capabilities()`` must say the same as the readings do.
 """
 from __future__ import annotations
 
+import json
+import os
 import platform
 import re
 import sys
@@ -19,6 +21,8 @@ import pytest
 
 import memviz
 from memviz import _native
+
+from test_pymalloc import needs_allocator_choice
 
 #: What memviz reads (README, "Where memviz cannot read"): CPython 3.10-3.15 with the GIL.
 SUPPORTED_HERE = (platform.python_implementation() == "CPython"
@@ -60,11 +64,76 @@ def test_capabilities_describe_this_interpreter():
             assert capability.reason is None and str(capability) == f"{capability.name}: yes"
         else:
             assert isinstance(capability.reason, str) and capability.reason
-            assert str(capability) == f"{capability.name}: no ({capability.reason})"
+            assert str(capability) == f"{capability.name}: no -- {capability.reason}"
     lines = str(caps).splitlines()
     assert lines[0] == caps.interpreter and len(lines) == 1 + len(names)
     with pytest.raises(KeyError):
         caps["no such reading"]
+
+
+def _deepest_parentheses(text: str) -> int:
+    depth = deepest = 0
+    for char in text:
+        if char == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char == ")":
+            depth -= 1
+    return deepest
+
+
+class _Printer:
+    """What IPython's pretty printer hands ``_repr_pretty_``: ``text()`` collects."""
+
+    def __init__(self):
+        self.parts: list[str] = []
+
+    def text(self, value: str) -> None:
+        self.parts.append(value)
+
+
+def _renderings(caps) -> dict[str, str]:
+    printer = _Printer()
+    caps._repr_pretty_(printer, False)
+    return {"repr": repr(caps), "str": str(caps), "pretty": "".join(printer.parts),
+            **{f"repr {c.name}": repr(c) for c in caps}}
+
+
+def test_renderings_are_readable_without_nested_parentheses():
+    caps = memviz.capabilities()
+    said = _renderings(caps)
+    for name, text in said.items():
+        assert _deepest_parentheses(text) <= 1, (name, text)
+    assert said["pretty"] == str(caps)
+    assert said["repr"].startswith(f"<memviz.Capabilities {caps.interpreter}; ")
+    available = [c.name for c in caps if c.available]
+    if available:
+        assert f"available: {', '.join(available)}" in said["repr"]
+    for capability in caps:
+        assert said[f"repr {capability.name}"] == f"<memviz.Capability {capability}>"
+
+
+@needs_allocator_choice
+def test_renderings_of_unavailable_readings(child_python):
+    """PYTHONMALLOC=malloc: the pymalloc readings' reason has parentheses of its own, and
+    the renderings do not wrap it in another pair."""
+    result = child_python("""
+        import json, memviz
+        from test_capabilities import _renderings
+        caps = memviz.capabilities()
+        print(json.dumps({"said": _renderings(caps),
+                          "missing": {c.name: c.reason for c in caps if not c.available}}))
+    """, env={"PYTHONMALLOC": "malloc", "PYTHONPATH": os.path.dirname(__file__)})
+    facts = json.loads(result.stdout)
+    missing = facts["missing"]
+    assert set(missing) == {"pymalloc.stats", "pymalloc.arenas", "pymalloc.locate"}
+    reason = missing["pymalloc.stats"]
+    assert "(" in reason and set(missing.values()) == {reason}
+    for name, text in facts["said"].items():
+        assert _deepest_parentheses(text) <= 1, (name, text)
+    assert f"unavailable: pymalloc.stats, pymalloc.arenas, pymalloc.locate -- {reason}>" \
+        in facts["said"]["repr"]
+    assert f"  pymalloc.stats: no -- {reason}" in facts["said"]["pretty"].splitlines()
 
 
 @pytest.mark.parametrize("capability", sorted(READINGS))
