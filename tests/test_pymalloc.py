@@ -627,7 +627,9 @@ def test_arenas_are_reclaimed_as_the_report_says(direct, no_gc):
     # ones): pymalloc gives most of them back.
     assert grown.arenas_current - shrunk.arenas_current >= new_arenas // 2
     assert shrunk.arenas_reclaimed - grown.arenas_reclaimed >= new_arenas // 2
-    assert shrunk.arenas_highwater == grown.arenas_highwater
+    # The high-water mark never falls; the reading after `del blob` may itself need one
+    # fresh arena (seen once in CI on 3.12: 76 -> 77), never more.
+    assert grown.arenas_highwater <= shrunk.arenas_highwater <= grown.arenas_highwater + 1
 
 
 # ---- arenas --------------------------------------------------------------------------
