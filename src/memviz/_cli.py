@@ -175,7 +175,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             try:
                 snap.dump(path)
             except OSError as error:
-                raise CommandError(f"run: cannot write {path}: {_os_reason(error)}") from None
+                raise CommandError(f"cannot write {path}: {_os_reason(error)}") from None
     if unreachable is None:
         collected = ("not collected before the last reading: cyclic garbage the next "
                      "collection would free counts as left behind (--collect collects first)")
@@ -240,9 +240,8 @@ def _check_writable(option: str, path: str) -> None:
         reason = "permission denied"
     else:
         return
-    raise _UsageError(f"{PROG} run: cannot write {option} {path}: {reason}; the script was "
-                      "not started",
-                      command="run")
+    raise _UsageError(f"{PROG} run: cannot write {option} {path}: {reason}; "
+                      "the script was not started", command="run")
 
 
 def cmd_tour(args: argparse.Namespace) -> int:
@@ -326,8 +325,7 @@ def _load(cls, path: str):
 
 
 def _out(text: str) -> None:
-    sys.stdout.write(text)
-    sys.stdout.flush()
+    _write(sys.stdout, text)
 
 
 class _UsageError(Exception):

@@ -241,19 +241,20 @@ class SnapshotDiff:
     @property
     def blocks_delta(self) -> int | None:
         """The change in pymalloc blocks in use."""
-        new, old = self._new.pymalloc, self._old.pymalloc
-        if new is None or old is None:
-            return None
-        return new.blocks_in_use - old.blocks_in_use
+        return self._stats_delta("blocks_in_use")
 
     @property
     def raw_blocks_delta(self) -> int | None:
         """The change in object requests pymalloc passed on to malloc (``raw_blocks``:
         requests larger than its biggest size class, counted but not sized)."""
+        return self._stats_delta("raw_blocks")
+
+    def _stats_delta(self, field: str) -> int | None:
+        """new - old of one of pymalloc's statistics; None when a side lacks them."""
         new, old = self._new.pymalloc, self._old.pymalloc
         if new is None or old is None:
             return None
-        return new.raw_blocks - old.raw_blocks
+        return getattr(new, field) - getattr(old, field)
 
     @property
     def arenas(self) -> ArenaDiff | None:

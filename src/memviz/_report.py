@@ -34,7 +34,6 @@ def _when(seconds: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(seconds))
 
 
-
 # --------------------------------------------------------------------------------------
 # A snapshot
 

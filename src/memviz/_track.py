@@ -66,8 +66,7 @@ def _collections(snap: Snapshot | None, unread: float) -> float:
 class track:
     """Tracks a block (``with memviz.track() as t:``) or each call of a function
     (``@memviz.track`` or ``@memviz.track(report=True)``): a snapshot at entry and at
-    exit, and every collection in
-    between, from ``gc.callbacks``.
+    exit, and every collection in between, from ``gc.callbacks``.
 
     Between the two snapshots it costs nothing but that callback. ``t.diff`` is
     ``t.after - t.before`` less memviz's own objects (those of ``t.before`` itself);
@@ -92,8 +91,7 @@ class track:
                             f"or a function to decorate; got {type(func).__name__}")
         return cls(**options)(func)
 
-    def __init__(self, func=None, /, *, report: bool = False, file=None, limit: int = 10):
-        # func is always None here: __new__ returned a decorated function otherwise.
+    def __init__(self, *, report: bool = False, file=None, limit: int = 10):
         self._report = report
         self._file = file
         self._limit = limit

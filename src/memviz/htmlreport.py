@@ -86,7 +86,6 @@ def _int(n: int) -> str:
     return f"{n:,}"
 
 
-
 class _Cell:
     """A table cell: its text, the field it shows, an exact value when the text is
     rounded, and a CSS class."""

@@ -188,7 +188,6 @@ def _collections() -> int:
     return sum(g.collections for g in memviz.gc.generations())
 
 
-
 # --------------------------------------------------------------------------------------
 # 1. References
 
