@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import dis
 import gc
+import re
 import sys
 import types
 import weakref
@@ -24,7 +25,7 @@ from hypothesis import strategies as st
 
 import memviz
 from memviz import pymalloc as pm
-from memviz.explain import Explanation, explain
+from memviz.explain import SUMMARY_WIDTH, Explanation, explain
 
 from test_pymalloc import needs_allocator_choice
 
@@ -463,6 +464,61 @@ def test_text_is_short_and_wrapped():
     assert all(len(line) <= 88 for line in lines[1:])
     topics = [line.split()[0] for line in lines[1:] if not line.startswith("    ")]
     assert topics == ["references", "immortal", "collector", "memory", "size"]
+
+
+class _Named:
+    """An object whose repr is long and made of names."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _assert_cut_between_tokens(summary: str, full: str) -> None:
+    """``summary`` is ``full`` whole, or a beginning of it plus "..." that ends between
+    two tokens: not inside a name (a dotted name too long to keep whole is cut at a dot)."""
+    assert len(summary) <= SUMMARY_WIDTH == 60
+    if summary == full:
+        return
+    assert summary.endswith("...")
+    kept = summary[:-3]
+    assert kept and full.startswith(kept), (summary, full)
+    following = full[len(kept):]
+    if kept[-1].isalnum() or kept[-1] == "_":
+        assert not re.match(r"\w", following), (summary, full)
+
+
+@pytest.mark.parametrize("length", range(3, 45, 2))
+def test_a_long_repr_is_cut_between_names(length):
+    names = [f"field_{'x' * length}_{i}" for i in range(12)]
+    reprs = [
+        "Registry(" + ", ".join(names) + ")",                  # words and spaces
+        "Registry(" + ",".join(names) + ")",                   # no space to cut at
+        "<" + ".".join(names) + " object>",                    # a dotted name
+        "Registry(" + "".join(f"{n}=[{n}]," for n in names),   # names and punctuation
+    ]
+    for text in reprs:
+        summary = explain(_Named(text)).summary
+        _assert_cut_between_tokens(summary, text)
+    # Builtin containers and strings: reprlib shortens them first, never mid-name.
+    for obj in (names, " ".join(names), tuple(names), {n: i for i, n in enumerate(names)}):
+        summary = explain(obj).summary
+        if summary != repr(obj):
+            kept = summary[:-3]
+            words = re.findall(r"\w+", kept)
+            last = re.search(r"\w+$", kept)
+            whole = set(re.findall(r"\w+", repr(obj)))
+            assert all(w in whole for w in (words[:-1] if last else words)), summary
+            if last:
+                assert last.group() in whole, summary
+
+
+def test_a_short_repr_is_whole_and_a_huge_token_is_cut():
+    assert explain(_Named("Point(x=1, y=2)")).summary == "Point(x=1, y=2)"
+    summary = explain(_Named("y" * 500)).summary
+    assert summary == "y" * 57 + "..."
 
 
 def test_pretty_printer_prints_the_text():

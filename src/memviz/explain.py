@@ -27,6 +27,7 @@ from __future__ import annotations
 import gc as _gc
 import html
 import os
+import re
 import reprlib
 import sys
 import textwrap
@@ -83,10 +84,19 @@ def _type_name(cls: type) -> str:
     return qualname if module == "builtins" else f"{module}.{qualname}"
 
 
+#: The longest summary of an object's repr, "..." included.
+SUMMARY_WIDTH = 60
+
+# reprlib bounds the cost (a few items of a container, a slice of a long string); its
+# strings and other reprs are left longer than the summary, since reprlib cuts those in
+# the middle of a word, and _shorten below cuts them between tokens instead.
 _SHORT_REPR = reprlib.Repr()
-_SHORT_REPR.maxstring = 40
-_SHORT_REPR.maxother = 40
+_SHORT_REPR.maxstring = 4 * SUMMARY_WIDTH
+_SHORT_REPR.maxother = 4 * SUMMARY_WIDTH
 _SHORT_REPR.maxlevel = 2
+
+#: A token of a repr: a (dotted) name or number, or any one other character.
+_TOKEN = re.compile(r"\w+(?:\.\w+)*|.", re.DOTALL)
 
 
 def _short_repr(obj: object) -> str:
@@ -96,8 +106,32 @@ def _short_repr(obj: object) -> str:
         text = object.__repr__(obj)
     if not isinstance(text, str):
         text = object.__repr__(obj)
-    text = " ".join(text.split())
-    return text if len(text) <= 60 else text[:57] + "..."
+    return _shorten(" ".join(text.split()), SUMMARY_WIDTH)
+
+
+def _shorten(text: str, width: int) -> str:
+    """``text``, or its beginning with "..." in ``width`` characters: cut at a space
+    (the end of a word) when that keeps at least half the width, else between two
+    tokens, a dotted name at one of its dots: never inside a name. Only a name longer
+    than the whole width is cut."""
+    if len(text) <= width:
+        return text
+    room = width - 3
+    at_space = text.rfind(" ", 0, room + 1)
+    if at_space >= room // 2:
+        return text[:at_space].rstrip() + "..."
+    end = 0
+    for token in _TOKEN.finditer(text):
+        if token.end() <= room:
+            end = token.end()
+            continue
+        at_dot = text.rfind(".", token.start(), room)
+        if at_dot > token.start():
+            end = at_dot
+        elif token.end() - token.start() > room:   # too long to show whole anyway
+            end = room
+        break
+    return text[:end].rstrip() + "..."
 
 
 def _a(number: int) -> str:
