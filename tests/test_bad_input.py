@@ -417,7 +417,8 @@ def test_cli_on_a_file_that_fails_to_read(capsys):
     """/proc/self/mem opens (for root too) and fails to read at offset 0 (EIO)."""
     for args in (["report", "/proc/self/mem"], ["diff", "/proc/self/mem", "/proc/self/mem"]):
         status, line = _cli_error(capsys, *args)
-        assert (status, line) == (1, "memviz: cannot read /proc/self/mem: Input/output error")
+        assert (status, line) == (1, f"memviz {args[0]}: cannot read /proc/self/mem: "
+                                     "input/output error")
 
 
 def test_cli_on_paths_that_cannot_be_files(capsys, tmp_path):
@@ -428,13 +429,13 @@ def test_cli_on_paths_that_cannot_be_files(capsys, tmp_path):
     (tmp_path / "loop2.json").symlink_to(loop)
     long = tmp_path / ("x" * 300 + ".json")
     cases = [
-        (good / "inside.json", "Not a directory"),
-        (loop, "Too many levels of symbolic links"),
-        (long, "File name too long"),
+        (good / "inside.json", "not a directory"),
+        (loop, "too many levels of symbolic links"),
+        (long, "file name too long"),
     ]
     for path, reason in cases:
         status, line = _cli_error(capsys, "diff", str(good), str(path))
-        assert (status, line) == (1, f"memviz: cannot read {path}: {reason}")
+        assert (status, line) == (1, f"memviz diff: cannot read {path}: {reason}")
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads a file whatever its mode; "
@@ -444,7 +445,7 @@ def test_cli_on_a_file_without_read_permission(capsys, tmp_path):
     path.write_text(_VALID)
     path.chmod(0)
     status, line = _cli_error(capsys, "report", str(path))
-    assert (status, line) == (1, f"memviz: cannot read {path}: Permission denied")
+    assert (status, line) == (1, f"memviz report: cannot read {path}: permission denied")
 
 
 @settings(max_examples=settings.default.max_examples)
@@ -463,7 +464,7 @@ def test_cli_on_binary_garbage_prints_one_line(capsys, tmp_path):
     path.write_bytes(bytes(range(256)) * 4)
     status, line = _cli_error(capsys, "report", str(path))
     assert status == 1
-    assert line == (f"memviz: not a snapshot memviz can read: {path}: not UTF-8 text "
+    assert line == (f"memviz report: not a snapshot memviz can read: {path}: not UTF-8 text "
                     "(byte 128), so not a memviz snapshot")
 
 
@@ -471,7 +472,7 @@ def test_cli_on_an_endless_device(capsys, monkeypatch):
     monkeypatch.setattr(sys.modules["memviz.snapshot"], "LOAD_LIMIT", 1 << 20)
     status, line = _cli_error(capsys, "report", "/dev/zero")
     assert status == 1
-    assert line == ("memviz: not a snapshot memviz can read: /dev/zero: more than "
+    assert line == ("memviz report: not a snapshot memviz can read: /dev/zero: more than "
                     "1,048,576 bytes, so not a memviz snapshot")
 
 
@@ -484,5 +485,5 @@ def test_cli_on_hostile_snapshots(capsys, tmp_path, field, value):
     path = tmp_path / "hostile.json"
     path.write_text(_replace(_VALID_DOCUMENT, (field,), value))
     status, line = _cli_error(capsys, "report", str(path))
-    assert status == 1 and line.startswith(f"memviz: not a snapshot memviz can read: {path}: ")
+    assert status == 1 and line.startswith(f"memviz report: not a snapshot memviz can read: {path}: ")
     assert "unexpected" not in line

@@ -1,8 +1,11 @@
 """The command line: ``python -m memviz`` and the ``memviz`` console script."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
 import textwrap
@@ -17,12 +20,28 @@ GC_READABLE = memviz.capabilities()["gc"].available
 PYMALLOC = any(c.name == "pymalloc.stats" and c.available for c in memviz.capabilities())
 
 
-def cli(*args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    """`python -m memviz ARGS` in a new process."""
+def cli(*args: str, cwd: Path | None = None, timeout: float = 120,
+        input: str | None = None) -> subprocess.CompletedProcess:
+    """`python -m memviz ARGS` in a new process (``input``: its standard input)."""
     env = dict(os.environ)
     env.pop("PYTHONPATH", None)
     return subprocess.run([sys.executable, "-m", "memviz", *args], capture_output=True,
-                          text=True, cwd=cwd, env=env, timeout=timeout)
+                          text=True, cwd=cwd, env=env, timeout=timeout, input=input)
+
+
+def python(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """`python ARGS` in a new process: what memviz run must behave like."""
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=120)
+
+
+def type_row(report: str, name: str) -> list[str] | None:
+    """The fields of type ``name``'s row in a report's Types table, None when absent."""
+    for line in report.splitlines():
+        fields = line.split()
+        if fields[:1] == [name]:
+            return fields
+    return None
 
 
 def run_main(capsys, *args: str) -> tuple[int, str, str]:
@@ -151,7 +170,7 @@ def test_a_missing_file_is_one_line_and_exit_1(capsys, tmp_path):
     memviz.snapshot().dump(good)
     status, out, err = run_main(capsys, "diff", str(good), str(tmp_path / "missing.json"))
     assert status == 1 and out == ""
-    assert one_line_error(err) == f"memviz: cannot read {tmp_path / 'missing.json'}: no such file"
+    assert one_line_error(err) == f"memviz diff: cannot read {tmp_path / 'missing.json'}: no such file"
 
 
 @pytest.mark.parametrize("content, message", [
@@ -166,47 +185,68 @@ def test_a_file_that_is_not_a_snapshot_is_one_line_and_exit_1(capsys, tmp_path, 
                                                                 message):
     bad = tmp_path / "bad.json"
     bad.write_text(content)
-    for args in (["diff", str(bad), str(bad)], ["report", str(bad)]):
+    for args in (["diff", str(bad), str(tmp_path / "other.json")], ["report", str(bad)]):
         status, out, err = run_main(capsys, *args)
         assert status == 1 and out == ""
         line = one_line_error(err)
-        assert line.startswith(f"memviz: not a snapshot memviz can read: {bad}: ")
+        assert line.startswith(f"memviz {args[0]}: not a snapshot memviz can read: {bad}: ")
         assert message in line
 
 
 def test_a_directory_and_an_unwritable_output(capsys, tmp_path):
     status, _, err = run_main(capsys, "report", str(tmp_path))
     assert status == 1
-    assert one_line_error(err) == f"memviz: cannot read {tmp_path}: it is a directory"
+    assert one_line_error(err) == f"memviz report: cannot read {tmp_path}: it is a directory"
     target = tmp_path / "no" / "such" / "dir" / "x.json"
     status, _, err = run_main(capsys, "snapshot", "-o", str(target))
-    assert status == 1
-    assert one_line_error(err) == f"memviz: cannot write {target}: No such file or directory"
+    assert status == 2   # found before the snapshot is taken: a usage error
+    assert one_line_error(err) == (f"memviz snapshot: cannot write {target}: no such directory; "
+                                   "see: python -m memviz snapshot --help")
+    assert not target.parent.exists()
+    status, _, err = run_main(capsys, "snapshot", "-o", str(tmp_path))
+    assert status == 2
+    assert one_line_error(err) == (f"memviz snapshot: cannot write {tmp_path}: it is a "
+                                   "directory; see: python -m memviz snapshot --help")
 
 
-@pytest.mark.parametrize("args, message, help_command", [
-    (["frobnicate"], "invalid choice: 'frobnicate'", "memviz --help"),
-    (["diff", "only-one.json"], "the following arguments are required: NEW.json",
-     "memviz diff --help"),
-    (["--top", "0"], "expected a positive integer, got 0", "memviz --help"),
-    (["diff", "a.json", "b.json", "--top", "many"], "expected a positive integer, got 'many'",
-     "memviz diff --help"),
-    (["run"], "give a script, or -m MODULE", "memviz run --help"),
-    (["run", "--top", "0", "x.py"], "expected a positive integer, got 0", "memviz run --help"),
-    (["snapshot", "--bogus"], "unrecognized arguments: --bogus", "memviz --help"),
+@pytest.mark.parametrize("args, prog, message", [
+    (["frobnicate"], "memviz", "argument COMMAND: invalid choice: 'frobnicate'"),
+    (["diff", "only-one.json"], "memviz diff", "the following arguments are required: NEW.json"),
+    (["--top", "0"], "memviz", "argument --top: expected a positive integer, got 0"),
+    (["diff", "a.json", "b.json", "--top", "many"], "memviz diff",
+     "argument --top: expected a positive integer, got 'many'"),
+    (["run"], "memviz run", "give a script, or -m MODULE"),
+    (["run", "--top", "x", "script.py"], "memviz run",
+     "argument --top: expected a positive integer, got 'x'"),
+    (["snapshot", "--bogus"], "memviz snapshot", "unrecognized arguments: --bogus"),
+    (["report", "a.json", "b.json"], "memviz report",
+     "several snapshots need -o FILE.html (or compare two with 'memviz diff OLD.json NEW.json')"),
+    (["tour", "--step", "9"], "memviz tour", "argument --step: no step 9: the steps are 1-6"),
 ])
-def test_usage_errors_exit_2(capsys, args, message, help_command):
-    """Each usage error points to the help of the command it is about."""
+def test_usage_errors_exit_2_and_point_to_their_own_help(capsys, args, prog, message):
     status, out, err = run_main(capsys, *args)
     assert status == 2 and out == ""
-    assert message in err and "Traceback" not in err
-    assert err.rstrip().endswith(f"Run '{help_command}' for usage.")
+    line = one_line_error(err)
+    assert line.startswith(f"{prog}: {message}")   # argparse may add "(choose from ...)"
+    assert line.endswith(f"; see: python -m {prog} --help")
+
+
+@pytest.mark.parametrize("command", ["run", "tour"])
+def test_the_help_an_error_points_to_is_that_commands(command):
+    result = cli(command, "--top" if command == "run" else "--step", "0")
+    assert result.returncode == 2
+    hint = one_line_error(result.stderr).rsplit("; see: ", 1)[1]
+    assert hint == f"python -m memviz {command} --help"
+    python, dash_m, module, *args = hint.split()
+    shown = cli(*args)
+    assert (python, dash_m, module) == ("python", "-m", "memviz")
+    assert shown.returncode == 0 and shown.stdout.startswith(f"usage: memviz {command} ")
 
 
 def test_errors_from_a_real_process(tmp_path):
     result = cli("diff", str(tmp_path / "a.json"), str(tmp_path / "b.json"))
     assert result.returncode == 1 and result.stdout == ""
-    assert one_line_error(result.stderr) == f"memviz: cannot read {tmp_path / 'a.json'}: no such file"
+    assert one_line_error(result.stderr) == f"memviz diff: cannot read {tmp_path / 'a.json'}: no such file"
     result = cli("diff")
     assert result.returncode == 2 and result.stdout == ""
     assert "the following arguments are required: OLD.json, NEW.json" in result.stderr
@@ -225,6 +265,55 @@ def test_a_closed_pipe_is_not_an_error():
     assert first == b"memviz " + memviz.__version__.encode()[:3]
     assert "Traceback" not in err and "BrokenPipe" not in err
     assert process.returncode == 0
+
+
+def test_a_dash_reads_a_snapshot_from_standard_input(tmp_path):
+    old = memviz.snapshot()
+    markers = [Marker() for _ in range(50)]
+    new = memviz.snapshot()
+    old.dump(tmp_path / "old.json")
+    new.dump(tmp_path / "new.json")
+    result = cli("report", "-", "--top", "5", input=new.to_json())
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == memviz.Snapshot.from_json(new.to_json()).report(5)
+    page = cli("report", "-o", "-", "-", input=new.to_json())
+    assert page.returncode == 0 and "<h2>Snapshot: standard input</h2>" in page.stdout
+    for args, stdin in ((["-", str(tmp_path / "new.json")], old),
+                        ([str(tmp_path / "old.json"), "-"], new)):
+        result = cli("diff", *args, "--top", "4", input=stdin.to_json())
+        assert (result.returncode, result.stderr) == (0, ""), args
+        assert result.stdout == (new - old).report(4)
+    del markers
+
+
+def test_standard_input_errors():
+    result = cli("diff", "-", "-", input="{}")
+    assert result.returncode == 2 and result.stdout == ""
+    assert one_line_error(result.stderr) == ("memviz diff: '-' (standard input) can be read "
+                                             "only once; see: python -m memviz diff --help")
+    result = cli("report", "-", input="garbage")
+    assert result.returncode == 1 and result.stdout == ""
+    assert one_line_error(result.stderr) == (
+        "memviz report: not a snapshot memviz can read: standard input: not valid JSON: "
+        "Expecting value at line 1 column 1")
+
+
+def test_no_such_file_is_said_one_way(tmp_path):
+    missing, script = tmp_path / "missing.json", tmp_path / "missing.py"
+    cases = [
+        (["report", missing], f"memviz report: cannot read {missing}: no such file"),
+        (["report", "-o", tmp_path / "x.html", missing],
+         f"memviz report: cannot read {missing}: no such file"),
+        (["diff", missing, missing], f"memviz diff: cannot read {missing}: no such file"),
+        (["run", script], f"memviz run: cannot run {script}: no such file"),
+        (["run", "-o", tmp_path / "no" / "x.json", "-m", "json.tool"],
+         f"memviz run: cannot write {tmp_path / 'no' / 'x.json'}: no such directory; "
+         "see: python -m memviz run --help"),
+    ]
+    for args, message in cases:
+        result = cli(*map(str, args), cwd=tmp_path)
+        assert result.returncode in (1, 2) and result.stdout == ""
+        assert one_line_error(result.stderr) == message
 
 
 # --------------------------------------------------------------------------------------
@@ -336,10 +425,10 @@ def test_run_keeps_the_exit_status(tmp_path, code, status, stderr):
 def test_run_what_does_not_exist(capsys, tmp_path):
     status, out, err = run_main(capsys, "run", str(tmp_path / "nope.py"))
     assert status == 1 and out == ""
-    assert one_line_error(err) == f"memviz: cannot run {tmp_path / 'nope.py'}: no such file"
+    assert one_line_error(err) == f"memviz run: cannot run {tmp_path / 'nope.py'}: no such file"
     status, out, err = run_main(capsys, "run", "-m", "no_such_module_here")
     assert status == 1
-    assert one_line_error(err) == ("memviz: cannot run -m no_such_module_here: "
+    assert one_line_error(err) == ("memviz run: cannot run -m no_such_module_here: "
                                    "no module named 'no_such_module_here'")
     status, _, err = run_main(capsys, "run", str(tmp_path))
     assert status == 1 and one_line_error(err).endswith(": not a file")
@@ -353,118 +442,149 @@ def test_the_console_script(tmp_path):
     result = subprocess.run([str(script), "report", str(tmp_path / "x.json")],
                             capture_output=True, text=True)
     assert result.returncode == 1
-    assert one_line_error(result.stderr) == f"memviz: cannot read {tmp_path / 'x.json'}: no such file"
+    assert one_line_error(result.stderr) == f"memviz report: cannot read {tmp_path / 'x.json'}: no such file"
 
 
 # --------------------------------------------------------------------------------------
-# run: the report and the saved snapshots survive what the script does to its streams
+# run and the script's standard output, its exit status, and the output files
 
 
-@pytest.mark.parametrize("how, script", [
-    ("closes stdout", "import sys\nprint('from the script')\nsys.stdout.close()\nsys.exit(3)\n"),
-    ("replaces stdout", "import io, sys\nprint('from the script')\nsys.stdout = io.StringIO()\n"
-                        "print('swallowed')\nsys.exit(3)\n"),
+def test_run_json_tool_which_closes_stdout(tmp_path):
+    (tmp_path / "small.json").write_text('{"b": [1, 2], "a": null}\n')
+    after = tmp_path / "after.json"
+    result = cli("run", "-o", str(after), "-m", "json.tool", "small.json", cwd=tmp_path)
+    plain = python("-m", "json.tool", "small.json", cwd=tmp_path)
+    assert (result.returncode, result.stderr) == (plain.returncode, plain.stderr) == (0, "")
+    assert result.stdout.startswith(
+        plain.stdout + "\nmemviz run: json.tool small.json (exit status 0, ")
+    assert "\nmemviz diff: " in result.stdout
+    assert memviz.Snapshot.load(after).pid != os.getpid()
+
+
+@pytest.mark.parametrize("code", [
+    "import sys; print('hi'); sys.stdout.close()",
+    "import io, sys; print('hi'); sys.stdout = io.StringIO(); print('swallowed')",
+    "import sys; print('hi'); sys.stdout.close(); sys.exit(4)",
+    "import sys\nprint('hi')\nsys.stdout.close()\nraise ValueError('late')",
+    "import os, sys; print('hi', flush=True); os.close(sys.stdout.fileno())",
 ])
-def test_run_reports_to_the_stdout_it_started_with(tmp_path, how, script):
-    path = tmp_path / "streams.py"
-    path.write_text(script)
-    saved = tmp_path / "after.json"
-    result = cli("run", "-o", str(saved), str(path), cwd=tmp_path)
-    assert result.returncode == 3, result.stderr   # the script's status, not memviz's
-    assert "Traceback" not in result.stderr and "closed file" not in result.stderr
-    assert result.stdout.startswith("from the script\n")
-    assert "swallowed" not in result.stdout
-    assert f"memviz run: {path} (exit status 3, " in result.stdout
-    assert memviz.Snapshot.load(saved).pid == json.loads(saved.read_text())["pid"]
+def test_run_reports_whatever_the_script_did_to_stdout(tmp_path, code):
+    script = tmp_path / "script.py"
+    script.write_text(code + "\n")
+    after = tmp_path / "after.json"
+    result = cli("run", "-o", str(after), str(script), cwd=tmp_path)
+    plain = python(str(script), cwd=tmp_path)
+    assert plain.stdout == "hi\n"
+    assert (result.returncode, result.stderr) == (plain.returncode, plain.stderr)
+    assert result.stdout.startswith(
+        f"hi\n\nmemviz run: {script} (exit status {plain.returncode}, ")
+    assert "\nmemviz diff: " in result.stdout and "swallowed" not in result.stdout
+    assert memviz.Snapshot.load(after).pid != os.getpid()
 
 
-def test_run_a_module_that_closes_stdout(tmp_path):
-    """``json.tool`` closes sys.stdout when it is done writing: the report still comes."""
-    (tmp_path / "small.json").write_text('{"a": 1}')
-    saved = tmp_path / "after.json"
-    result = cli("run", "-o", str(saved), "-m", "json.tool", "small.json", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert result.stderr == ""
-    assert result.stdout.startswith('{\n    "a": 1\n}\n')
-    assert "memviz run: json.tool small.json (exit status 0, " in result.stdout
-    assert saved.stat().st_size > 0 and memviz.Snapshot.load(saved).pid > 0
-
-
-@pytest.mark.parametrize("option", ["-o", "--before"])
-@pytest.mark.parametrize("where, reason", [
-    ("missing/x.json", "no such directory {tmp}/missing"),
-    (".", "it is a directory"),
+@pytest.mark.parametrize("options, message", [
+    (["-o", "{tmp}/no/such/after.json"], "cannot write {tmp}/no/such/after.json: no such directory"),
+    (["--before", "{tmp}/no/before.json"], "cannot write {tmp}/no/before.json: no such directory"),
+    (["-o", "{tmp}"], "cannot write {tmp}: it is a directory"),
+    (["--before", "{tmp}/s.json", "-o", "{tmp}/./s.json"], "-o and --before name the same file"),
 ])
-def test_run_checks_where_it_writes_before_starting_the_script(tmp_path, option, where, reason):
+def test_run_checks_its_output_files_before_starting_the_script(tmp_path, options, message):
     marker = tmp_path / "started"
-    script = tmp_path / "marks.py"
+    script = tmp_path / "script.py"
     script.write_text(f"open({str(marker)!r}, 'w').close()\n")
-    target = str(tmp_path / where) if where != "." else str(tmp_path)
-    result = cli("run", option, target, str(script), cwd=tmp_path)
+    result = cli("run", *(o.format(tmp=tmp_path) for o in options), str(script), cwd=tmp_path)
     assert result.returncode == 2 and result.stdout == ""
-    assert not marker.exists()   # the script never ran
-    first, second = result.stderr.strip().splitlines()
-    assert first == (f"memviz run: cannot write {option} {target}: "
-                     f"{reason.format(tmp=tmp_path)}; the script was not started")
-    assert second == "Run 'memviz run --help' for usage."
+    assert one_line_error(result.stderr) == (f"memviz run: {message.format(tmp=tmp_path)}; "
+                                             "see: python -m memviz run --help")
+    assert not marker.exists()
+    assert cli("run", "-o", str(tmp_path / "fine.json"), str(script)).returncode == 0
+    assert marker.exists() and (tmp_path / "fine.json").exists()   # the same script runs
+
+
+NODES = 2_500
+CYCLES = f"""
+    import gc, sys
+    gc.collect()   # garbage from before the script is not the workload's
+    gc.disable()   # no automatic collection frees part of the workload
+    class Node:
+        def __init__(self):
+            self.me = self   # a cycle: once dropped, garbage until a collection
+    for _ in range({NODES}):
+        Node()
+    if sys.argv[1:] == ["collect"]:
+        print(gc.collect())
+"""
 
 
 @pytest.mark.skipif(not GC_READABLE, reason="no GC readings here")
 def test_run_collect_frees_cyclic_garbage_before_the_last_reading(tmp_path):
-    """Without --collect a type whose instances are cyclic garbage shows as left behind;
-    with it, the collection runs before the last reading and the report says how many
-    unreachable objects it found: gc.collect()'s own figure, as the script measures it."""
     script = tmp_path / "cycles.py"
-    script.write_text(textwrap.dedent("""
-        import gc, sys
-        gc.disable()              # keep the garbage until memviz (or nobody) collects it
-        class Cyclic:
-            def __init__(self):
-                self.me = self
-        for _ in range(400):
-            Cyclic()
-    """))
-    plain = cli("run", "--top", "50", str(script), cwd=tmp_path)
-    assert plain.returncode == 0, plain.stderr
-    assert "not collected before the last reading" in plain.stdout
-    row = next(line.split() for line in plain.stdout.splitlines() if "__main__.Cyclic" in line)
-    assert row[1:3] == ["400", "+400"]
+    script.write_text(textwrap.dedent(CYCLES))
+    oracle = python(str(script), "collect")
+    found = int(oracle.stdout)   # what gc.collect() finds after the workload
+    assert found >= NODES
 
-    collected = cli("run", "--collect", "--top", "50", str(script), cwd=tmp_path)
+    uncollected = cli("run", "-o", str(tmp_path / "plain.json"), str(script))
+    assert uncollected.returncode == 0, uncollected.stderr
+    assert ("\nnot collected before the last reading (cyclic garbage may be counted; "
+            "--collect to collect first)\n") in uncollected.stdout
+    assert type_row(uncollected.stdout, "__main__.Node")[:3] == [
+        "__main__.Node", f"{NODES:,}", f"+{NODES:,}"]
+    assert memviz.Snapshot.load(tmp_path / "plain.json").type_counts()["__main__.Node"] == NODES
+
+    collected = cli("run", "--collect", "-o", str(tmp_path / "collected.json"), str(script))
     assert collected.returncode == 0, collected.stderr
-    assert "Cyclic" not in collected.stdout
-    # The collector's own count of the same garbage (instances, and on 3.10 their dicts).
-    oracle = subprocess.run([sys.executable, "-c", script.read_text() + "\nprint(gc.collect())"],
-                            capture_output=True, text=True)
-    freed = int(oracle.stdout.split()[-1])
-    line = next(l for l in collected.stdout.splitlines() if l.startswith("collected before"))
-    # memviz's own start-up garbage was collected before the first reading: all that is
-    # left to find is the script's.
-    assert int(line.split()[5].replace(",", "")) == freed
+    assert (f"\ncollected before the last reading: {found:,} unreachable objects freed\n"
+            in collected.stdout)
+    assert type_row(collected.stdout, "__main__.Node") is None
+    assert "__main__.Node" not in memviz.Snapshot.load(tmp_path / "collected.json").type_counts()
 
 
-def test_a_dash_is_standard_input_for_report_and_diff(tmp_path):
-    env = dict(os.environ)
-    env.pop("PYTHONPATH", None)
-    saved = tmp_path / "snap.json"
-    assert cli("snapshot", "-o", str(saved)).returncode == 0
-    text = saved.read_text()
+# --------------------------------------------------------------------------------------
+# The README's first command: the example service's leak
 
-    def piped(*args):
-        return subprocess.run([sys.executable, "-m", "memviz", *args], input=text,
-                              capture_output=True, text=True, env=env, timeout=120)
 
-    from_stdin, from_file = piped("report", "-"), cli("report", str(saved))
-    assert from_stdin.returncode == 0 and from_stdin.stderr == ""
-    assert from_stdin.stdout == from_file.stdout
-    diff = piped("diff", "-", str(saved))
-    assert diff.returncode == 0
-    assert diff.stdout == cli("diff", str(saved), str(saved)).stdout
-    both = piped("diff", "-", "-")
-    assert both.returncode == 2
-    assert both.stderr.splitlines()[0] == ("memviz diff: standard input (-) can be only one "
-                                           "of OLD.json and NEW.json")
-    bad = subprocess.run([sys.executable, "-m", "memviz", "report", "-"], input="{}",
-                         capture_output=True, text=True, env=env, timeout=120)
-    assert bad.returncode == 1
-    assert one_line_error(bad.stderr).startswith("memviz: not a snapshot memviz can read: /dev/stdin")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def quick_start() -> list[str]:
+    """The README's quick-start commands, without their comments."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = text.split("```sh\n", 1)[1].split("```", 1)[0]
+    return [line.split(" #", 1)[0].strip() for line in block.splitlines()]
+
+
+def test_the_readme_quick_start_order():
+    first, second, third = quick_start()
+    assert first == "pip install . && python -m memviz run examples/leaky_service.py"
+    assert second == "python -m memviz"
+    assert third.endswith("python -m pytest tests")
+
+
+@pytest.mark.skipif(not GC_READABLE, reason="no GC readings here")
+def test_the_readme_first_command_shows_the_example_services_leak():
+    install, command = quick_start()[0].split(" && ")
+    interpreter, dash_m, module, *args = shlex.split(command)
+    assert (interpreter, dash_m, module) == ("python", "-m", "memviz")
+    path = ROOT / args[-1]
+    spec = importlib.util.spec_from_file_location("leaky_service", path)
+    service = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(service)
+    # The oracle for what the service leaks: its objects that outlive a run of it.
+    import gc
+
+    service.serve(service.REQUESTS)
+    leaked = sum(type(o) is service.Response for o in gc.get_objects())
+    assert leaked == service.REQUESTS
+    assert not any(type(o) is service.Request for o in gc.get_objects())
+    service._response_cache.clear()
+
+    result = cli(*args, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"served {service.REQUESTS:,} requests ")
+    row = type_row(result.stdout, "__main__.Response")
+    assert row[:3] == ["__main__.Response", f"{leaked:,}", f"+{leaked:,}"]
+    assert sum(int(n.replace(",", "")) for n in row[3:]) == leaked   # by generation
+    assert type_row(result.stdout, "__main__.Request") is None       # freed, not leaked
+    elapsed = re.search(r"\(exit status 0, ([0-9.]+) s\)", result.stdout)
+    assert float(elapsed.group(1)) < 2

@@ -395,9 +395,9 @@ def test_three_snapshots_two_diffs(tmp_path, two_snapshots):
 def test_command_errors(capsys, tmp_path, two_snapshots):
     assert cli_main(["report", *two_snapshots]) == 2      # several need -o
     assert "-o FILE.html" in capsys.readouterr().err
-    assert cli_main(["report", "-o", str(tmp_path / "none" / "x.html")]) == 1
+    assert cli_main(["report", "-o", str(tmp_path / "none" / "x.html")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("memviz: cannot write ") and err.count("\n") == 1
+    assert err.startswith("memviz report: cannot write ") and err.count("\n") == 1
     assert cli_main(["report", "-o", str(tmp_path / "x.html"), str(tmp_path / "missing.json")]) == 1
     assert "no such file" in capsys.readouterr().err
 

@@ -1,8 +1,11 @@
 """memviz's command line: ``python -m memviz`` (or ``memviz``) and its commands.
 
-Usage errors exit 2 (argparse); a file that is missing, unreadable or not a snapshot
-exits 1 with a one-line message on standard error; ``run`` exits with the script's own
-exit status.
+Every error is one line on standard error that starts with the command (``memviz diff:
+...``). Usage errors -- bad arguments, and output files that cannot be written, found
+before any work starts -- exit 2 and point to the command's ``--help``; a file that is
+missing, unreadable or not a snapshot exits 1; ``run`` exits with the script's own exit
+status. ``-`` names standard input for the snapshots ``report`` and ``diff`` read, and
+standard output for what ``snapshot -o`` and ``report -o`` write.
 """
 from __future__ import annotations
 
@@ -14,13 +17,29 @@ from typing import Sequence
 from . import __version__
 from ._errors import MemvizError, SnapshotFormatError
 from ._report import format_bytes
-from ._words import plural
+from ._words import counted
 
 PROG = "memviz"
 
 
+#: How the messages name standard input ("-") as a snapshot's source.
+STDIN = "standard input"
+
+
 class CommandError(Exception):
     """A failure to report in one line on stderr, exit status 1."""
+
+
+class _UsageError(Exception):
+    """A bad command line: one line on stderr that points to the command's --help, exit
+    status 2."""
+
+    def __init__(self, prog: str, message: str):
+        super().__init__(message)
+        self.prog = prog   # "memviz" or "memviz COMMAND": whose usage was wrong
+
+    def __str__(self) -> str:
+        return f"{self.prog}: {self.args[0]}; see: python -m {self.prog} --help"
 
 
 # --------------------------------------------------------------------------------------
@@ -37,30 +56,33 @@ def _live_header() -> str:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from . import Snapshot, snapshot
+    from . import snapshot
 
     files = args.file if isinstance(args.file, list) else [args.file] if args.file else []
+    _check_stdin_once(args.prog, files)
     if getattr(args, "output", None):
         return _html_report(args, files)
     if len(files) > 1:
-        raise _UsageError("report: several snapshots need -o FILE.html (or compare two "
-                          "with 'memviz diff OLD.json NEW.json')")
+        raise _UsageError(args.prog, "several snapshots need -o FILE.html (or compare two "
+                                     "with 'memviz diff OLD.json NEW.json')")
     if not files:
         snap = snapshot()
         _out(_live_header() + "\n\n" + snap.report(args.top))
     else:
-        _out(_load(Snapshot, files[0]).report(args.top))
+        _out(_load(files[0]).report(args.top))
     return 0
 
 
 def _html_report(args: argparse.Namespace, files: list[str]) -> int:
     """report -o FILE.html: one self-contained page (memviz.htmlreport)."""
-    from . import Snapshot, snapshot
+    from . import snapshot
     from .htmlreport import render_report
 
-    snaps = [_load(Snapshot, path) for path in files] or [snapshot()]
-    names = [("standard input" if path == STDIN else os.path.basename(path))
-             for path in files] or ["this interpreter, now"]
+    if args.output != "-":
+        _check_outputs(args.prog, {"-o": args.output})
+    snaps = [_load(path) for path in files] or [snapshot()]
+    names = ([STDIN if path == "-" else os.path.basename(path) for path in files]
+             or ["this interpreter, now"])
     page = render_report(snaps, args.top, names=names)
     if args.output == "-":
         _out(page)
@@ -78,14 +100,12 @@ def _html_report(args: argparse.Namespace, files: list[str]) -> int:
 def cmd_snapshot(args: argparse.Namespace) -> int:
     from . import snapshot
 
-    snap = snapshot()
     if args.output in (None, "-"):
-        _out(snap.to_json(indent=args.indent) + "\n")
+        _out(snapshot().to_json(indent=args.indent) + "\n")
         return 0
-    try:
-        snap.dump(args.output)
-    except OSError as error:
-        raise CommandError(f"cannot write {args.output}: {_os_reason(error)}") from None
+    _check_outputs(args.prog, {"-o": args.output})
+    snap = snapshot()
+    _save(snap, args.output)
     summary = [f"snapshot written to {args.output}"]
     if snap.generations is not None:
         summary.append(f"{sum(g.objects for g in snap.generations):,} GC objects")
@@ -98,39 +118,54 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from . import Snapshot
-
-    if args.old == args.new == STDIN:
-        raise _UsageError(f"{PROG} diff: standard input (-) can be only one of OLD.json and "
-                          "NEW.json", command="diff")
-    old = _load(Snapshot, args.old)
-    new = _load(Snapshot, args.new)
+    _check_stdin_once(args.prog, [args.old, args.new])
+    old = _load(args.old)
+    new = _load(args.new)
     _out((new - old).report(args.top))
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    if args.module is None and args.script is None:
+        raise _UsageError(args.prog, "give a script, or -m MODULE")
+    # Before the script starts: a bad output path must not cost a whole run, nor replace
+    # the script's exit status at the end.
+    _check_outputs(args.prog, {"-o": args.output, "--before": args.before})
+    target, argv = _run_target(args)
+    with _OriginalStdout() as stdout:
+        status, tracker, freed = _run_tracked(args, target, argv)
+        header = (f"\nmemviz run: {' '.join(argv)} (exit status {status}, "
+                  f"{tracker.elapsed:.3f} s)\n{_collect_line(freed)}\n\n")
+        try:
+            for path, snap in ((args.before, tracker.before), (args.output, tracker.after)):
+                if path:
+                    _save(snap, path)
+        finally:
+            stdout.write(header + tracker.report(args.top))
+    return status
+
+
+def _run_target(args: argparse.Namespace) -> tuple[str, list[str]]:
+    """What `run` runs, and its sys.argv; CommandError when there is nothing to run."""
+    if args.module is not None:
+        _check_module(args.module)
+        return args.module, [args.module, *args.args]
+    target = args.script
+    if not os.path.isfile(target):
+        reason = "no such file" if not os.path.exists(target) else "not a file"
+        raise CommandError(f"cannot run {target}: {reason}")
+    if not os.access(target, os.R_OK):
+        raise CommandError(f"cannot run {target}: not readable")
+    return target, [target, *args.args]
+
+
+def _run_tracked(args: argparse.Namespace, target: str, argv: list[str]):
+    """Runs the script or module under memviz.track(), as python would run it: (its exit
+    status, the tracker, the objects ``--collect`` freed or None)."""
+    import gc
     import runpy
 
     from . import track
-
-    if args.module is not None:
-        target, argv = args.module, [args.module, *args.args]
-        _check_module(target)
-    elif args.script is not None:
-        target, argv = args.script, [args.script, *args.args]
-        if not os.path.isfile(target):
-            reason = "no such file" if not os.path.exists(target) else "not a file"
-            raise CommandError(f"cannot run {target}: {reason}")
-        if not os.access(target, os.R_OK):
-            raise CommandError(f"cannot run {target}: not readable")
-    else:
-        raise _UsageError("run: give a script, or -m MODULE", command="run")
-    # A path memviz cannot write is found now, not after the script has run for an hour.
-    for option, path in (("-o", args.output), ("--before", args.before)):
-        if path:
-            _check_writable(option, path)
-    report_stream = _ReportStream()
 
     saved_argv, saved_path0 = sys.argv[:], sys.path[0] if sys.path else None
     sys.argv = argv
@@ -141,10 +176,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     # memviz's own start-up garbage (argparse's, the imports') is not the script's doing:
     # collected before the first snapshot, so the report shows what the script did.
-    import gc
-
     gc.collect()
     status = 0
+    freed = None
     tracker = track()
     left_behind = None   # the script's globals: what it left behind includes them
     try:
@@ -161,87 +195,60 @@ def cmd_run(args: argparse.Namespace) -> int:
                 left_behind = _script_globals(error)
                 _print_script_traceback(error)
                 status = 130 if isinstance(error, KeyboardInterrupt) else 1
-            # Cyclic garbage is not left behind: the next collection frees it. Without
-            # --collect it is in the last reading, and the report says so.
-            unreachable = gc.collect() if args.collect else None
+            if args.collect:
+                # Cyclic garbage is not left behind: the next collection frees it.
+                freed = gc.collect()
     finally:
         sys.argv = saved_argv
         if saved_path0 is not None and args.module is None:
             sys.path[0] = saved_path0
     del left_behind
-    _flush_quietly(sys.stdout)   # the script's own output first, wherever it now goes
-    for path, snap in ((args.before, tracker.before), (args.output, tracker.after)):
-        if path:
-            try:
-                snap.dump(path)
-            except OSError as error:
-                raise CommandError(f"cannot write {path}: {_os_reason(error)}") from None
-    if unreachable is None:
-        collected = ("not collected before the last reading: cyclic garbage the next "
-                     "collection would free counts as left behind (--collect collects first)")
-    else:
-        collected = (f"collected before the last reading: {unreachable:,} unreachable "
-                     f"{plural(unreachable, 'object')} found and freed")
-    report_stream.write(f"\nmemviz run: {' '.join(argv)} (exit status {status}, "
-                        f"{tracker.elapsed:.3f} s)\n{collected}\n\n" + tracker.report(args.top))
-    return status
+    return status, tracker, freed
 
 
-class _ReportStream:
-    """Where ``run`` prints its report: the standard output memviz started with, although
-    the script may have replaced ``sys.stdout`` (the report is not the script's to
-    swallow) or closed it (``sys.stdout.close()``; ``json.tool`` does). A duplicate of its
-    file descriptor is made before the script runs; standard error when neither is left."""
+def _collect_line(freed: int | None) -> str:
+    """What `run` did about cyclic garbage before its last reading."""
+    if freed is None:
+        return ("not collected before the last reading (cyclic garbage may be counted; "
+                "--collect to collect first)")
+    return f"collected before the last reading: {counted(freed, 'unreachable object')} freed"
 
-    def __init__(self) -> None:
-        self._stdout, self._stderr = sys.stdout, sys.stderr
+
+class _OriginalStdout:
+    """The standard output memviz started with, for the report `run` prints after the
+    script: the script may close sys.stdout (`json.tool` does), replace it, or close its
+    file descriptor. A duplicate of the descriptor, taken before the script starts,
+    outlives all three."""
+
+    def __enter__(self) -> _OriginalStdout:
+        self._stream = sys.stdout
         try:
-            self._fd: int | None = os.dup(self._stdout.fileno())
-        except (AttributeError, OSError, ValueError):   # no stdout, or not a file (capsys)
+            self._fd = os.dup(self._stream.fileno())
+        except (AttributeError, OSError, ValueError):
+            # No standard output, or not a file: main() called with sys.stdout a StringIO.
+            self._fd = None
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
             self._fd = None
 
     def write(self, text: str) -> None:
-        try:
-            if self._stdout is not None and not self._stdout.closed:
-                _write(self._stdout, text)
-            elif self._fd is not None:
-                with os.fdopen(self._fd, "w", encoding="utf-8", errors="backslashreplace") as out:
-                    self._fd = None
-                    out.write(text)
-            else:
-                _write(self._stderr, text)
-        finally:
-            if self._fd is not None:
-                os.close(self._fd)
-                self._fd = None
-
-
-def _write(stream, text: str) -> None:
-    stream.write(text)
-    stream.flush()
-
-
-def _flush_quietly(stream) -> None:
-    """Flush a stream the script may have closed or replaced by something without flush."""
-    try:
-        stream.flush()
-    except (AttributeError, OSError, ValueError):
-        pass
-
-
-def _check_writable(option: str, path: str) -> None:
-    """A usage error unless ``path`` can be created or overwritten as a file."""
-    directory = os.path.dirname(path) or "."
-    if os.path.isdir(path):
-        reason = "it is a directory"
-    elif not os.path.isdir(directory):
-        reason = f"no such directory {directory}"
-    elif not os.access(directory, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
-        reason = "permission denied"
-    else:
-        return
-    raise _UsageError(f"{PROG} run: cannot write {option} {path}: {reason}; "
-                      "the script was not started", command="run")
+        """Writes ``text`` after everything the script printed."""
+        for stream in (sys.stdout, self._stream):   # the script's, then memviz's
+            try:
+                stream.flush()
+            except (AttributeError, ValueError, OSError):
+                pass   # gone (None, closed): nothing of it waits to be written
+        if self._fd is None:
+            usable = self._stream is not None and not self._stream.closed
+            _out(text, self._stream if usable else sys.stderr)
+            return
+        fd, self._fd = self._fd, None
+        with open(fd, "w", encoding=getattr(self._stream, "encoding", None),
+                  errors=getattr(self._stream, "errors", None)) as stream:
+            stream.write(text)
 
 
 def cmd_tour(args: argparse.Namespace) -> int:
@@ -301,47 +308,81 @@ def _exit_status(code) -> int:
 
 
 def _os_reason(error: OSError) -> str:
-    return error.strerror or str(error)
+    """Why a file could not be read or written, in the same words for the same problem
+    in every command."""
+    if isinstance(error, FileNotFoundError):
+        return "no such file"
+    if isinstance(error, IsADirectoryError):
+        return "it is a directory"
+    reason = error.strerror or str(error)
+    return reason[:1].lower() + reason[1:]   # "permission denied", as "no such file"
 
 
-#: A snapshot path of "-" is standard input, as `snapshot` writes to standard output when
-#: given no file: `memviz snapshot | memviz report -`.
-STDIN = "-"
+def _output_problem(path: str) -> str | None:
+    """Why ``path`` cannot be written as an output file, or None when it can."""
+    if os.path.isdir(path):
+        return "it is a directory"
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        return "no such directory"
+    if os.path.exists(path):
+        writable = os.access(path, os.W_OK)
+    else:
+        writable = os.access(directory, os.W_OK | os.X_OK)
+    return None if writable else "permission denied"
 
 
-def _load(cls, path: str):
+def _check_outputs(prog: str, outputs: dict[str, str | None]) -> None:
+    """A usage error unless every output file given (option: path) can be written: found
+    before the work that would have filled them."""
+    given = {option: path for option, path in outputs.items() if path}
+    for path in given.values():
+        problem = _output_problem(path)
+        if problem:
+            raise _UsageError(prog, f"cannot write {path}: {problem}")
+    if len({os.path.abspath(path) for path in given.values()}) < len(given):
+        raise _UsageError(prog, f"{' and '.join(given)} name the same file")
+
+
+def _check_stdin_once(prog: str, paths: list[str]) -> None:
+    """Standard input ("-") holds one snapshot: a usage error when it is named twice."""
+    if paths.count("-") > 1:
+        raise _UsageError(prog, f"'-' ({STDIN}) can be read only once")
+
+
+def _load(path: str):
+    """The snapshot saved in ``path`` (``-``: standard input), or a CommandError that says
+    why not."""
+    from .snapshot import Snapshot, _read
+
     try:
-        # /dev/stdin: Snapshot.load's size limit and messages then hold for a pipe too.
-        return cls.load("/dev/stdin" if path == STDIN else path)
-    except FileNotFoundError:
-        raise CommandError(f"cannot read {path}: no such file") from None
-    except IsADirectoryError:
-        raise CommandError(f"cannot read {path}: it is a directory") from None
+        if path == "-":
+            return _read(sys.stdin.buffer, STDIN)
+        return Snapshot.load(path)
     except OSError as error:
-        raise CommandError(f"cannot read {path}: {_os_reason(error)}") from None
+        raise CommandError(f"cannot read {STDIN if path == '-' else path}: "
+                           f"{_os_reason(error)}") from None
     except SnapshotFormatError as error:
         # The message starts with the path already.
         raise CommandError(f"not a snapshot memviz can read: {error}") from None
 
 
-def _out(text: str) -> None:
-    _write(sys.stdout, text)
+def _save(snap, path: str) -> None:
+    try:
+        snap.dump(path)
+    except OSError as error:
+        raise CommandError(f"cannot write {path}: {_os_reason(error)}") from None
 
 
-class _UsageError(Exception):
-    """A command line memviz cannot act on: exit status 2, and a pointer to the help of
-    the command (``command``) or of memviz."""
-
-    def __init__(self, message: str, command: str | None = None) -> None:
-        super().__init__(message)
-        self.help = f"{PROG} {command} --help" if command else f"{PROG} --help"
+def _out(text: str, stream=None) -> None:
+    stream = sys.stdout if stream is None else stream
+    stream.write(text)
+    stream.flush()
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
-        # prog is "memviz" or "memviz COMMAND": point to the help of the command at hand.
-        command = self.prog.partition(" ")[2] or None
-        raise _UsageError(f"{self.prog}: {message}", command=command)
+        raise _UsageError(self.prog, message)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -358,7 +399,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"memviz {__version__}")
     parser.add_argument("--top", type=_positive, default=15, metavar="N",
                         help="types and size classes to list (default 15)")
-    parser.set_defaults(func=cmd_report, file=None)
+    parser.set_defaults(func=cmd_report, file=None, prog=parser.prog)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
 
     report = commands.add_parser(
@@ -368,13 +409,14 @@ def build_parser() -> argparse.ArgumentParser:
                     "instead (tables, the arena map; for several snapshots also what "
                     "changed from each to the next).")
     report.add_argument("file", nargs="*", metavar="FILE.json",
-                        help="snapshots saved by 'memviz snapshot -o' (default: take one now)")
+                        help="snapshots saved by 'memviz snapshot -o', '-' for one on "
+                             "standard input (default: take one now)")
     report.add_argument("-o", "--output", metavar="FILE.html",
                         help="write the report as an HTML page to FILE.html ('-': standard "
                              "output)")
     report.add_argument("--top", type=_positive, default=15, metavar="N",
                         help="types to list (default 15)")
-    report.set_defaults(func=cmd_report)
+    report.set_defaults(func=cmd_report, prog=report.prog)
 
     snap = commands.add_parser(
         "snapshot", help="save a snapshot of this interpreter as JSON",
@@ -386,42 +428,44 @@ def build_parser() -> argparse.ArgumentParser:
                       help="where to write the snapshot (default: standard output)")
     snap.add_argument("--indent", type=int, default=None, metavar="N",
                       help="indent the JSON by N spaces")
-    snap.set_defaults(func=cmd_snapshot)
+    snap.set_defaults(func=cmd_snapshot, prog=snap.prog)
 
     diff = commands.add_parser(
         "diff", help="compare two saved snapshots",
         description="Prints what changed from OLD to NEW: objects per type, the collector's "
                     "generations and collections, pymalloc's size classes and arenas, RSS.")
-    diff.add_argument("old", metavar="OLD.json")
-    diff.add_argument("new", metavar="NEW.json")
+    diff.add_argument("old", metavar="OLD.json", help="the earlier snapshot ('-': standard input)")
+    diff.add_argument("new", metavar="NEW.json", help="the later snapshot ('-': standard input)")
     diff.add_argument("--top", type=_positive, default=10, metavar="N",
                       help="changes to list per table (default 10)")
-    diff.set_defaults(func=cmd_diff)
+    diff.set_defaults(func=cmd_diff, prog=diff.prog)
 
     run = commands.add_parser(
         "run", help="run a script or module and report what it left behind",
-        usage=f"{PROG} run [-h] [-o FILE.json] [--before FILE.json] [--top N] [--collect] "
+        usage=f"{PROG} run [-h] [-o FILE.json] [--before FILE.json] [--collect] [--top N] "
               "(-m MODULE | SCRIPT.py) [args ...]",
         description="Runs a Python script (as 'python SCRIPT.py args' would: as __main__, "
                     "with sys.argv, keeping its exit status) or a module (-m) under "
                     "memviz.track(), then prints what it left behind (objects per type, "
-                    "pymalloc blocks and arenas, RSS) and the collections it triggered. "
-                    "memviz's options come before the script; everything after the script "
-                    "or module name is passed to it.")
+                    "pymalloc blocks and arenas, RSS) and the collections it triggered, on "
+                    "the standard output memviz started with (whatever the script did to "
+                    "sys.stdout). memviz's options come before the script; everything after "
+                    "the script or module name is passed to it.")
     run.add_argument("-o", "--output", metavar="FILE.json",
                      help="also save the snapshot taken when the script ended")
     run.add_argument("--before", metavar="FILE.json",
                      help="also save the snapshot taken before the script started")
+    run.add_argument("--collect", action="store_true",
+                     help="collect cyclic garbage (gc.collect()) before the last reading: "
+                          "without it, garbage the next collection frees counts as left "
+                          "behind")
     run.add_argument("--top", type=_positive, default=10, metavar="N",
                      help="changes to list per table (default 10)")
-    run.add_argument("--collect", action="store_true",
-                     help="collect cyclic garbage before the last reading, so the report "
-                          "lists only what is still reachable")
     run.add_argument("-m", dest="module", metavar="MODULE",
                      help="run a module as 'python -m MODULE' would")
     run.add_argument("script", nargs="?", metavar="SCRIPT.py")
     run.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script")
-    run.set_defaults(func=cmd_run)
+    run.set_defaults(func=cmd_run, prog=run.prog)
 
     from .tour import configure_parser as tour_options
 
@@ -432,7 +476,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "readings of what just happened. Pauses for Enter between steps when "
                     "standard input is a terminal.")
     tour_options(tour)
-    tour.set_defaults(func=cmd_tour)
+    tour.set_defaults(func=cmd_tour, prog=tour.prog)
     return parser
 
 
@@ -455,7 +499,7 @@ def _split_run(argv: list[str]) -> tuple[list[str], list[str] | None]:
     if i >= len(argv) or argv[i] != "run":
         return argv, None
     i += 1
-    takes_value = {"-o", "--output", "--before", "--top"}   # --collect takes none
+    takes_value = {"-o", "--output", "--before", "--top"}
     while i < len(argv):
         arg = argv[i]
         if arg == "-m":
@@ -477,23 +521,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     own, module_args = _split_run(argv)
+    prog = PROG   # whose error it is: "memviz COMMAND" once the command is known
     try:
-        args = parser.parse_args(own)
+        args, unknown = parser.parse_known_args(own)
+        prog = args.prog
+        if unknown:   # parse_args would say so as the main parser's, not the command's
+            raise _UsageError(prog, f"unrecognized arguments: {' '.join(unknown)}")
         if module_args is not None:
             args.args = module_args
-        if getattr(args, "func", None) is cmd_run and args.module and args.script:
+        if args.func is cmd_run and args.module and args.script:
             # `run -m MODULE` with a name argparse took for SCRIPT: it is the module's
             args.args = [args.script, *args.args]
             args.script = None
         return args.func(args)
     except _UsageError as error:
-        print(f"{error}\nRun '{error.help}' for usage.", file=sys.stderr)
+        print(error, file=sys.stderr)
         return 2
-    except CommandError as error:
-        print(f"{PROG}: {error}", file=sys.stderr)
-        return 1
-    except MemvizError as error:
-        print(f"{PROG}: {error}", file=sys.stderr)
+    except (CommandError, MemvizError) as error:
+        print(f"{prog}: {error}", file=sys.stderr)
         return 1
     except BrokenPipeError:
         # The reader went away (`memviz | head`): nothing more to say.
@@ -503,5 +548,5 @@ def main(argv: Sequence[str] | None = None) -> int:
             pass
         return 0
     except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
+        print(f"{prog}: interrupted", file=sys.stderr)
         return 130

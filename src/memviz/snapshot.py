@@ -43,7 +43,7 @@ try:
 except ImportError:   # not on every platform
     resource = None   # type: ignore[assignment]
 from dataclasses import dataclass
-from typing import Iterator, Mapping
+from typing import BinaryIO, Iterator, Mapping
 
 from . import _native
 from . import gc as _memviz_gc
@@ -398,6 +398,19 @@ COLLECTOR_WAIT = 5.0
 #: The largest file Snapshot.load reads. A snapshot keeps a few numbers per type and per
 #: pymalloc pool: a 100 GiB pymalloc heap (6.4 million pools) makes about 400 MB of JSON.
 LOAD_LIMIT = 1 << 30
+
+
+def _read(file: BinaryIO, source: str) -> Snapshot:
+    """The snapshot in the binary stream ``file`` (a file, or ``memviz report -``'s standard
+    input), named ``source`` in errors."""
+    from ._snapformat import parse
+
+    # At most LOAD_LIMIT bytes: `memviz report /dev/zero` read until memory ran out.
+    data = file.read(LOAD_LIMIT + 1)
+    if len(data) > LOAD_LIMIT:
+        raise SnapshotFormatError(
+            f"{source}: more than {LOAD_LIMIT:,} bytes, so not a memviz snapshot")
+    return parse(data, source=source)
 
 
 def _take(older: Snapshot | None) -> tuple[Snapshot, tuple[dict, dict, dict] | None]:
@@ -853,15 +866,8 @@ class Snapshot:
     def load(cls, path: str | os.PathLike) -> Snapshot:
         """Reads a snapshot written by :meth:`dump`. Never unpickles. ``OSError`` when the
         file cannot be read; :class:`memviz.SnapshotFormatError` when it is not a snapshot."""
-        from ._snapformat import parse
-
         with open(path, "rb") as file:
-            # At most LOAD_LIMIT bytes: `memviz report /dev/zero` read until memory ran out.
-            data = file.read(LOAD_LIMIT + 1)
-        if len(data) > LOAD_LIMIT:
-            raise SnapshotFormatError(
-                f"{os.fspath(path)}: more than {LOAD_LIMIT:,} bytes, so not a memviz snapshot")
-        return parse(data, source=os.fspath(path))
+            return _read(file, os.fspath(path))
 
     def __reduce__(self):
         return (_from_document, (self.to_dict(),))
