@@ -112,22 +112,36 @@ table_grow(mv_type_table *table)
 }
 
 static int
+table_add(mv_type_table *table, PyTypeObject *type)
+{
+    size_t i = slot_of(table, type);
+    if (table->slots[i].type == NULL) {
+        if ((table->used + 1) * 2 > table->capacity) {
+            if (table_grow(table) != MV_OK) {
+                return MV_ERR_NO_MEMORY;
+            }
+            i = slot_of(table, type);
+        }
+        table->slots[i].type = type;
+        table->used++;
+    }
+    table->slots[i].count++;
+    return MV_OK;
+}
+
+static int
+table_has(const mv_type_table *table, PyTypeObject *type)
+{
+    return table->slots[slot_of(table, type)].type != NULL;
+}
+
+static int
 count_list_types(PyGC_Head *head, mv_type_table *table)
 {
     for (PyGC_Head *g = MV_GC_NEXT(head); g != head; g = MV_GC_NEXT(g)) {
-        PyTypeObject *type = Py_TYPE(MV_FROM_GC(g));
-        size_t i = slot_of(table, type);
-        if (table->slots[i].type == NULL) {
-            if ((table->used + 1) * 2 > table->capacity) {
-                if (table_grow(table) != MV_OK) {
-                    return MV_ERR_NO_MEMORY;
-                }
-                i = slot_of(table, type);
-            }
-            table->slots[i].type = type;
-            table->used++;
+        if (table_add(table, Py_TYPE(MV_FROM_GC(g))) != MV_OK) {
+            return MV_ERR_NO_MEMORY;
         }
-        table->slots[i].count++;
     }
     return MV_OK;
 }
@@ -144,6 +158,211 @@ mv_gc_count_types(struct _gc_runtime_state *gcstate, int generation, mv_type_tab
     if (status != MV_OK) {
         mv_type_table_free(table);
     }
+    return status;
+}
+
+/* -- memviz's own objects, counted apart -----------------------------------
+ *
+ * A snapshot does not count what memviz itself keeps alive: the instances of
+ * memviz's classes (own_types, a tuple memviz.snapshot passes) and the
+ * objects of the types memviz builds them from (part_types: tuples, lists,
+ * dicts, arrays, locks) reachable from them through such objects only (their
+ * __dict__, a snapshot's tuple of names, an arena's tuple of pools, a
+ * tracker's lock).  Anything else a memviz value refers to -- a type, a
+ * function, a user's object -- is not entered.
+ *
+ * They are found before the counting walk: one pass over the four lists for
+ * the instances, then their referents through tp_traverse, which only reads
+ * (the collector calls it the same way).  The set and the stack are
+ * malloc'd, like the type tables.  With no instance found (the usual case
+ * with no memviz value kept), the counting walk is the plain one. */
+
+typedef struct {
+    PyObject **slots;       /* open addressing set of object pointers */
+    size_t capacity;
+    size_t used;
+    PyObject **stack;       /* found, not yet traversed */
+    size_t stack_used;
+    size_t stack_capacity;
+    const mv_type_table *own_types;
+    const mv_type_table *part_types;
+    int status;
+} mv_own_objects;
+
+static size_t
+own_slot(const mv_own_objects *own, PyObject *op)
+{
+    size_t mask = own->capacity - 1;
+    size_t i = ((uintptr_t)op >> 4) * 0x9E3779B97F4A7C15ull & mask;
+    while (own->slots[i] != NULL && own->slots[i] != op) {
+        i = (i + 1) & mask;
+    }
+    return i;
+}
+
+static int
+own_contains(const mv_own_objects *own, PyObject *op)
+{
+    return own->used != 0 && own->slots[own_slot(own, op)] == op;
+}
+
+/* 1 when op is new to the set, 0 when it was there; -1: out of memory. */
+static int
+own_insert(mv_own_objects *own, PyObject *op)
+{
+    if ((own->used + 1) * 2 > own->capacity) {
+        size_t capacity = own->capacity ? own->capacity * 2 : 64;
+        PyObject **bigger = calloc(capacity, sizeof(PyObject *));
+        if (bigger == NULL) {
+            return -1;
+        }
+        PyObject **old = own->slots;
+        size_t old_capacity = own->capacity;
+        own->slots = bigger;
+        own->capacity = capacity;
+        for (size_t i = 0; i < old_capacity; i++) {
+            if (old[i] != NULL) {
+                own->slots[own_slot(own, old[i])] = old[i];
+            }
+        }
+        free(old);
+    }
+    size_t i = own_slot(own, op);
+    if (own->slots[i] == op) {
+        return 0;
+    }
+    own->slots[i] = op;
+    own->used++;
+    return 1;
+}
+
+static int
+own_push(mv_own_objects *own, PyObject *op)
+{
+    if (own->stack_used == own->stack_capacity) {
+        size_t capacity = own->stack_capacity ? own->stack_capacity * 2 : 64;
+        PyObject **bigger = realloc(own->stack, capacity * sizeof(PyObject *));
+        if (bigger == NULL) {
+            return MV_ERR_NO_MEMORY;
+        }
+        own->stack = bigger;
+        own->stack_capacity = capacity;
+    }
+    own->stack[own->stack_used++] = op;
+    return MV_OK;
+}
+
+static int
+visit_own(PyObject *op, void *arg)
+{
+    mv_own_objects *own = arg;
+    if (own->status == MV_OK && PyObject_IS_GC(op) && PyObject_GC_IsTracked(op)
+        && (table_has(own->part_types, Py_TYPE(op)) || table_has(own->own_types, Py_TYPE(op)))) {
+        own->status = own_push(own, op);
+    }
+    return 0;
+}
+
+static void
+own_free(mv_own_objects *own)
+{
+    free(own->slots);
+    free(own->stack);
+}
+
+static int
+find_own_objects(struct _gc_runtime_state *gcstate, mv_own_objects *own)
+{
+    for (int i = 0; i <= MV_PERMANENT_GENERATION; i++) {
+        PyGC_Head *head = mv_gc_list_head(gcstate, i);
+        for (PyGC_Head *g = MV_GC_NEXT(head); g != head; g = MV_GC_NEXT(g)) {
+            PyObject *op = MV_FROM_GC(g);
+            if (table_has(own->own_types, Py_TYPE(op)) && own_push(own, op) != MV_OK) {
+                return MV_ERR_NO_MEMORY;
+            }
+        }
+    }
+    while (own->stack_used > 0 && own->status == MV_OK) {
+        PyObject *op = own->stack[--own->stack_used];
+        int added = own_insert(own, op);
+        if (added < 0) {
+            return MV_ERR_NO_MEMORY;
+        }
+        traverseproc traverse = Py_TYPE(op)->tp_traverse;
+        if (added && traverse != NULL) {
+            traverse(op, visit_own, own);
+        }
+    }
+    return own->status;
+}
+
+static int
+count_list_types_apart(PyGC_Head *head, const mv_own_objects *own, mv_type_table *table,
+                       mv_type_table *own_table)
+{
+    for (PyGC_Head *g = MV_GC_NEXT(head); g != head; g = MV_GC_NEXT(g)) {
+        PyObject *op = MV_FROM_GC(g);
+        if (table_add(own_contains(own, op) ? own_table : table, Py_TYPE(op)) != MV_OK) {
+            return MV_ERR_NO_MEMORY;
+        }
+    }
+    return MV_OK;
+}
+
+static int
+type_set(PyObject *types, mv_type_table *set)
+{
+    int status = table_init(set, 64);
+    for (Py_ssize_t i = 0; status == MV_OK && i < PyTuple_GET_SIZE(types); i++) {
+        status = table_add(set, (PyTypeObject *)PyTuple_GET_ITEM(types, i));
+    }
+    return status;
+}
+
+int
+mv_gc_count_types_apart(struct _gc_runtime_state *gcstate, PyObject *own_types,
+                        PyObject *part_types, mv_type_table tables[MV_COUNTED_LISTS],
+                        mv_type_table own_tables[MV_COUNTED_LISTS])
+{
+    mv_type_table own_type_set = {NULL, 0, 0}, part_type_set = {NULL, 0, 0};
+    mv_own_objects own = {NULL, 0, 0, NULL, 0, 0, &own_type_set, &part_type_set, MV_OK};
+    int status = type_set(own_types, &own_type_set);
+    if (status == MV_OK) {
+        status = type_set(part_types, &part_type_set);
+    }
+    if (status == MV_OK) {
+        status = find_own_objects(gcstate, &own);
+    }
+    int counted = 0;   /* tables[0 .. counted) and own_tables[0 .. counted) are filled */
+    while (status == MV_OK && counted < MV_COUNTED_LISTS) {
+        status = table_init(&tables[counted], 1024);
+        if (status == MV_OK) {
+            status = table_init(&own_tables[counted], 64);
+            if (status != MV_OK) {
+                mv_type_table_free(&tables[counted]);
+            }
+        }
+        if (status == MV_OK) {
+            status = count_list_types_apart(mv_gc_list_head(gcstate, counted), &own,
+                                            &tables[counted], &own_tables[counted]);
+            if (status != MV_OK) {
+                mv_type_table_free(&tables[counted]);
+                mv_type_table_free(&own_tables[counted]);
+            }
+        }
+        if (status == MV_OK) {
+            counted++;
+        }
+    }
+    if (status != MV_OK) {
+        for (int i = 0; i < counted; i++) {
+            mv_type_table_free(&tables[i]);
+            mv_type_table_free(&own_tables[i]);
+        }
+    }
+    own_free(&own);
+    mv_type_table_free(&own_type_set);
+    mv_type_table_free(&part_type_set);
     return status;
 }
 

@@ -29,6 +29,16 @@ int mv_gc_readable(struct _gc_runtime_state *gcstate);
 int mv_gc_generation_of(struct _gc_runtime_state *gcstate, PyObject *op);
 /* Counts generation 0..2, or all three for generation < 0, into a new table. */
 int mv_gc_count_types(struct _gc_runtime_state *gcstate, int generation, mv_type_table *table);
+/* The lists a snapshot counts: generations 0, 1, 2 and the permanent one. */
+#define MV_COUNTED_LISTS (MV_PERMANENT_GENERATION + 1)
+/* Counts each of the four lists into tables[i], leaving out memviz's own
+ * objects (instances of a type in the tuple own_types, and the objects of a
+ * type in the tuple part_types reachable from them through such objects),
+ * which are counted into own_tables[i] instead.  Every table is new; none on
+ * failure. */
+int mv_gc_count_types_apart(struct _gc_runtime_state *gcstate, PyObject *own_types,
+                            PyObject *part_types, mv_type_table tables[MV_COUNTED_LISTS],
+                            mv_type_table own_tables[MV_COUNTED_LISTS]);
 #endif
 
 #endif

@@ -173,6 +173,73 @@ type_counts(PyObject *module, PyObject *arg)
 #endif
 }
 
+static int
+is_tuple_of_types(PyObject *op)
+{
+    if (!PyTuple_CheckExact(op)) {
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(op); i++) {
+        if (!PyType_Check(PyTuple_GET_ITEM(op, i))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static PyObject *
+type_counts_apart(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+#if MV_KNOWN_LAYOUT
+    if (nargs != 2 || !is_tuple_of_types(args[0]) || !is_tuple_of_types(args[1])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "type_counts_apart(own_types, part_types) takes two tuples of types");
+        return NULL;
+    }
+    struct _gc_runtime_state *gcstate = MV_GC_STATE(PyInterpreterState_Get());
+    int status = mv_gc_readable(gcstate);
+    /* all[0..3]: the four lists' counts; all[4..7]: memviz's own objects in each */
+    mv_type_table all[2 * MV_COUNTED_LISTS];
+    if (status == MV_OK) {
+        status = mv_gc_count_types_apart(gcstate, args[0], args[1], all,
+                                         all + MV_COUNTED_LISTS);
+    }
+    if (status != MV_OK) {
+        return raise_status(module, status);
+    }
+    /* Every walk is over: building the result may now allocate, and a collection
+     * could free a type that a table not yet turned into a dict names; so every
+     * type of every table is held first (table_to_dict only holds its own). */
+    for (int i = 0; i < 2 * MV_COUNTED_LISTS; i++) {
+        for (size_t j = 0; j < all[i].capacity; j++) {
+            Py_XINCREF(all[i].slots[j].type);
+        }
+    }
+    PyObject *result = PyTuple_New(2 * MV_COUNTED_LISTS);
+    for (int i = 0; result != NULL && i < 2 * MV_COUNTED_LISTS; i++) {
+        PyObject *counts = table_to_dict(&all[i]);
+        if (counts == NULL) {
+            Py_CLEAR(result);
+        }
+        else {
+            PyTuple_SET_ITEM(result, i, counts);
+        }
+    }
+    for (int i = 0; i < 2 * MV_COUNTED_LISTS; i++) {
+        for (size_t j = 0; j < all[i].capacity; j++) {
+            Py_XDECREF(all[i].slots[j].type);
+        }
+        mv_type_table_free(&all[i]);
+    }
+    return result;
+#else
+    (void)args;
+    (void)nargs;
+    return raise_status(module, MV_ERR_UNSUPPORTED);
+#endif
+}
+
 static PyMethodDef methods[] = {
     {"refcount", refcount, METH_O,
      "refcount(obj) -> int\n\nReferences to obj, not counting the call's own argument."},
@@ -182,6 +249,10 @@ static PyMethodDef methods[] = {
      "generation_of(obj) -> 0, 1, 2, 3 (permanent) or None when not tracked"},
     {"type_counts", type_counts, METH_O,
      "type_counts(generation) -> {type: count}; 3 is the permanent generation, -1 counts 0, 1 and 2"},
+    {"type_counts_apart", (PyCFunction)(void (*)(void))type_counts_apart, METH_FASTCALL,
+     "type_counts_apart(own_types, part_types) -> 8 {type: count}: generations 0, 1, 2, "
+     "permanent, then memviz's own objects in each (instances of own_types and the "
+     "objects of part_types reachable from them through such objects)"},
     {NULL, NULL, 0, NULL},
 };
 

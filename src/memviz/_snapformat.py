@@ -1,9 +1,9 @@
 """memviz's snapshot file format: a JSON document, versioned, checked field by field.
 
-Version 1::
+Version 2::
 
     {
-      "format": "memviz.snapshot", "version": 1,
+      "format": "memviz.snapshot", "version": 2,
       "taken_at": 1714550400.25,            seconds since the epoch
       "pid": 4242,
       "interpreter": {"implementation": "CPython", "version": "3.12.1",
@@ -14,8 +14,9 @@ Version 1::
         "enabled": true, "permanent": 0,
         "generations": [{"objects": .., "count": .., "threshold": .., "collections": ..,
                          "collected": .., "uncollectable": ..}, x3],
-        "types": {"builtins.dict": [gen0, gen1, gen2], ...}
-      },
+        "types": {"builtins.dict": [gen0, gen1, gen2, permanent], ...},
+        "own": {"memviz.snapshot.Snapshot": [gen0, gen1, gen2, permanent], ...}
+      },                                   memviz's own objects, left out of "types"
       "pymalloc": null | {
         "layout": {"alignment": .., "small_request_threshold": .., "pool_size": ..,
                    "arena_size": .., "pools_per_arena": .., "pool_overhead": ..,
@@ -29,10 +30,15 @@ Version 1::
       }
     }
 
+Version 1 (memviz before the permanent generation was counted by type, and before
+snapshots left memviz's own objects out) is read too: its ``types`` rows have three
+counts and there is no ``own``; such a snapshot's ``own_objects()`` is None, and it
+knows the permanent generation's objects by type only when there are none.
+
 Reading never trusts the document: every field's presence and type is checked, unknown
-fields are refused, and each generation's ``objects`` must equal the sum of its type
-counts (memviz writes it so). Anything wrong raises ``SnapshotFormatError`` naming the
-field.
+fields are refused, and each generation's ``objects`` (and ``permanent``) must equal the
+sum of its type counts, memviz's own included (memviz writes it so). Anything wrong raises
+``SnapshotFormatError`` naming the field.
 """
 from __future__ import annotations
 
@@ -55,7 +61,9 @@ from .snapshot import (
 )
 
 FORMAT = "memviz.snapshot"
-VERSION = 1
+VERSION = 2
+#: The versions this memviz reads.
+READABLE_VERSIONS = (1, 2)
 
 #: The integer fields of ``memviz.pymalloc.PymallocStats`` that version 1 keeps, in order.
 STATS_FIELDS_V1 = STATS_FIELDS
@@ -94,6 +102,7 @@ def to_document(snap: Snapshot) -> dict:
     if g(snap, "_gc") is not None:
         names = g(snap, "_type_names")
         counts = _unpack("q", g(snap, "_type_counts"))
+        own = _unpack("q", g(snap, "_own_counts"))
         document["gc"] = {
             "enabled": g(snap, "_gc_enabled"),
             "permanent": g(snap, "_permanent"),
@@ -101,7 +110,9 @@ def to_document(snap: Snapshot) -> dict:
                 dict(zip(GENERATION_FIELDS, row))
                 for row in _rows("q", g(snap, "_gc"), len(GENERATION_FIELDS))
             ],
-            "types": {name: list(counts[3 * i:3 * i + 3]) for i, name in enumerate(names)},
+            "types": {name: list(counts[4 * i:4 * i + 4]) for i, name in enumerate(names)},
+            "own": {name: list(own[4 * i:4 * i + 4])
+                    for i, name in enumerate(g(snap, "_own_names"))},
         }
     if g(snap, "_layout") is not None:
         layout = list(_unpack("q", g(snap, "_layout")))
@@ -271,10 +282,11 @@ def _read(r: _Reader, document) -> Snapshot:
     version = document.get("version")
     if type(version) is not int:
         r.fail("version", f"expected an integer, got {_kind(version)}")
-    if version != VERSION:
+    if version not in READABLE_VERSIONS:
         newer = " (written by a newer memviz?)" if version > VERSION else ""
         r.fail("version", f"snapshot format version {version} is not supported{newer}; "
-                          f"this memviz reads version {VERSION}")
+                          f"this memviz reads versions "
+                          f"{', '.join(map(str, READABLE_VERSIONS))}")
     r.object(document, "", _TOP)
 
     interpreter = r.object(document["interpreter"], "interpreter", _INTERPRETER)
@@ -307,10 +319,10 @@ def _read(r: _Reader, document) -> Snapshot:
         "rss_peak": r.optional_integer(document["rss_peak"], "rss_peak"),
         "gc_enabled": None, "gc": None, "permanent": None, "type_names": None,
         "type_counts": None, "layout": None, "pymalloc_stats": None, "size_classes": None,
-        "arenas": None, "pools": None,
+        "arenas": None, "pools": None, "own_names": None, "own_counts": None,
     }
     if document["gc"] is not None:
-        fields.update(_read_gc(r, document["gc"]))
+        fields.update(_read_gc(r, document["gc"], version))
     if document["pymalloc"] is not None:
         fields.update(_read_pymalloc(r, document["pymalloc"]))
     return Snapshot._make(**fields)
@@ -328,8 +340,9 @@ def _timestamp(r: _Reader, value) -> float:
     return seconds
 
 
-def _read_gc(r: _Reader, value) -> dict:
-    gc = r.object(value, "gc", ("enabled", "permanent", "generations", "types"))
+def _read_gc(r: _Reader, value, version: int) -> dict:
+    keys = ("enabled", "permanent", "generations", "types") + (("own",) if version >= 2 else ())
+    gc = r.object(value, "gc", keys)
     enabled = r.boolean(gc["enabled"], "gc.enabled")
     permanent = r.integer(gc["permanent"], "gc.permanent")
     generations = []
@@ -344,28 +357,48 @@ def _read_gc(r: _Reader, value) -> dict:
     types = gc["types"]
     if not isinstance(types, dict):
         r.fail("gc.types", f"expected an object, got {_kind(types)}")
-    names = tuple(sorted(types))
-    counts: list[int] = []
-    sums = [0, 0, 0]
-    for name in names:
-        if not name:
-            r.fail("gc.types", "a type name is empty")
-        row = r.integers(types[name], f"gc.types[{name!r}]", 3)
-        counts += row
-        for generation in range(3):
-            sums[generation] += row[generation]
-    for generation in range(3):
-        if sums[generation] != generations[generation][0]:
-            r.fail(f"gc.generations[{generation}].objects",
-                   f"{generations[generation][0]} does not match the {sums[generation]} "
-                   f"objects that gc.types counts in generation {generation}")
-    return {
+    columns = 4 if version >= 2 else 3   # version 1: no permanent generation by type
+    sums = [0, 0, 0, 0]
+    names, counts = _type_rows(r, types, "gc.types", columns, sums)
+    read = {
         "gc_enabled": enabled,
         "permanent": permanent,
         "gc": _pack("q", [value for row in generations for value in row]),
         "type_names": names,
         "type_counts": _pack("q", counts),
     }
+    if version >= 2:
+        own = gc["own"]
+        if not isinstance(own, dict):
+            r.fail("gc.own", f"expected an object, got {_kind(own)}")
+        read["own_names"], own_counts = _type_rows(r, own, "gc.own", columns, sums)
+        read["own_counts"] = _pack("q", own_counts)
+        if sums[3] != permanent:
+            r.fail("gc.permanent", f"{permanent} does not match the {sums[3]} objects that "
+                                   "gc.types and gc.own count in the permanent generation")
+    counted = "gc.types and gc.own count" if version >= 2 else "gc.types counts"
+    for generation in range(3):
+        if sums[generation] != generations[generation][0]:
+            r.fail(f"gc.generations[{generation}].objects",
+                   f"{generations[generation][0]} does not match the {sums[generation]} "
+                   f"objects that {counted} in generation {generation}")
+    return read
+
+
+def _type_rows(r: _Reader, rows: dict, path: str, columns: int, sums: list[int]
+               ) -> tuple[tuple[str, ...], list[int]]:
+    """(sorted names, four counts per name) of a {name: [counts]} object; each column
+    added to ``sums``. A row of three (version 1) gets a permanent count of 0."""
+    names = tuple(sorted(rows))
+    counts: list[int] = []
+    for name in names:
+        if not name:
+            r.fail(path, "a type name is empty")
+        row = r.integers(rows[name], f"{path}[{name!r}]", columns)
+        counts += row if columns == 4 else row + [0]
+        for generation in range(columns):
+            sums[generation] += row[generation]
+    return names, counts
 
 
 def _read_pymalloc(r: _Reader, value) -> dict:

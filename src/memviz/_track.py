@@ -12,7 +12,7 @@ from array import array
 from dataclasses import dataclass
 
 from ._diff import SnapshotDiff
-from .snapshot import Snapshot, _take
+from .snapshot import Snapshot, snapshot
 
 __all__ = ["GcEvent", "track"]
 
@@ -69,8 +69,8 @@ class track:
     exit, and every collection in between, from ``gc.callbacks``.
 
     Between the two snapshots it costs nothing but that callback. ``t.diff`` is
-    ``t.after - t.before`` less memviz's own objects (those of ``t.before`` itself);
-    ``t.gc_events`` the collections; ``t.report()`` both as text. With ``report=True``
+    ``t.after - t.before``; neither counts memviz's own objects (``t.before`` itself
+    among them: see ``Snapshot.own_objects``); ``t.gc_events`` the collections; ``t.report()`` both as text. With ``report=True``
     the report is written to ``file`` (standard error by default) at each exit.
 
     As a decorator the same tracker serves every call and holds the latest finished one
@@ -79,7 +79,7 @@ class track:
     """
 
     __slots__ = ("_report", "_file", "_limit", "_lock", "_events", "_start_time", "_started",
-                 "_callback", "_before", "_after", "_own", "_balance", "__weakref__")
+                 "_callback", "_before", "_after", "_balance", "__weakref__")
 
     def __new__(cls, func=None, /, **options):
         # ``@memviz.track`` without parentheses: Python calls track(func). The function
@@ -98,7 +98,7 @@ class track:
         self._lock = threading.Lock()
         self._events = array("d")
         self._start_time = self._started = 0.0
-        self._callback = self._before = self._after = self._own = None
+        self._callback = self._before = self._after = None
         self._balance = False
 
     # -- the context manager --------------------------------------------------------------
@@ -129,26 +129,24 @@ class track:
             raise RuntimeError("this memviz.track() is already tracking")
         try:
             # Everything this tracker keeps exists before the first reading, except the
-            # snapshot itself (subtracted at exit) and the callback (gone by then).
+            # snapshot itself (memviz's own: the exit reading leaves it out) and the
+            # callback (gone by then).
             del self._events[:]
-            self._before = self._after = self._own = None
+            self._before = self._after = None
             # The callback listens from before the entry reading to after the exit one, so
             # no collection between the two readings can slip past it; gc_events keeps the
             # collections the two readings' gc.get_stats() figures count between them.
             self._start_time = time.perf_counter()
             self._callback = self._on_gc
             gc.callbacks.append(self._callback)
-            before, _ = _take(None)
-            self._before = before
+            self._before = snapshot()
         except BaseException:
             self._lock.release()
             raise
 
     def _stop(self) -> None:
         try:
-            after, own = _take(self._before)
-            self._after = after
-            self._own = own
+            self._after = snapshot()
         finally:
             try:
                 gc.callbacks.remove(self._callback)
@@ -211,9 +209,9 @@ class track:
 
     @property
     def diff(self) -> SnapshotDiff:
-        """``after - before``, less the objects of ``before`` itself."""
+        """``after - before``."""
         self._finished()
-        return SnapshotDiff(self._after, self._before, self._own)
+        return SnapshotDiff(self._after, self._before)
 
     @property
     def gc_events(self) -> tuple[GcEvent, ...]:

@@ -121,3 +121,17 @@ def type_counts(generation: int | None = None) -> dict[type, int]:
         return objects.type_counts(-1 if generation is None else generation)
     except objects.ReadingError as error:
         raise _native.from_reading_error("memviz.gc.type_counts()", error) from None
+
+
+def _type_counts_apart(own_types: tuple[type, ...], part_types: tuple[type, ...]
+                       ) -> tuple[dict[type, int], ...]:
+    """Eight {type: count}: generations 0, 1, 2 and the permanent one, then memviz's own
+    objects in each of the four: one C walk of the four lists that leaves out the instances of
+    ``own_types`` and the objects of ``part_types`` reachable from them through such
+    objects only, and counts those apart. The result is built after every walk, so it
+    does not count itself. For ``memviz.snapshot``."""
+    objects = _native.require_objects("memviz.snapshot()")
+    try:
+        return objects.type_counts_apart(own_types, part_types)
+    except objects.ReadingError as error:
+        raise _native.from_reading_error("memviz.snapshot()", error) from None

@@ -55,6 +55,7 @@ __all__ = [
     "Interpreter",
     "Snapshot",
     "TypeCount",
+    "TypeCounts",
     "snapshot",
 ]
 
@@ -352,10 +353,10 @@ def snapshot() -> Snapshot:
     and ``capabilities`` says why. Never collects, never lists all objects; the collector
     is paused during the readings and restored afterwards.
     """
-    return _take(None)[0]
+    return _take()
 
 
-def _attempt(older, want_gc: bool, want_stats: bool, want_arenas: bool):
+def _attempt(want_gc: bool, want_stats: bool, want_arenas: bool):
     """Every reading, with the collector paused; None when the collector is running.
     (Caught here, in a frame that ends before the next attempt, so that the traceback's
     frame objects are not alive, and counted, during it.)"""
@@ -364,7 +365,7 @@ def _attempt(older, want_gc: bool, want_stats: bool, want_arenas: bool):
         # pymalloc first, packed into bytes (the collector does not track bytes), so the
         # walk below does not count it; then the collector's own figures, as ints.
         layout, stats, size_classes, arenas, pools = _read_pymalloc(want_stats, want_arenas)
-        figures = permanent = walked = own = None
+        figures = permanent = walked = None
         if want_gc:
             c0, c1, c2 = _gc.get_count()
             t0, t1, t2 = _gc.get_threshold()
@@ -377,19 +378,14 @@ def _attempt(older, want_gc: bool, want_stats: bool, want_arenas: bool):
             ))
             del s0, s1, s2
             permanent = _gc.get_freeze_count()
-            walk = _memviz_gc.type_counts
-            # Generation 0 first: the dicts these walks return are themselves in
-            # generation 0, after its walk.
-            walked = (walk(0), walk(1), walk(2))
-            if older is not None:
-                own = _locate_footprint(older)
+            walked = _memviz_gc._type_counts_apart(_memviz_types(), _PART_TYPES)
         rss, rss_peak = _rss()
     except CollectorRunning:
         return None
     finally:
         _resume_gc()
     return (enabled, layout, stats, size_classes, arenas, pools, figures, permanent, walked,
-            own, rss, rss_peak)
+            rss, rss_peak)
 
 
 #: How long a snapshot waits for a collection that another thread is running.
@@ -413,10 +409,8 @@ def _read(file: BinaryIO, source: str) -> Snapshot:
     return parse(data, source=source)
 
 
-def _take(older: Snapshot | None) -> tuple[Snapshot, tuple[dict, dict, dict] | None]:
-    """The reading; with ``older`` (a snapshot that is alive during this one) also the
-    objects of ``older.gc_footprint()`` this reading counted, per generation by type name,
-    located while the collector is still paused (``memviz.track`` subtracts them)."""
+def _take() -> Snapshot:
+    """The reading (see :func:`snapshot`)."""
     taken_at = time.time()
     caps = capabilities()
     want_gc = _capability(caps, "gc")
@@ -425,7 +419,7 @@ def _take(older: Snapshot | None) -> tuple[Snapshot, tuple[dict, dict, dict] | N
     del caps   # nothing of memviz's may be alive while the lists are walked
     deadline = None
     while True:
-        readings = _attempt(older, want_gc, want_stats, want_arenas)
+        readings = _attempt(want_gc, want_stats, want_arenas)
         if readings is not None:
             break
         # The collector is running. With one thread it is this one's (a finalizer, a
@@ -441,21 +435,24 @@ def _take(older: Snapshot | None) -> tuple[Snapshot, tuple[dict, dict, dict] | N
             raise CollectorRunning(
                 f"memviz.snapshot(): the cyclic garbage collector is running ({where})")
         time.sleep(0.001)
-    (enabled, layout, stats, size_classes, arenas, pools, figures, permanent, walked, own,
+    (enabled, layout, stats, size_classes, arenas, pools, figures, permanent, walked,
      rss, rss_peak) = readings
     del readings
     # Everything below builds what the snapshot keeps; every reading is done.
     caps_flat = _capabilities_flat(capabilities())
-    names = counts = gc_packed = None
+    names = counts = gc_packed = own_names = own_counts = None
     if walked is not None:
-        names, counts, objects = _pack_types(walked)
+        names, counts, objects = _pack_types(walked[:4])
+        own_names, own_counts, own = _pack_types(walked[4:])
         del walked
         # No comprehension over locals here: on 3.10/3.11 that would make them cell
         # variables, and the cells would be alive (and counted) during the walk.
+        # A generation's objects are the collector's figure (the list's length):
+        # memviz's own objects there included, as in len(gc.get_objects(g)).
         gc_values = _unpack("q", figures)
-        gc_values.insert(10, objects[2])
-        gc_values.insert(5, objects[1])
-        gc_values.insert(0, objects[0])
+        gc_values.insert(10, objects[2] + own[2])
+        gc_values.insert(5, objects[1] + own[1])
+        gc_values.insert(0, objects[0] + own[0])
         gc_packed = gc_values.tobytes()
     snap = Snapshot._make(
         taken_at=taken_at,
@@ -477,54 +474,112 @@ def _take(older: Snapshot | None) -> tuple[Snapshot, tuple[dict, dict, dict] | N
         pools=pools,
         rss=rss,
         rss_peak=rss_peak,
+        own_names=own_names,
+        own_counts=own_counts,
     )
-    return snap, own
+    return snap
 
 
-def _locate_footprint(older: Snapshot) -> tuple[dict, dict, dict]:
-    """Which generation holds ``older``'s tracked objects, by type name. They were made
-    together while the collector was paused, and a collection moves a whole generation,
-    so they share one generation (a tuple that a collection untracked is simply gone)."""
-    own: tuple[dict, dict, dict] = ({}, {}, {})
-    generation = _memviz_gc.generation_of(older)
-    if generation is None or generation > 2:   # frozen: not in generations 0-2
-        return own
-    for obj in older.gc_footprint():
-        name = type_name(type(obj))
-        own[generation][name] = own[generation].get(name, 0) + 1
-    return own
-
-
-def _pack_types(walked) -> tuple[tuple[str, ...], bytes, tuple[int, int, int]]:
-    """Per-generation {type: count} dicts -> (sorted names, packed [g0, g1, g2] per name,
-    objects per generation). Types with the same qualified name are merged."""
-    d0, d1, d2 = walked
-    types = d0.keys() | d1.keys() | d2.keys()
+def _pack_types(walked) -> tuple[tuple[str, ...], bytes, tuple[int, ...]]:
+    """{type: count} dicts, one per column (the generations 0, 1, 2 and permanent; or
+    memviz's own objects) -> (sorted names, packed counts per name, one per column,
+    objects per column). Types with the same qualified name are merged."""
+    width = len(walked)
+    types = set().union(*walked)
     try:
         names = {cls: f"{_module_of(cls)}.{_qualname_of(cls)}" for cls in types}
     except Exception:   # a heap type without __module__: name each one with care
         names = {cls: type_name(cls) for cls in types}
     order = sorted(types, key=names.__getitem__)
-    get0, get1, get2 = d0.get, d1.get, d2.get
-    values = [n for cls in order for n in (get0(cls, 0), get1(cls, 0), get2(cls, 0))]
+    getters = [column.get for column in walked]
+    values = [get(cls, 0) for cls in order for get in getters]
     ordered = [names[cls] for cls in order]
     if len(set(ordered)) != len(ordered):   # distinct types, one name: add them up
         merged: dict[str, list[int]] = {}
         for i, name in enumerate(ordered):
-            row = merged.setdefault(name, [0, 0, 0])
-            for g in range(3):
-                row[g] += values[3 * i + g]
+            row = merged.setdefault(name, [0] * width)
+            for g in range(width):
+                row[g] += values[width * i + g]
         ordered = list(merged)
         values = [n for row in merged.values() for n in row]
     return (tuple(ordered), _pack("q", values),
-            (sum(d0.values()), sum(d1.values()), sum(d2.values())))
+            tuple(sum(column.values()) for column in walked))
 
 
 _SLOTS = (
     "_taken_at", "_pid", "_implementation", "_version", "_description", "_allocator",
     "_capabilities", "_gc_enabled", "_gc", "_permanent", "_type_names", "_type_counts",
     "_layout", "_pymalloc_stats", "_size_classes", "_arenas", "_pools", "_rss", "_rss_peak",
+    "_own_names", "_own_counts",
 )
+
+
+def _check_generation(generation) -> None:
+    if generation is not None and (
+        isinstance(generation, bool) or not isinstance(generation, int)
+        or not 0 <= generation <= 3
+    ):
+        raise ValueError(
+            f"generation must be 0, 1, 2, PERMANENT (3) or None, not {generation!r}")
+
+
+def _column(names: tuple[str, ...], packed: bytes, generation: int | None) -> TypeCounts:
+    """{name: count} of one generation's column of ``packed`` (four counts per name:
+    generations 0, 1, 2, permanent), or of 0-2 added up; zeros left out."""
+    values = _unpack("q", packed)
+    result = TypeCounts()
+    for i, name in enumerate(names):
+        if generation is None:
+            count = values[4 * i] + values[4 * i + 1] + values[4 * i + 2]
+        else:
+            count = values[4 * i + generation]
+        if count:
+            result[name] = count
+    return result
+
+
+class TypeCounts(dict):
+    """{type name: objects}, as snapshots count them: keys are ``module.qualname``
+    strings (types outlive the process in a snapshot only by name), and a type itself
+    looks up its name (``counts[MyClass]``, ``MyClass in counts``, ``counts.get(...)``)."""
+
+    __slots__ = ()
+
+    def __getitem__(self, key):
+        return super().__getitem__(type_name(key) if isinstance(key, type) else key)
+
+    def __contains__(self, key):
+        return super().__contains__(type_name(key) if isinstance(key, type) else key)
+
+    def get(self, key, default=None):
+        return super().get(type_name(key) if isinstance(key, type) else key, default)
+
+
+#: What memviz builds its values from: an object of one of these types is memviz's own
+#: when a memviz value refers to it (directly, or through others of them): a value's
+#: __dict__, a snapshot's tuple of names, an arena's tuple of pools, a tracker's lock and
+#: array. Nothing else a value refers to (a type, a function, the user's objects) is.
+_PART_TYPES = (tuple, list, dict, set, frozenset, array, type(threading.Lock()))
+
+#: The memviz modules whose classes _memviz_types() last listed, and those classes.
+_MEMVIZ_TYPES: tuple[frozenset, tuple[type, ...]] = (frozenset(), ())
+
+
+def _memviz_types() -> tuple[type, ...]:
+    """The classes memviz defines (in the memviz modules imported so far): their
+    instances, and what the C walk reaches from them, are memviz's own objects, which a
+    snapshot leaves out. Listed again only when another memviz module was imported."""
+    global _MEMVIZ_TYPES
+    modules = frozenset(name for name in sys.modules
+                        if name == __package__ or name.startswith(__package__ + "."))
+    if modules != _MEMVIZ_TYPES[0]:
+        found = []
+        for name in sorted(modules):
+            for value in vars(sys.modules[name]).values():
+                if isinstance(value, type) and value.__module__ == name:
+                    found.append(value)
+        _MEMVIZ_TYPES = (modules, tuple(found))
+    return _MEMVIZ_TYPES[1]
 
 
 class Snapshot:
@@ -617,33 +672,41 @@ class Snapshot:
     def has_types(self) -> bool:
         return self._type_names is not None
 
-    def type_counts(self, generation: int | None = None) -> dict[str, int]:
-        """GC-tracked objects per type name in one generation (0, 1, 2) or in all three
-        (None), as ``memviz.gc.type_counts`` counted them; types with no objects in that
-        generation are left out. Raises ``UnsupportedInterpreter`` when the snapshot has
-        no GC readings."""
+    def type_counts(self, generation: int | None = None) -> TypeCounts:
+        """GC-tracked objects per type name in one generation (0, 1, 2, or
+        ``memviz.gc.PERMANENT``, 3: what ``gc.freeze()`` moved out of the collector's
+        reach) or in 0, 1 and 2 together (None, as ``gc.get_objects()`` lists them), as
+        memviz's C walk counted them, memviz's own objects left out (see
+        :meth:`own_objects`); types with no objects there are left out. The mapping is
+        also indexed by the type itself: ``counts[MyClass]``. Raises
+        ``UnsupportedInterpreter`` when the snapshot has no GC readings."""
         names = self._require_types()
-        if generation is not None and (
-            isinstance(generation, bool) or not isinstance(generation, int)
-            or not 0 <= generation <= 2
-        ):
-            raise ValueError(f"generation must be 0, 1, 2 or None, not {generation!r}")
-        values = _unpack("q", self._type_counts)
-        result = {}
-        for i, name in enumerate(names):
-            if generation is None:
-                count = values[3 * i] + values[3 * i + 1] + values[3 * i + 2]
-            else:
-                count = values[3 * i + generation]
-            if count:
-                result[name] = count
-        return result
+        _check_generation(generation)
+        if generation == 3 and self._permanent and self._own_names is None:
+            raise UnsupportedInterpreter(
+                "this snapshot was read from a file of format version 1, which does not "
+                "count the permanent generation's objects by type")
+        return _column(names, self._type_counts, generation)
 
     def type_table(self) -> dict[str, tuple[int, int, int]]:
-        """{type name: (generation 0, 1, 2)} for every type in the snapshot."""
+        """{type name: (generation 0, 1, 2)} for every type in the snapshot (the
+        permanent generation: ``type_counts(PERMANENT)``)."""
         names = self._require_types()
         values = _unpack("q", self._type_counts)
-        return {name: tuple(values[3 * i:3 * i + 3]) for i, name in enumerate(names)}
+        return {name: tuple(values[4 * i:4 * i + 3]) for i, name in enumerate(names)}
+
+    def own_objects(self, generation: int | None = None) -> TypeCounts | None:
+        """memviz's own objects that this snapshot found alive and left out of its type
+        counts, by type name, in one generation (as :meth:`type_counts`) or in 0, 1 and
+        2: the instances of memviz's classes (snapshots, diffs, trackers, explanations,
+        arenas, pools ... that the program keeps) and the tuples, lists, dicts, sets,
+        arrays and locks reachable from them through such objects only. The generations'
+        ``objects`` are the collector's own figures and include them. None for a
+        snapshot read from a file of format version 1, which did not record them."""
+        _check_generation(generation)
+        if self._own_names is None:
+            return None
+        return _column(self._own_names, self._own_counts, generation)
 
     def top_types(self, limit: int | None = 10, generation: int | None = None) -> list[TypeCount]:
         """The types with the most objects, largest first (ties by name)."""
