@@ -182,7 +182,7 @@ def test_without_tracemalloc_the_report_says_how_to_get_sites(gc_disabled, not_t
     with memviz.track() as tracked:
         kept = [Kept() for _ in range(10)]
     assert not tracked.sites.tracing and tracked.sites.types == ()
-    assert repr(tracked.sites) == "<GrowthSites: not read, tracemalloc was not tracing>"
+    assert repr(tracked.sites) == "<GrowthSites: not read, tracemalloc is not tracing>"
     report = tracked.report()
     assert report.endswith(f"\nAllocation sites: not read -- {NOT_TRACING}\n")
     assert f"{__file__}:" not in report

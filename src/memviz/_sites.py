@@ -20,27 +20,41 @@ and diffs name them, so a name read from a snapshot file works as well as the ty
 A site is the most recent frame of tracemalloc's traceback: the line that made the
 object (start tracing with more frames, ``python -X tracemalloc=5``, and it is still the
 innermost one). A type's objects without a record (made before tracing started, or in
-memory a free list kept from before) are counted apart, as ``unrecorded``.
+memory a free list kept from before) are counted apart, as ``unrecorded``. Where
+tracemalloc cannot be loaded (an isolated subinterpreter) there are no sites, and the
+reasons say so (``NO_TRACEMALLOC``).
 """
 from __future__ import annotations
 
 import gc
-import tracemalloc
 from collections import Counter
 from dataclasses import dataclass
 from typing import Iterable
+
+try:
+    import tracemalloc
+except ImportError:
+    # An isolated subinterpreter (3.12+) cannot load _tracemalloc, a single-phase module,
+    # once the main interpreter has: memviz must still import there, without sites.
+    tracemalloc = None
 
 from ._report import table
 from ._words import plural, signed
 from .snapshot import type_name
 
 __all__ = ["AllocationSite", "GrowthSites", "TypeSites", "allocation_site", "growth_sites",
-           "missing_site_reason", "sites_of_type", "sites_of_types", "NOT_TRACING"]
+           "missing_site_reason", "sites_of_type", "sites_of_types", "NOT_TRACING",
+           "NO_TRACEMALLOC"]
 
 #: Why there are no allocation sites when tracemalloc is off, and how to get them.
 NOT_TRACING = ("tracemalloc is not tracing; to see where objects are allocated, start it "
                "before they are made: python -X tracemalloc, PYTHONTRACEMALLOC=1, or "
                "tracemalloc.start()")
+
+#: Why there are no allocation sites in an interpreter that cannot load tracemalloc.
+NO_TRACEMALLOC = ("tracemalloc cannot be loaded in this interpreter (an isolated "
+                  "subinterpreter, after the main interpreter loaded it); its records are "
+                  "read only where it loads")
 
 #: Why an object has no site although tracemalloc is tracing.
 NOT_RECORDED = ("tracemalloc has no record of its memory: allocated before tracing started "
@@ -59,6 +73,14 @@ class AllocationSite:
         return f"{self.filename}:{self.lineno}"
 
 
+def _tracing() -> bool:
+    return tracemalloc is not None and tracemalloc.is_tracing()
+
+
+def _not_tracing_reason() -> str:
+    return NOT_TRACING if tracemalloc is not None else NO_TRACEMALLOC
+
+
 def _site(traceback) -> AllocationSite | None:
     if not traceback:
         return None
@@ -69,15 +91,15 @@ def _site(traceback) -> AllocationSite | None:
 def allocation_site(obj: object) -> AllocationSite | None:
     """Where ``obj``'s memory was allocated, or None when tracemalloc is not tracing or
     has no record of it (see :func:`missing_site_reason`)."""
-    if not tracemalloc.is_tracing():
+    if not _tracing():
         return None
     return _site(tracemalloc.get_object_traceback(obj))
 
 
 def missing_site_reason(obj: object) -> str | None:
     """Why ``allocation_site(obj)`` is None (None when it is not)."""
-    if not tracemalloc.is_tracing():
-        return NOT_TRACING
+    if not _tracing():
+        return _not_tracing_reason()
     if tracemalloc.get_object_traceback(obj) is None:
         return NOT_RECORDED
     return None
@@ -99,13 +121,15 @@ def _names(types: Iterable[type | str]) -> list[str]:
 def _objects() -> list:
     """``gc.get_objects()``, taken by each public function before it makes anything,
     so that its own lists and dicts are not counted (the list is not in itself)."""
-    return gc.get_objects() if tracemalloc.is_tracing() else []
+    return gc.get_objects() if _tracing() else []
 
 
 def _count_sites(names: list[str], objects: list) -> dict[str, Counter]:
     """{name: Counter({site or None: live objects})} over ``objects`` (None counts the
     objects tracemalloc has no record of)."""
     found: dict[str, Counter] = {name: Counter() for name in names}
+    if not objects:   # not tracing (maybe no tracemalloc at all): nothing to look up
+        return found
     name_of: dict[type, str | None] = {}
     get_traceback = tracemalloc.get_object_traceback
     for obj in objects:
@@ -160,16 +184,18 @@ class TypeSites:
 @dataclass(frozen=True)
 class GrowthSites:
     """Where the top growing types of a diff were allocated; ``tracing`` is False (and
-    ``types`` empty) when tracemalloc was not tracing. ``str()`` is the text section."""
+    ``types`` empty) when tracemalloc was not tracing, ``not_read`` then says why and how
+    to get them. ``str()`` is the text section."""
 
     tracing: bool
     types: tuple[TypeSites, ...]
+    not_read: str = NOT_TRACING
 
     def __repr__(self) -> str:
         # One line, the top type and its top site: the dataclass default would spell out
         # every TypeSites and AllocationSite, a screenful for five types.
-        if not self.tracing:
-            return "<GrowthSites: not read, tracemalloc was not tracing>"
+        if not self.tracing:   # the reason's first clause, without the how-to
+            return f"<GrowthSites: not read, {self.not_read.split(';')[0]}>"
         if not self.types:
             return "<GrowthSites: no type grew>"
         top, count = self.types[0], len(self.types)
@@ -183,7 +209,7 @@ class GrowthSites:
 
     def __str__(self) -> str:
         if not self.tracing:
-            return f"Allocation sites: not read -- {NOT_TRACING}"
+            return f"Allocation sites: not read -- {self.not_read}"
         if not self.types:
             return "Allocation sites: no type grew"
         rows: list[tuple[str, str]] = []
@@ -204,8 +230,8 @@ def growth_sites(diff, types: int = 5, per_type: int = 3) -> GrowthSites:
     objects = _objects()
     _check_limit(types)
     _check_limit(per_type)
-    if not tracemalloc.is_tracing():
-        return GrowthSites(False, ())
+    if not _tracing():
+        return GrowthSites(False, (), _not_tracing_reason())
     growing = diff.top_types(types, key="growth") if diff.has_types else []
     found = _count_sites([d.name for d in growing], objects)
     return GrowthSites(True, tuple(
