@@ -251,4 +251,5 @@ def track_report(tracker, limit: int = 10) -> str:
             f"Collections during the run: {len(events):,}\n"
             + table(("generation", "collections", "collected", "uncollectable", "total ms",
                      "longest ms"), rows))
+    sections.append(str(tracker.sites))   # or, tracemalloc not tracing, how to get them
     return "\n\n".join(sections) + "\n"

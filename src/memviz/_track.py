@@ -12,6 +12,7 @@ from array import array
 from dataclasses import dataclass
 
 from ._diff import SnapshotDiff
+from ._sites import GrowthSites, growth_sites
 from .snapshot import Snapshot, _take
 
 __all__ = ["GcEvent", "track"]
@@ -70,7 +71,9 @@ class track:
 
     Between the two snapshots it costs nothing but that callback. ``t.diff`` is
     ``t.after - t.before`` less memviz's own objects (those of ``t.before`` itself);
-    ``t.gc_events`` the collections; ``t.report()`` both as text. With ``report=True``
+    ``t.gc_events`` the collections; ``t.sites`` where the types that grew most were
+    allocated, when tracemalloc is tracing (``memviz._sites.growth_sites``);
+    ``t.report()`` all three as text. With ``report=True``
     the report is written to ``file`` (standard error by default) at each exit.
 
     As a decorator the same tracker serves every call and holds the latest finished one
@@ -79,7 +82,7 @@ class track:
     """
 
     __slots__ = ("_report", "_file", "_limit", "_lock", "_events", "_start_time", "_started",
-                 "_callback", "_before", "_after", "_own", "_balance", "__weakref__")
+                 "_callback", "_before", "_after", "_own", "_sites", "_balance", "__weakref__")
 
     def __new__(cls, func=None, /, **options):
         # ``@memviz.track`` without parentheses: Python calls track(func). The function
@@ -98,7 +101,7 @@ class track:
         self._lock = threading.Lock()
         self._events = array("d")
         self._start_time = self._started = 0.0
-        self._callback = self._before = self._after = self._own = None
+        self._callback = self._before = self._after = self._own = self._sites = None
         self._balance = False
 
     # -- the context manager --------------------------------------------------------------
@@ -131,7 +134,7 @@ class track:
             # Everything this tracker keeps exists before the first reading, except the
             # snapshot itself (subtracted at exit) and the callback (gone by then).
             del self._events[:]
-            self._before = self._after = self._own = None
+            self._before = self._after = self._own = self._sites = None
             # The callback listens from before the entry reading to after the exit one, so
             # no collection between the two readings can slip past it; gc_events keeps the
             # collections the two readings' gc.get_stats() figures count between them.
@@ -149,6 +152,10 @@ class track:
             after, own = _take(self._before)
             self._after = after
             self._own = own
+            # After the exit reading, which it does not disturb, and while the objects
+            # the block left are alive: one walk of gc.get_objects() when tracemalloc
+            # is tracing, nothing otherwise.
+            self._sites = growth_sites(self.diff)
         finally:
             try:
                 gc.callbacks.remove(self._callback)
@@ -231,12 +238,20 @@ class track:
         return tuple(events)
 
     @property
+    def sites(self) -> GrowthSites:
+        """Where the types that grew most were allocated, read at exit from
+        tracemalloc's records (``GrowthSites.tracing`` is False when it was not
+        tracing; then ``str()`` says how to get them)."""
+        self._finished()
+        return self._sites
+
+    @property
     def elapsed(self) -> float:
         self._finished()
         return self._after.taken_at - self._before.taken_at
 
     def report(self, limit: int = 10) -> str:
-        """The diff and the collections as plain-text tables."""
+        """The diff, the collections and the allocation sites as plain-text tables."""
         self._finished()
         from ._report import track_report
 
