@@ -223,6 +223,20 @@ def check_diff_section(section: Element, diff, limit: int = 15) -> None:
                 assert number(row["pools_delta"][0]) == c.pools_delta
         assert int(section.find("div", data_field="blocks_delta").attrs["data-value"]) == \
             diff.blocks_delta
+        check_memory_changes(section, diff)
+
+
+def check_memory_changes(section: Element, diff) -> None:
+    """The diff's memory table: pymalloc's blocks and the requests it passed on to malloc,
+    before, after and the change, against the two snapshots and the diff."""
+    rows = table(section, "memory-changes")
+    old, new = diff.old.pymalloc, diff.new.pymalloc
+    for key, before, after, change in (
+            ("blocks_in_use", old.blocks_in_use, new.blocks_in_use, diff.blocks_delta),
+            ("raw_blocks", old.raw_blocks, new.raw_blocks, diff.raw_blocks_delta)):
+        row = rows[key]
+        assert (number(row["before"][0]), number(row["after"][0]),
+                number(row["change"][0])) == (before, after, change), key
 
 
 def self_contained(text: str) -> None:
@@ -415,6 +429,26 @@ def test_names_are_escaped(gc_disabled):
     name = f"{__name__}.<script>alert('x')</script>"
     types = table(parse_html(page), "types")
     assert number(types[name]["objects"][0]) == 10
+
+
+@pytest.mark.skipif(not STATS, reason="pymalloc's statistics are not read here")
+def test_the_diff_shows_the_requests_passed_on_to_malloc(gc_disabled):
+    """Requests too big for pymalloc (its raw_blocks; oracle in test_pymalloc) are shown
+    before -> after with their change, in the row beside pymalloc's blocks, as the text
+    diff gives them."""
+    old = memviz.snapshot()
+    big = [bytearray(4096) for _ in range(50)]   # over 512 bytes: malloc, not pymalloc
+    new = memviz.snapshot()
+    diff = new - old
+    assert diff.raw_blocks_delta >= 50
+    section = parse_html(htmlreport.diff_html(diff)).find("section", **{"class": "diff"})
+    check_memory_changes(section, diff)
+    keys = list(table(section, "memory-changes"))
+    assert keys.index("raw_blocks") == keys.index("blocks_in_use") + 1
+    label = section.find("tr", data_key="raw_blocks").find_all("td")[0].text()
+    assert label == memviz._report.FORWARDED_LABEL
+    assert f"{memviz._report.FORWARDED_LABEL} {new.pymalloc.raw_blocks:,} " in diff.report()
+    del big
 
 
 @needs_allocator_choice

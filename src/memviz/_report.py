@@ -6,6 +6,10 @@ from typing import Sequence
 
 from ._words import counted, plural, signed
 
+#: What pymalloc's ``raw_blocks`` counts, as the text report and the HTML page
+#: (``memviz.htmlreport``) label it.
+FORWARDED_LABEL = "requests passed on to malloc"
+
 
 def format_bytes(size: float, sign: bool = False) -> str:
     """1536 -> '1.5 KiB'; sign=True -> '+1.5 KiB'."""
@@ -169,7 +173,7 @@ def diff_report(diff, limit: int = 10) -> str:
     if diff.blocks_delta is not None:
         summary.append(f"pymalloc blocks {new.pymalloc.blocks_in_use:,} "
                        f"({signed(diff.blocks_delta)})")
-        summary.append(f"requests passed on to malloc {new.pymalloc.raw_blocks:,} "
+        summary.append(f"{FORWARDED_LABEL} {new.pymalloc.raw_blocks:,} "
                        f"({signed(diff.raw_blocks_delta)})")
     if summary:
         lines.append(", ".join(summary))

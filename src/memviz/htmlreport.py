@@ -24,7 +24,7 @@ import os
 import time
 from typing import Iterable, Sequence
 
-from ._report import format_bytes
+from ._report import FORWARDED_LABEL, format_bytes
 from ._words import signed
 
 __all__ = ["diff_html", "diff_section", "render_report", "snapshot_html",
@@ -267,7 +267,7 @@ def _pymalloc_part(snap, arena_map: bool) -> str:
         ("blocks_in_use", "blocks in use", _count(stats.blocks_in_use, "blocks_in_use")),
         ("bytes_in_use", "bytes in blocks in use", _size(used, "bytes_in_use")),
         ("blocks_free", "free blocks in used pools", _count(stats.blocks_free, "blocks_free")),
-        ("raw_blocks", "requests passed on to malloc", _count(stats.raw_blocks, "raw_blocks")),
+        ("raw_blocks", FORWARDED_LABEL, _count(stats.raw_blocks, "raw_blocks")),
     ]))
     out.append("</div>")
     fragmentation = snap.fragmentation()
@@ -357,6 +357,7 @@ def diff_section(diff, limit: int = 15, *, title: str | None = None) -> str:
                       diff.rss_delta))
     if cards:
         out.append(_cards(cards))
+    out.append(_memory_changes(diff))
     out.append(_type_changes(diff, limit))
     gens = diff.generations
     if gens is not None:
@@ -396,6 +397,29 @@ def diff_section(diff, limit: int = 15, *, title: str | None = None) -> str:
             out.append('<p data-field="size-classes">Size classes: no change.</p>')
     out.append("</section>")
     return "\n".join(out)
+
+
+def _memory_changes(diff) -> str:
+    """Before, after and the change of pymalloc's blocks in use and of the requests it
+    passed on to malloc (as the text diff gives them)."""
+    old, new = diff.old.pymalloc, diff.new.pymalloc
+    if old is None or new is None:
+        return ""
+    rows = [
+        _before_after("blocks_in_use", "pymalloc blocks in use", old.blocks_in_use,
+                      new.blocks_in_use, diff.blocks_delta),
+        _before_after("raw_blocks", FORWARDED_LABEL, old.raw_blocks, new.raw_blocks,
+                      diff.raw_blocks_delta),
+    ]
+    return ("<h3>Memory</h3>\n"
+            + _table("memory-changes", ("", "before", "after", "change"), rows))
+
+
+def _before_after(key: str, label: str, before: int, after: int,
+                  change: int) -> tuple[str, Sequence[_Cell]]:
+    """A row of counts: label, before, after, change."""
+    return key, (_Cell(label), _count(before, "before"), _count(after, "after"),
+                 _change(change, "change"))
 
 
 def _type_changes(diff, limit: int) -> str:
