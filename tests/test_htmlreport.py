@@ -186,6 +186,23 @@ def check_snapshot_section(section: Element, snap, limit: int = 15) -> None:
         assert drawn == sorted((p.size_class, p.blocks_in_use, p.capacity)
                                for a in arenas for p in a.pools)
         assert len(svg.find_all("g", **{"class": "arena"})) == len(arenas)
+        check_one_reading_of_blocks(section, snap)
+
+
+def check_one_reading_of_blocks(section: Element, snap) -> None:
+    """The card of blocks in use and the arena map's caption give one figure: the sum
+    over the snapshot's own arena records (and so do the cards of arenas)."""
+    records = snap.arenas
+    own_blocks = sum(p.blocks_in_use for a in records for p in a.pools)
+    card = section.find("div", data_field="blocks_in_use")
+    caption = section.find("svg").find_all("text")[0].text()   # its first line
+    said = re.fullmatch(r"pymalloc arena map \(.*\): ([\d,]+) arenas, [\d,]+ of [\d,]+ "
+                        r"pools in use, ([\d,]+) blocks in use", caption)
+    assert said, caption
+    assert number(card.find("div", **{"class": "figure"}).text()) == \
+        int(card.attrs["data-value"]) == number(said[2]) == own_blocks
+    arenas_card = section.find("div", data_field="arenas_current")
+    assert int(arenas_card.attrs["data-value"]) == number(said[1]) == len(records)
 
 
 def check_diff_section(section: Element, diff, limit: int = 15) -> None:
@@ -449,6 +466,52 @@ def test_the_diff_shows_the_requests_passed_on_to_malloc(gc_disabled):
     assert label == memviz._report.FORWARDED_LABEL
     assert f"{memviz._report.FORWARDED_LABEL} {new.pymalloc.raw_blocks:,} " in diff.report()
     del big
+
+
+@pytest.mark.skipif(not (ARENAS and STATS), reason="pymalloc's arenas are not read here")
+def test_the_card_and_the_arena_map_are_one_reading():
+    """pymalloc's statistics and its arena map are two readings, one after the other
+    (55,442 vs 55,467 blocks in the issue): here the statistics are set 25 blocks off
+    the map. The card and the map's caption still agree, on the map's figure, and the
+    page says which reading the statistics table is."""
+    document = memviz.snapshot().to_dict()
+    document["pymalloc"]["stats"]["blocks_in_use"] += 25
+    snap = memviz.Snapshot.from_dict(document)
+    own_blocks = sum(p.blocks_in_use for a in snap.arenas for p in a.pools)
+    assert snap.pymalloc.blocks_in_use == own_blocks + 25
+    section = parse_html(htmlreport.snapshot_html(snap)).find("section")
+    check_one_reading_of_blocks(section, snap)
+    note = section.find("p", data_field="two_readings").text()
+    assert f"statistics count {own_blocks + 25:,} blocks" in note
+    assert f"arena map {own_blocks:,} (" in note
+    same = memviz.Snapshot.from_dict({**document, "pymalloc": {
+        **document["pymalloc"], "stats": {**document["pymalloc"]["stats"],
+                                          "blocks_in_use": own_blocks}}})
+    assert not parse_html(htmlreport.snapshot_html(same)).find_all(data_field="two_readings")
+
+
+def test_rendering_takes_no_reading(monkeypatch, two_snapshots):
+    """The page shows what the snapshots hold: with every reading of memviz.pymalloc and
+    memviz.gc made to fail, it renders all the same (a snapshot without pymalloc too)."""
+    old, new = (memviz.Snapshot.load(path) for path in two_snapshots)
+    document = old.to_dict()
+    document["pymalloc"] = None
+    bare = memviz.Snapshot.from_dict(document)
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("a reading at render time")
+
+    for module, names in ((memviz.pymalloc, ("layout", "stats", "arenas", "_arena_columns",
+                                             "allocator", "locate")),
+                          (memviz.gc, ("generations", "permanent", "type_counts",
+                                       "generation_of"))):
+        for name in names:
+            monkeypatch.setattr(module, name, no_reading)
+    monkeypatch.setattr(memviz, "snapshot", no_reading)
+    page = htmlreport.render_report([old, new, bare])
+    sections = parse_html(page).find_all("section", **{"class": "snapshot"})
+    check_snapshot_section(sections[0], old)
+    check_snapshot_section(sections[2], bare)
 
 
 @needs_allocator_choice

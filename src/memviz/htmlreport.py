@@ -177,10 +177,11 @@ def snapshot_section(snap, limit: int = 15, *, title: str | None = None,
            f"<h2>{_e(title)}</h2>",
            f'<p class="meta">{_e(interp.description)}, pid {snap.pid}, '
            f"{_e(_when(snap.taken_at))}; allocator {_e(interp.allocator)}</p>"]
-    out.append(_key_figures(snap))
+    amap = _snapshot_arena_map(snap)
+    out.append(_key_figures(snap, amap))
     out.append(_gc_part(snap))
     out.append(_types_part(snap, limit))
-    out.append(_pymalloc_part(snap, arena_map))
+    out.append(_pymalloc_part(snap, amap, draw_map=arena_map))
     unavailable = [c for c in snap.capabilities if not c.available]
     if unavailable:
         out.append("<h3>Not read here</h3>")
@@ -189,18 +190,33 @@ def snapshot_section(snap, limit: int = 15, *, title: str | None = None,
     return "\n".join(part for part in out if part)
 
 
-def _key_figures(snap) -> str:
+def _snapshot_arena_map(snap):
+    """The snapshot's own arena records as an ``ArenaMap`` (its ``arenas`` None, and
+    ``reason`` why, without them): built once per section, so that the key figures and
+    the arena map's caption are one reading."""
+    from .arenamap import arena_map
+
+    return arena_map(snap)
+
+
+def _key_figures(snap, amap) -> str:
+    """The cards. pymalloc's arenas and blocks come from the arena map when the snapshot
+    has one (the figures its caption gives), else from pymalloc's statistics."""
     cards = []
     gens = snap.generations
     if gens is not None:
         total = sum(g.objects for g in gens)
         cards.append(("gc_objects", "GC-tracked objects", _int(total), total))
     stats = snap.pymalloc
-    if stats is not None:
-        cards.append(("arenas_current", "pymalloc arenas", _int(stats.arenas_current),
-                      stats.arenas_current))
-        cards.append(("blocks_in_use", "blocks in use", _int(stats.blocks_in_use),
-                      stats.blocks_in_use))
+    if amap.arenas is not None:
+        arenas, blocks = len(amap.arenas), amap.blocks_in_use
+    elif stats is not None:
+        arenas, blocks = stats.arenas_current, stats.blocks_in_use
+    else:
+        arenas = blocks = None
+    if arenas is not None:
+        cards.append(("arenas_current", "pymalloc arenas", _int(arenas), arenas))
+        cards.append(("blocks_in_use", "blocks in use", _int(blocks), blocks))
     if snap.rss is not None:
         cards.append(("rss", "resident memory", format_bytes(snap.rss), snap.rss))
     if snap.rss_peak is not None:
@@ -243,7 +259,9 @@ def _types_part(snap, limit: int) -> str:
             + _table("types", ("type", "objects", "gen 0", "gen 1", "gen 2"), rows))
 
 
-def _pymalloc_part(snap, arena_map: bool) -> str:
+def _pymalloc_part(snap, amap, draw_map: bool) -> str:
+    """pymalloc's figures, size classes and fragmentation; ``amap`` drawn when
+    ``draw_map``."""
     stats, layout = snap.pymalloc, snap.layout
     if stats is None or layout is None:
         return ""
@@ -269,6 +287,12 @@ def _pymalloc_part(snap, arena_map: bool) -> str:
         ("blocks_free", "free blocks in used pools", _count(stats.blocks_free, "blocks_free")),
         ("raw_blocks", FORWARDED_LABEL, _count(stats.raw_blocks, "raw_blocks")),
     ]))
+    if amap.arenas is not None and amap.blocks_in_use != stats.blocks_in_use:
+        out.append(f'<p class="note" data-field="two_readings">pymalloc\'s statistics '
+                   f"(this table) and its arena map are two readings, taken one just after "
+                   f"the other: the statistics count {_int(stats.blocks_in_use)} blocks in "
+                   f"use, the arena map {_int(amap.blocks_in_use)} (the figure at the top, "
+                   f"and the map's caption).</p>")
     out.append("</div>")
     fragmentation = snap.fragmentation()
     if fragmentation is not None:
@@ -289,8 +313,8 @@ def _pymalloc_part(snap, arena_map: bool) -> str:
         out.append("<h3>Size classes (those with pools)</h3>")
         out.append(_table("size-classes", ("class", "block bytes", "pools", "in use", "free",
                                            "bytes in use", "used"), rows))
-    if arena_map:
-        out.append(_arena_map(snap))
+    if draw_map:
+        out.append(_arena_map(amap))
     return "\n".join(out)
 
 
@@ -313,10 +337,7 @@ def _fragmentation(frag) -> str:
             + _pairs("fragmentation", pairs) + "</div>")
 
 
-def _arena_map(snap) -> str:
-    from .arenamap import arena_map
-
-    amap = arena_map(snap)
+def _arena_map(amap) -> str:
     return ("<h3>Arena map</h3>\n"
             '<p class="note">One row per arena, one cell per pool (address order); colour: '
             "share of its blocks in use, red (few) to green (full); mark: size class; grey: "
