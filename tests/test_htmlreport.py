@@ -25,6 +25,7 @@ import pytest
 import memviz
 from memviz import htmlreport
 from memviz._cli import main as cli_main
+from memviz import _report
 from memviz._report import format_bytes
 
 from test_pymalloc import needs_allocator_choice
@@ -142,6 +143,7 @@ def check_snapshot_section(section: Element, snap, limit: int = 15) -> None:
         if len(ranked) > limit:
             assert number(types["(other types)"]["objects"][0]) == \
                 sum(sum(c) for _, c in ranked[limit:])
+    check_rss_split(section, snap)
     stats = snap.pymalloc
     if stats is None:
         assert not section.find_all("table", data_table="size-classes")
@@ -187,6 +189,34 @@ def check_snapshot_section(section: Element, snap, limit: int = 15) -> None:
                                for a in arenas for p in a.pools)
         assert len(svg.find_all("g", **{"class": "arena"})) == len(arenas)
         check_one_reading_of_blocks(section, snap)
+
+
+def check_rss_split(section: Element, snap) -> None:
+    """The RSS split into pymalloc's arenas, the rest and the requests passed on to
+    malloc (Snapshot.rss_split()), in the text report's words; "RSS unknown" without
+    an RSS."""
+    if snap.rss is None:
+        assert section.find("p", data_field="rss").text().startswith(_report.RSS_UNKNOWN)
+        assert not section.find_all("table", data_table="rss-split")
+        return
+    split = snap.rss_split()
+    if split is None:
+        assert not section.find_all("table", data_table="rss-split")
+        return
+    rows = table(section, "rss-split")
+    for field in ("rss", "arena_bytes", "outside_pymalloc"):
+        text, exact = rows[field][field]
+        assert (text, int(exact)) == (format_bytes(getattr(split, field)),
+                                      getattr(split, field)), field
+    assert number(rows["forwarded_requests"]["forwarded_requests"][0]) == \
+        split.forwarded_requests == snap.pymalloc.raw_blocks
+    assert split.arena_bytes + split.outside_pymalloc == snap.rss
+    labels = {row.attrs["data-key"]: row.find_all("td")[0].text()
+              for row in section.find("table", data_table="rss-split").find_all("tr")}
+    assert _report.ARENAS_LABEL in labels["arena_bytes"]
+    assert labels["outside_pymalloc"] == \
+        f"{_report.OUTSIDE_LABEL} \u2014 {_report.OUTSIDE_MEANING}"
+    assert _report.FORWARDED_LABEL in labels["forwarded_requests"]
 
 
 def check_one_reading_of_blocks(section: Element, snap) -> None:
@@ -247,6 +277,20 @@ def check_memory_changes(section: Element, diff) -> None:
     """The diff's memory table: pymalloc's blocks and the requests it passed on to malloc,
     before, after and the change, against the two snapshots and the diff."""
     rows = table(section, "memory-changes")
+    if diff.rss_delta is None:
+        said = section.find("p", data_field="rss").text()
+        assert said.startswith(_report.RSS_UNKNOWN) and "B" not in said and "+" not in said
+        assert not {"rss", "arena_bytes", "outside_pymalloc"} & set(rows)
+    else:
+        before, after = diff.old.rss_split(), diff.new.rss_split()
+        for key, change in (("rss", diff.rss_delta), ("arena_bytes", diff.arena_bytes_delta),
+                            ("outside_pymalloc", diff.outside_pymalloc_delta)):
+            row = rows[key]
+            assert (int(row["before"][1]), int(row["after"][1]), int(row["change"][1])) == \
+                (getattr(before, key), getattr(after, key), change), key
+            assert row["change"][0] == format_bytes(change, True)
+        assert after.outside_pymalloc - before.outside_pymalloc == diff.outside_pymalloc_delta
+        assert diff.new.rss - diff.old.rss == diff.rss_delta
     old, new = diff.old.pymalloc, diff.new.pymalloc
     for key, before, after, change in (
             ("blocks_in_use", old.blocks_in_use, new.blocks_in_use, diff.blocks_delta),
@@ -463,9 +507,47 @@ def test_the_diff_shows_the_requests_passed_on_to_malloc(gc_disabled):
     keys = list(table(section, "memory-changes"))
     assert keys.index("raw_blocks") == keys.index("blocks_in_use") + 1
     label = section.find("tr", data_key="raw_blocks").find_all("td")[0].text()
-    assert label == memviz._report.FORWARDED_LABEL
-    assert f"{memviz._report.FORWARDED_LABEL} {new.pymalloc.raw_blocks:,} " in diff.report()
+    assert label == _report.FORWARDED_LABEL
+    assert f"{_report.FORWARDED_LABEL} {new.pymalloc.raw_blocks:,} " in diff.report()
     del big
+
+
+@pytest.mark.skipif(not STATS, reason="pymalloc's statistics are not read here")
+def test_the_rss_split_accounts_for_memory_outside_pymalloc(gc_disabled):
+    """A 64 MiB bytes object is one request pymalloc passes on to malloc: the snapshot's
+    section splits the RSS, and the diff's shows the growth outside pymalloc."""
+    old = memviz.snapshot()
+    big = b"x" * (64 << 20)   # every page written: resident
+    new = memviz.snapshot()
+    diff = new - old
+    if new.rss is None:
+        pytest.skip("no RSS here (/proc/self/statm)")
+    check_rss_split(parse_html(htmlreport.snapshot_html(new)).find("section"), new)
+    section = parse_html(htmlreport.diff_html(diff)).find("section")
+    check_memory_changes(section, diff)
+    grown = int(table(section, "memory-changes")["outside_pymalloc"]["change"][1])
+    assert grown >= 60 << 20
+    del big
+
+
+@pytest.mark.skipif(not STATS, reason="pymalloc's statistics are not read here")
+def test_an_unknown_rss_says_so():
+    """A snapshot without RSS (no /proc): its section and any diff with it say "RSS
+    unknown", and claim no change (no "+0 B", no rows of RSS)."""
+    new = memviz.snapshot()
+    document = new.to_dict()
+    document["rss"] = None
+    old = memviz.Snapshot.from_dict(document)
+    section = parse_html(htmlreport.snapshot_html(old)).find("section")
+    check_rss_split(section, old)
+    for diff in (new - old, old - new):
+        section = parse_html(htmlreport.diff_html(diff)).find("section")
+        check_memory_changes(section, diff)
+        assert not section.find_all("div", data_field="rss_delta")
+        assert _report.RSS_UNKNOWN in section.text()
+    known = parse_html(htmlreport.diff_html(new - new)).find("section")
+    assert _report.RSS_UNKNOWN not in known.text()
+    assert table(known, "memory-changes")["rss"]["change"] == ("0 B", "0")
 
 
 @pytest.mark.skipif(not (ARENAS and STATS), reason="pymalloc's arenas are not read here")

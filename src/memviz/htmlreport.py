@@ -24,7 +24,8 @@ import os
 import time
 from typing import Iterable, Sequence
 
-from ._report import FORWARDED_LABEL, format_bytes
+from ._report import (ARENAS_LABEL, FORWARDED_LABEL, OUTSIDE_LABEL, OUTSIDE_MEANING,
+                      RSS_UNKNOWN, format_bytes)
 from ._words import signed
 
 __all__ = ["diff_html", "diff_section", "render_report", "snapshot_html",
@@ -120,6 +121,12 @@ def _change(n: int, field: str) -> _Cell:
     return _Cell(signed(n), field, css="up" if n > 0 else ("down" if n < 0 else None))
 
 
+def _size_change(n: int, field: str) -> _Cell:
+    """A change in bytes, rounded (``+1.5 MiB``), the exact value in ``data-value``."""
+    return _Cell(format_bytes(n, True), field, n,
+                 css="up" if n > 0 else ("down" if n < 0 else None))
+
+
 def _bar(share: float, field: str) -> _Cell:
     share = min(1.0, max(0.0, share))
     return _Cell(f'<span class="bar"><span style="width: {100 * share:.0f}%"></span></span>'
@@ -179,6 +186,7 @@ def snapshot_section(snap, limit: int = 15, *, title: str | None = None,
            f"{_e(_when(snap.taken_at))}; allocator {_e(interp.allocator)}</p>"]
     amap = _snapshot_arena_map(snap)
     out.append(_key_figures(snap, amap))
+    out.append(_rss_part(snap))
     out.append(_gc_part(snap))
     out.append(_types_part(snap, limit))
     out.append(_pymalloc_part(snap, amap, draw_map=arena_map))
@@ -222,6 +230,29 @@ def _key_figures(snap, amap) -> str:
     if snap.rss_peak is not None:
         cards.append(("rss_peak", "peak resident", format_bytes(snap.rss_peak), snap.rss_peak))
     return _cards(cards) if cards else ""
+
+
+#: Row labels of the RSS split, in the snapshot's table and the diff's.
+_RSS_LABEL = "resident memory (RSS)"
+_ARENAS_ROW = f"in {ARENAS_LABEL}"
+_OUTSIDE_ROW = f"{OUTSIDE_LABEL} \u2014 {OUTSIDE_MEANING}"
+_FORWARDED_ROW = f"among them, {FORWARDED_LABEL} (counted, not sized)"
+
+
+def _rss_part(snap) -> str:
+    """The RSS split into pymalloc's arenas and the rest (``Snapshot.rss_split()``)."""
+    if snap.rss is None:
+        return f'<p data-field="rss">{_e(RSS_UNKNOWN)}: not read here.</p>'
+    split = snap.rss_split()
+    if split is None:   # no pymalloc statistics: the card shows the RSS, nothing splits it
+        return ""
+    return ("<h3>Resident memory</h3>\n" + _pairs("rss-split", [
+        ("rss", _RSS_LABEL, _size(split.rss, "rss")),
+        ("arena_bytes", _ARENAS_ROW, _size(split.arena_bytes, "arena_bytes")),
+        ("outside_pymalloc", _OUTSIDE_ROW, _size(split.outside_pymalloc, "outside_pymalloc")),
+        ("forwarded_requests", _FORWARDED_ROW,
+         _count(split.forwarded_requests, "forwarded_requests")),
+    ]))
 
 
 def _gc_part(snap) -> str:
@@ -407,8 +438,7 @@ def diff_section(diff, limit: int = 15, *, title: str | None = None) -> str:
             rows = [(str(c.index), (
                 _Cell(c.index, "index"), _Cell(_int(c.block_size), "block_size"),
                 _count(c.blocks_in_use, "blocks_in_use"), _change(c.blocks_delta, "blocks_delta"),
-                _Cell(format_bytes(c.bytes_delta, True), "bytes_delta", c.bytes_delta,
-                      css="up" if c.bytes_delta > 0 else "down"),
+                _size_change(c.bytes_delta, "bytes_delta"),
                 _count(c.pools, "pools"), _change(c.pools_delta, "pools_delta")))
                 for c in changed[:limit]]
             out.append(f"<h3>Size classes: {len(changed)} changed</h3>")
@@ -421,24 +451,47 @@ def diff_section(diff, limit: int = 15, *, title: str | None = None) -> str:
 
 
 def _memory_changes(diff) -> str:
-    """Before, after and the change of pymalloc's blocks in use and of the requests it
-    passed on to malloc (as the text diff gives them)."""
-    old, new = diff.old.pymalloc, diff.new.pymalloc
-    if old is None or new is None:
+    """Before, after and the change: the RSS split into pymalloc's arenas and the rest,
+    pymalloc's blocks in use and the requests it passed on to malloc (the text diff's
+    figures); "RSS unknown" when a snapshot has no RSS."""
+    rows = []
+    old, new = diff.old.rss_split(), diff.new.rss_split()
+    unknown = ""
+    if diff.rss_delta is None:
+        unknown = f'<p data-field="rss">{_e(RSS_UNKNOWN)}: no change to claim.</p>'
+    elif old is None or new is None:
+        rows.append(_before_after("rss", _RSS_LABEL, diff.old.rss, diff.new.rss,
+                                  diff.rss_delta, in_bytes=True))
+    else:
+        rows += [
+            _before_after("rss", _RSS_LABEL, old.rss, new.rss, diff.rss_delta, in_bytes=True),
+            _before_after("arena_bytes", _ARENAS_ROW, old.arena_bytes, new.arena_bytes,
+                          diff.arena_bytes_delta, in_bytes=True),
+            _before_after("outside_pymalloc", _OUTSIDE_ROW, old.outside_pymalloc,
+                          new.outside_pymalloc, diff.outside_pymalloc_delta, in_bytes=True),
+        ]
+    before, after = diff.old.pymalloc, diff.new.pymalloc
+    if before is not None and after is not None:
+        rows += [
+            _before_after("blocks_in_use", "pymalloc blocks in use", before.blocks_in_use,
+                          after.blocks_in_use, diff.blocks_delta),
+            _before_after("raw_blocks", FORWARDED_LABEL, before.raw_blocks, after.raw_blocks,
+                          diff.raw_blocks_delta),
+        ]
+    if not rows and not unknown:
         return ""
-    rows = [
-        _before_after("blocks_in_use", "pymalloc blocks in use", old.blocks_in_use,
-                      new.blocks_in_use, diff.blocks_delta),
-        _before_after("raw_blocks", FORWARDED_LABEL, old.raw_blocks, new.raw_blocks,
-                      diff.raw_blocks_delta),
-    ]
-    return ("<h3>Memory</h3>\n"
-            + _table("memory-changes", ("", "before", "after", "change"), rows))
+    out = ["<h3>Memory</h3>", unknown]
+    if rows:
+        out.append(_table("memory-changes", ("", "before", "after", "change"), rows))
+    return "\n".join(part for part in out if part)
 
 
-def _before_after(key: str, label: str, before: int, after: int,
-                  change: int) -> tuple[str, Sequence[_Cell]]:
-    """A row of counts: label, before, after, change."""
+def _before_after(key: str, label: str, before: int, after: int, change: int,
+                  in_bytes: bool = False) -> tuple[str, Sequence[_Cell]]:
+    """A row: label, before, after, change; counts, or sizes when ``in_bytes``."""
+    if in_bytes:
+        return key, (_Cell(label), _size(before, "before"), _size(after, "after"),
+                     _size_change(change, "change"))
     return key, (_Cell(label), _count(before, "before"), _count(after, "after"),
                  _change(change, "change"))
 
