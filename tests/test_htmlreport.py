@@ -11,6 +11,7 @@ command's errors) parse the page with html.parser.
 """
 from __future__ import annotations
 
+import colorsys
 import os
 import re
 import shutil
@@ -391,6 +392,75 @@ def rendered(chromium, two_snapshots, artifacts, tmp_path_factory):
     return text, parse_html(dom), screenshot
 
 
+#: Run in a copy of the page (the page itself has no scripts): writes what Chromium
+#: computed onto the elements, for --dump-dom to show.
+_COMPUTE = """<script>
+for (const e of document.querySelectorAll(".grew, .shrank, [data-table] td")) {
+  e.setAttribute("data-computed-color", getComputedStyle(e).color);
+}
+</script>"""
+
+
+@pytest.fixture(scope="module")
+def computed(chromium, rendered, artifacts, tmp_path_factory):
+    """The page as Chromium laid it out, with computed styles in data-computed-*."""
+    text, _, _ = rendered
+    page = str(tmp_path_factory.mktemp("computed") / "report.html")
+    with open(page, "w", encoding="utf-8") as file:
+        file.write(text.replace("</body>", _COMPUTE + "</body>"))
+    return parse_html(load_in_chromium(chromium, page, os.path.join(artifacts, "computed.png")))
+
+
+def hue_and_saturation(css_colour: str) -> tuple[float, float]:
+    """'rgb(188, 76, 0)' -> (hue in degrees, saturation), by colorsys."""
+    red, green, blue = (int(v) / 255 for v in re.fullmatch(
+        r"rgba?\((\d+), (\d+), (\d+)(?:, [\d.]+)?\)", css_colour).groups()[:3])
+    hue, _, saturation = colorsys.rgb_to_hls(red, green, blue)
+    return 360 * hue, saturation
+
+
+def check_growth_marked(section: Element) -> int:
+    """Every change shown in the diff is marked by its sign: "grew" for growth (+),
+    "shrank" for shrinkage (-), neither for none. Returns how many grew."""
+    grew = 0
+    for element in section.iter():
+        if element.tag == "td":
+            text = element.text().strip()
+        elif "card" in element.classes():
+            text = element.find("div", **{"class": "figure"}).text().strip()
+        else:
+            continue
+        classes = element.classes()
+        if text.startswith("+"):
+            assert "grew" in classes and "shrank" not in classes, (element.attrs, text)
+            grew += 1
+        elif text.startswith("-"):
+            assert "shrank" in classes and "grew" not in classes, (element.attrs, text)
+        else:
+            assert not classes & {"grew", "shrank"}, (element.attrs, text)
+    return grew
+
+
+def test_growth_reads_as_a_warning(computed):
+    """What grew is amber-red (a warning), in the colour Chromium computed; what shrank
+    is green or grey; cells of no change carry neither class."""
+    section = computed.find("section", **{"class": "diff"})
+    assert check_growth_marked(section) >= 2    # at least the Kept objects, and the card
+    coloured = [e for e in computed.iter() if "data-computed-color" in e.attrs]
+    grew = [e for e in coloured if "grew" in e.classes()]
+    assert grew
+    for element in grew:
+        hue, saturation = hue_and_saturation(element.attrs["data-computed-color"])
+        assert (hue <= 45 or hue >= 345) and saturation > 0.5, element.attrs
+    for element in coloured:
+        if "shrank" in element.classes():
+            hue, saturation = hue_and_saturation(element.attrs["data-computed-color"])
+            assert 75 <= hue <= 165 or saturation < 0.15, element.attrs
+        elif "grew" not in element.classes():   # a plain figure: not the warning colour
+            hue, saturation = hue_and_saturation(element.attrs["data-computed-color"])
+            assert saturation < 0.15, element.attrs
+
+
 def test_the_page_as_chromium_rendered_it(rendered, two_snapshots):
     text, dom, _ = rendered
     self_contained(text)
@@ -504,6 +574,7 @@ def test_the_diff_shows_the_requests_passed_on_to_malloc(gc_disabled):
     assert diff.raw_blocks_delta >= 50
     section = parse_html(htmlreport.diff_html(diff)).find("section", **{"class": "diff"})
     check_memory_changes(section, diff)
+    assert check_growth_marked(section)
     keys = list(table(section, "memory-changes"))
     assert keys.index("raw_blocks") == keys.index("blocks_in_use") + 1
     label = section.find("tr", data_key="raw_blocks").find_all("td")[0].text()

@@ -58,8 +58,10 @@ CSS = """
 .memviz tbody tr:nth-child(even) { background: #fafbfc; }
 .memviz td.name { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
   font-size: 13px; max-width: 460px; overflow: hidden; text-overflow: ellipsis; }
-.memviz td.up { color: #1a7f37; }
-.memviz td.down { color: #cf222e; }
+.memviz .grew { color: #bc4c00; font-weight: 600; }
+.memviz .card.grew { border-color: #e16f24; background: #fff1e5; }
+.memviz .card.grew .figure { color: #bc4c00; }
+.memviz .shrank { color: #1a7f37; }
 .memviz .bar { display: inline-block; width: 80px; height: 8px; background: #eaeef2;
   border-radius: 4px; vertical-align: middle; margin-right: 6px; overflow: hidden; }
 .memviz .bar span { display: block; height: 100%; background: #2da44e; }
@@ -117,14 +119,19 @@ def _size(n: int, field: str) -> _Cell:
     return _Cell(format_bytes(n), field, n)
 
 
+def _growth(n: int) -> str | None:
+    """The CSS class of a change: growth is a warning ("grew", amber), shrinkage is
+    not ("shrank", green), no change has none."""
+    return "grew" if n > 0 else ("shrank" if n < 0 else None)
+
+
 def _change(n: int, field: str) -> _Cell:
-    return _Cell(signed(n), field, css="up" if n > 0 else ("down" if n < 0 else None))
+    return _Cell(signed(n), field, css=_growth(n))
 
 
 def _size_change(n: int, field: str) -> _Cell:
     """A change in bytes, rounded (``+1.5 MiB``), the exact value in ``data-value``."""
-    return _Cell(format_bytes(n, True), field, n,
-                 css="up" if n > 0 else ("down" if n < 0 else None))
+    return _Cell(format_bytes(n, True), field, n, css=_growth(n))
 
 
 def _bar(share: float, field: str) -> _Cell:
@@ -153,12 +160,13 @@ def _pairs(name: str, pairs: Sequence[tuple[str, str, _Cell]]) -> str:
     return _table(name, None, ((key, (_Cell(label), cell)) for key, label, cell in pairs))
 
 
-def _cards(cards: Sequence[tuple[str, str, str, object]]) -> str:
-    """Key figures: (field, label, text, exact value or None)."""
+def _cards(cards: Sequence[tuple]) -> str:
+    """Key figures: (field, label, text, exact value or None[, extra CSS class])."""
     out = ['<div class="cards">']
-    for field, label, text, value in cards:
+    for field, label, text, value, *css in cards:
         exact = f' data-value="{_e(value)}"' if value is not None else ""
-        out.append(f'<div class="card" data-field="{_e(field)}"{exact}>'
+        classes = " ".join(["card", *(c for c in css if c)])
+        out.append(f'<div class="{_e(classes)}" data-field="{_e(field)}"{exact}>'
                    f'<div class="label">{_e(label)}</div>'
                    f'<div class="figure">{_e(text)}</div></div>')
     out.append("</div>")
@@ -396,17 +404,15 @@ def diff_section(diff, limit: int = 15, *, title: str | None = None) -> str:
     cards = []
     if diff.has_types:
         net = sum(diff.type_deltas().values())
-        cards.append(("gc_objects_delta", "GC-tracked objects", signed(net), net))
+        cards.append(_change_card("gc_objects_delta", "GC-tracked objects", net))
     if diff.blocks_delta is not None:
-        cards.append(("blocks_delta", "pymalloc blocks", signed(diff.blocks_delta),
-                      diff.blocks_delta))
+        cards.append(_change_card("blocks_delta", "pymalloc blocks", diff.blocks_delta))
     arenas = diff.arenas
     if arenas is not None:
-        cards.append(("arenas_delta", "pymalloc arenas", signed(arenas.current_delta),
-                      arenas.current_delta))
+        cards.append(_change_card("arenas_delta", "pymalloc arenas", arenas.current_delta))
     if diff.rss_delta is not None:
-        cards.append(("rss_delta", "resident memory", format_bytes(diff.rss_delta, True),
-                      diff.rss_delta))
+        cards.append(_change_card("rss_delta", "resident memory", diff.rss_delta,
+                                  in_bytes=True))
     if cards:
         out.append(_cards(cards))
     out.append(_memory_changes(diff))
@@ -448,6 +454,12 @@ def diff_section(diff, limit: int = 15, *, title: str | None = None) -> str:
             out.append('<p data-field="size-classes">Size classes: no change.</p>')
     out.append("</section>")
     return "\n".join(out)
+
+
+def _change_card(field: str, label: str, change: int, in_bytes: bool = False) -> tuple:
+    """A card of a change, marked as growth or shrinkage (``_growth``)."""
+    text = format_bytes(change, True) if in_bytes else signed(change)
+    return field, label, text, change, _growth(change)
 
 
 def _memory_changes(diff) -> str:
