@@ -303,12 +303,41 @@ def check_memory_changes(section: Element, diff) -> None:
 
 def self_contained(text: str) -> None:
     """Nothing the page would fetch: no scripts, links, images, frames, imports or URLs
-    (the SVG namespace is a name, not a fetch)."""
+    (the SVG namespace is a name, not a fetch); its only hrefs are to its own anchors."""
     lowered = text.lower()
     for marker in ("<script", "<link", "<img", "<iframe", "<object", "<embed", "@import",
-                   "url(", "src=", "href="):
+                   "url(", "src="):
         assert marker not in lowered, marker
     assert set(re.findall(r"https?://[^\s\"'<>)]+", text)) <= {"http://www.w3.org/2000/svg"}
+    hrefs = re.findall(r"href\s*=\s*(\S{0,2})", lowered)
+    assert all(h.startswith(('"#', "'#")) for h in hrefs), hrefs
+    check_anchors(parse_html(text))
+
+
+def check_anchors(dom: Element) -> None:
+    """Every href="#x" has one element id="x"; ids are unique; the contents line at the
+    top links to every diff and snapshot section and to every arena map."""
+    ids = [e.attrs["id"] for e in dom.iter() if "id" in e.attrs]
+    assert len(ids) == len(set(ids)), ids
+    links = [e.attrs["href"] for e in dom.iter() if e.tag == "a"]
+    for href in links:
+        assert href.startswith("#") and href[1:] in ids, href
+    sections = [e for e in dom.iter() if e.tag == "section"]
+    if not sections:   # a fragment: no contents
+        return
+    nav = dom.find("nav", **{"class": "contents"})
+    body = next(e for e in dom.iter() if e.tag == "body")
+    first = [e for e in body.children if isinstance(e, Element) and e.tag not in ("h1", "p")]
+    assert first[0] is nav   # at the top, after the title
+    linked = {e.attrs["href"][1:] for e in nav.iter() if e.tag == "a"}
+    wanted = {s.attrs["id"] for s in sections}
+    wanted |= {h.attrs["id"] for s in sections for h in s.find_all("h3")
+               if h.text() == "Arena map"}
+    assert linked == wanted
+    for section in sections:
+        if section.find_all("svg"):
+            heading = next(h for h in section.find_all("h3") if h.text() == "Arena map")
+            assert heading.attrs["id"] in linked
 
 
 # --------------------------------------------------------------------------------------
@@ -398,6 +427,10 @@ _COMPUTE = """<script>
 for (const e of document.querySelectorAll(".grew, .shrank, [data-table] td")) {
   e.setAttribute("data-computed-color", getComputedStyle(e).color);
 }
+for (const t of document.querySelectorAll("table[data-table]")) {
+  t.setAttribute("data-computed-width", t.getBoundingClientRect().width);
+  t.setAttribute("data-container-width", parseFloat(getComputedStyle(t.parentElement).width));
+}
 </script>"""
 
 
@@ -459,6 +492,37 @@ def test_growth_reads_as_a_warning(computed):
         elif "grew" not in element.classes():   # a plain figure: not the warning colour
             hue, saturation = hue_and_saturation(element.attrs["data-computed-color"])
             assert saturation < 0.15, element.attrs
+
+
+def test_tables_use_the_page_width(computed):
+    """The tables of columns (types, changes, generations, size classes, memory) are as
+    wide as their section, as Chromium laid them out at 1200 px; the label-and-figure
+    tables are narrower."""
+    tables = {e: e.attrs["data-table"] for e in computed.iter() if e.tag == "table"}
+    full = [t for t, name in tables.items() if name in (
+        "types", "type-changes", "generations", "generation-changes", "size-classes",
+        "size-class-changes", "memory-changes")]
+    assert {tables[t] for t in full} >= {"types", "type-changes", "memory-changes"}
+    for element in full:
+        assert element.parent.tag == "section", tables[element]
+        width, container = (float(element.attrs[a]) for a in
+                            ("data-computed-width", "data-container-width"))
+        assert container > 1000 and abs(width - container) < 1, (tables[element], width)
+    pairs = [t for t, name in tables.items() if name == "pymalloc"]
+    assert pairs and all(float(t.attrs["data-computed-width"]) < 600 for t in pairs)
+
+
+def test_the_contents_link_to_every_section(rendered, computed):
+    """The page's contents line links to each section and arena map, and every anchor
+    is there, in the page and in the DOM Chromium built."""
+    text, dom, _ = rendered
+    check_anchors(dom)
+    check_anchors(parse_html(text))
+    nav = dom.find("nav", **{"class": "contents"})
+    titles = [a.text() for a in nav.find_all("a")]
+    assert titles == ["What changed: before.json \u2192 after.json", "Snapshot: before.json",
+                      "arena map", "Snapshot: after.json", "arena map"][:len(titles)]
+    assert len(titles) == (5 if STATS else 3)
 
 
 def test_the_page_as_chromium_rendered_it(rendered, two_snapshots):
@@ -535,6 +599,7 @@ def test_three_snapshots_two_diffs(tmp_path, two_snapshots):
     assert titles == ["What changed: before.json \u2192 after.json",
                       "What changed: after.json \u2192 before.json",
                       "Snapshot: before.json", "Snapshot: after.json", "Snapshot: before.json"]
+    check_anchors(parse_html(text))   # the same file twice: still one id per section
 
 
 def test_command_errors(capsys, tmp_path, two_snapshots):

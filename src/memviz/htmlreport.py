@@ -51,6 +51,10 @@ CSS = """
 .memviz .card .figure { font-size: 20px; font-weight: 600;
   font-variant-numeric: tabular-nums; }
 .memviz table { border-collapse: collapse; margin: 6px 0 10px; }
+.memviz table.full-width { width: 100%; }
+.memviz nav.contents { margin: 10px 0 4px; }
+.memviz nav.contents a { color: #0969da; text-decoration: none; }
+.memviz nav.contents a:hover { text-decoration: underline; }
 .memviz th, .memviz td { padding: 3px 10px; border-bottom: 1px solid #eaeef2;
   text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .memviz th { background: #f6f8fa; font-weight: 600; border-bottom: 1px solid #d0d7de; }
@@ -143,8 +147,10 @@ def _bar(share: float, field: str) -> _Cell:
 def _table(name: str, headers: Sequence[str] | None,
            rows: Iterable[tuple[str, Sequence[_Cell]]]) -> str:
     """A table marked ``data-table=name``; each row is (key, cells), marked
-    ``data-key=key``; no header row when ``headers`` is None."""
-    out = [f'<table data-table="{_e(name)}">']
+    ``data-key=key``. With ``headers`` it is a table of columns, the page's full width;
+    without (None) a table of label and figure, as wide as they are."""
+    width = ' class="full-width"' if headers is not None else ""
+    out = [f'<table{width} data-table="{_e(name)}">']
     if headers is not None:
         out.append("<thead><tr>" + "".join(f"<th>{_e(h)}</th>" for h in headers)
                    + "</tr></thead>")
@@ -182,13 +188,24 @@ def _unavailable(what: str, reason: str | None) -> str:
 # A snapshot
 
 
+def _id(anchor: str | None) -> str:
+    """The ``id`` attribute of an element the contents link to (none without an anchor)."""
+    return f' id="{_e(anchor)}"' if anchor else ""
+
+
+def _arena_map_anchor(anchor: str) -> str:
+    return f"{anchor}-arena-map"
+
+
 def snapshot_section(snap, limit: int = 15, *, title: str | None = None,
-                     arena_map: bool = True) -> str:
+                     arena_map: bool = True, anchor: str | None = None) -> str:
     """The ``<section>`` of one snapshot: header, key figures, the collector, the top
-    ``limit`` types, pymalloc (figures, size classes, fragmentation, arena map)."""
+    ``limit`` types, pymalloc (figures, size classes, fragmentation, arena map).
+    ``anchor``: the section's ``id`` (and, with ``-arena-map``, its arena map's)."""
     interp = snap.interpreter
     title = title or f"Snapshot of pid {snap.pid}"
-    out = [f'<section class="snapshot" data-pid="{snap.pid}" data-taken-at="{snap.taken_at!r}">',
+    out = [f'<section class="snapshot"{_id(anchor)} data-pid="{snap.pid}" '
+           f'data-taken-at="{snap.taken_at!r}">',
            f"<h2>{_e(title)}</h2>",
            f'<p class="meta">{_e(interp.description)}, pid {snap.pid}, '
            f"{_e(_when(snap.taken_at))}; allocator {_e(interp.allocator)}</p>"]
@@ -197,7 +214,8 @@ def snapshot_section(snap, limit: int = 15, *, title: str | None = None,
     out.append(_rss_part(snap))
     out.append(_gc_part(snap))
     out.append(_types_part(snap, limit))
-    out.append(_pymalloc_part(snap, amap, draw_map=arena_map))
+    out.append(_pymalloc_part(snap, amap, draw_map=arena_map,
+                              map_anchor=_arena_map_anchor(anchor) if anchor else None))
     unavailable = [c for c in snap.capabilities if not c.available]
     if unavailable:
         out.append("<h3>Not read here</h3>")
@@ -298,12 +316,17 @@ def _types_part(snap, limit: int) -> str:
             + _table("types", ("type", "objects", "gen 0", "gen 1", "gen 2"), rows))
 
 
-def _pymalloc_part(snap, amap, draw_map: bool) -> str:
+def _shows_pymalloc(snap) -> bool:
+    """Whether a snapshot's section has its pymalloc part (and so its arena map)."""
+    return snap.pymalloc is not None and snap.layout is not None
+
+
+def _pymalloc_part(snap, amap, draw_map: bool, map_anchor: str | None) -> str:
     """pymalloc's figures, size classes and fragmentation; ``amap`` drawn when
-    ``draw_map``."""
-    stats, layout = snap.pymalloc, snap.layout
-    if stats is None or layout is None:
+    ``draw_map``, its heading's ``id`` ``map_anchor``."""
+    if not _shows_pymalloc(snap):
         return ""
+    stats, layout = snap.pymalloc, snap.layout
     out = ["<h3>pymalloc</h3>",
            f'<p class="note">{len(layout.block_sizes)} size classes of {layout.alignment}-byte '
            f"steps up to {layout.small_request_threshold} bytes; pools of "
@@ -353,7 +376,7 @@ def _pymalloc_part(snap, amap, draw_map: bool) -> str:
         out.append(_table("size-classes", ("class", "block bytes", "pools", "in use", "free",
                                            "bytes in use", "used"), rows))
     if draw_map:
-        out.append(_arena_map(amap))
+        out.append(_arena_map(amap, map_anchor))
     return "\n".join(out)
 
 
@@ -376,8 +399,8 @@ def _fragmentation(frag) -> str:
             + _pairs("fragmentation", pairs) + "</div>")
 
 
-def _arena_map(amap) -> str:
-    return ("<h3>Arena map</h3>\n"
+def _arena_map(amap, anchor: str | None) -> str:
+    return (f"<h3{_id(anchor)}>Arena map</h3>\n"
             '<p class="note">One row per arena, one cell per pool (address order); colour: '
             "share of its blocks in use, red (few) to green (full); mark: size class; grey: "
             "free pool. Hover a cell for its pool.</p>\n"
@@ -388,11 +411,14 @@ def _arena_map(amap) -> str:
 # A diff
 
 
-def diff_section(diff, limit: int = 15, *, title: str | None = None) -> str:
-    """The ``<section>`` of what changed from ``diff.old`` to ``diff.new``."""
+def diff_section(diff, limit: int = 15, *, title: str | None = None,
+                 anchor: str | None = None) -> str:
+    """The ``<section>`` of what changed from ``diff.old`` to ``diff.new``; ``anchor``:
+    its ``id``."""
     new, old = diff.new, diff.old
     title = title or "What changed"
-    out = [f'<section class="diff" data-old-pid="{old.pid}" data-new-pid="{new.pid}">',
+    out = [f'<section class="diff"{_id(anchor)} data-old-pid="{old.pid}" '
+           f'data-new-pid="{new.pid}">',
            f"<h2>{_e(title)}</h2>",
            f'<p class="meta">{_e(_when(old.taken_at))} &rarr; {_e(_when(new.taken_at))} '
            f"({diff.elapsed:+.3f} s)</p>"]
@@ -571,16 +597,32 @@ def render_report(snapshots: Sequence, limit: int = 15, *,
             "Every figure is a reading of CPython's own structures (reference counts, the "
             "collector's generation lists, pymalloc's arenas), taken when the snapshot "
             "was.</p>"]
-    for i in range(len(snapshots) - 1):
-        body.append(diff_section(snapshots[i + 1] - snapshots[i], limit,
-                                 title=f"What changed: {labels[i]} \u2192 {labels[i + 1]}"))
-    for label, snap in zip(labels, snapshots):
-        body.append(snapshot_section(snap, limit, title=f"Snapshot: {label}"))
+    diffs = [(f"diff-{i + 1}", f"What changed: {labels[i]} \u2192 {labels[i + 1]}",
+              snapshots[i + 1] - snapshots[i]) for i in range(len(snapshots) - 1)]
+    sections = [(f"snapshot-{i + 1}", f"Snapshot: {label}", snap)
+                for i, (label, snap) in enumerate(zip(labels, snapshots))]
+    body.append(_contents(diffs, sections))
+    for anchor, title, diff in diffs:
+        body.append(diff_section(diff, limit, title=title, anchor=anchor))
+    for anchor, title, snap in sections:
+        body.append(snapshot_section(snap, limit, title=title, anchor=anchor))
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             f"<title>{_e(heading)}</title>\n"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
             f"<style>{CSS}\nbody {{ margin: 24px 32px; background: white; }}</style>\n"
             "</head>\n<body class=\"memviz\">\n" + "\n".join(body) + "\n</body>\n</html>\n")
+
+
+def _contents(diffs: Sequence[tuple], sections: Sequence[tuple]) -> str:
+    """The contents line: a link to each (anchor, title, diff or snapshot) section, and
+    to each snapshot's arena map."""
+    links = [f'<a href="#{_e(anchor)}">{_e(title)}</a>' for anchor, title, _ in diffs]
+    for anchor, title, snap in sections:
+        link = f'<a href="#{_e(anchor)}">{_e(title)}</a>'
+        if _shows_pymalloc(snap):
+            link += f' (<a href="#{_e(_arena_map_anchor(anchor))}">arena map</a>)'
+        links.append(link)
+    return '<nav class="contents">Contents: ' + " &middot; ".join(links) + "</nav>"
 
 
 def write_report(path: str | os.PathLike, snapshots: Sequence, limit: int = 15, *,
