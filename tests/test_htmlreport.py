@@ -169,13 +169,7 @@ def check_snapshot_section(section: Element, snap, limit: int = 15) -> None:
         assert float(row["used"][1]) == pytest.approx(c.blocks_in_use / capacity, abs=1e-4)
     frag = snap.fragmentation()
     if frag is not None:
-        rows = table(section, "fragmentation")
-        for field in ("arenas", "sparse_arenas", "sparse_blocks"):
-            assert number(rows[field][field][0]) == getattr(frag, field)
-        for field in ("arena_bytes", "live_bytes", "sparse_arena_bytes"):
-            assert int(rows[field][field][1]) == getattr(frag, field)
-        assert [number(rows[f"histogram_{i}"][f"histogram_{i}"][0]) for i in range(4)] == \
-            list(frag.histogram)
+        check_fragmentation(section, frag)
     arenas = snap.arenas
     if arenas is not None:
         svg = section.find("svg")
@@ -190,6 +184,35 @@ def check_snapshot_section(section: Element, snap, limit: int = 15) -> None:
                                for a in arenas for p in a.pools)
         assert len(svg.find_all("g", **{"class": "arena"})) == len(arenas)
         check_one_reading_of_blocks(section, snap)
+
+
+def check_fragmentation(scope: Element, frag) -> None:
+    """The fragmentation box (in ``scope``) shows each figure of ``frag`` once, under one label of its
+    own: with a threshold of 25% the sparse arenas are the histogram's first quarter,
+    one row (not "under 25%" and "0-25%" both)."""
+    rows = table(scope, "fragmentation")
+    box = scope.find("table", data_table="fragmentation")
+    labels = [row.find_all("td")[0].text() for row in box.find_all("tr")]
+    assert len(labels) == len(set(labels)), labels
+    for field in ("arenas", "sparse_arenas", "sparse_blocks"):
+        assert number(rows[field][field][0]) == getattr(frag, field), field
+    for field in ("arena_bytes", "live_bytes", "sparse_arena_bytes", "sparse_live_bytes"):
+        text, exact = rows[field][field]
+        assert (text, int(exact)) == (format_bytes(getattr(frag, field)),
+                                      getattr(frag, field)), field
+    assert float(rows["utilization"]["utilization"][1]) == \
+        pytest.approx(frag.utilization, abs=1e-4)
+    first = 0 if frag.threshold != 0.25 else 1
+    assert [number(rows[f"histogram_{i}"][f"histogram_{i}"][0]) for i in range(first, 4)] \
+        == list(frag.histogram[first:])
+    shown = {field for row in rows.values() for field in row}
+    assert len(shown) == len(rows)    # one figure per row
+    if frag.threshold == 0.25:
+        assert "histogram_0" not in shown
+        assert frag.sparse_arenas == frag.histogram[0]   # why one row says both
+    assert set(shown) == {"arenas", "arena_bytes", "live_bytes", "utilization",
+                          "sparse_arenas", "sparse_arena_bytes", "sparse_live_bytes",
+                          "sparse_blocks"} | {f"histogram_{i}" for i in range(first, 4)}
 
 
 def check_rss_split(section: Element, snap) -> None:
@@ -706,6 +729,22 @@ def test_the_card_and_the_arena_map_are_one_reading():
         **document["pymalloc"], "stats": {**document["pymalloc"]["stats"],
                                           "blocks_in_use": own_blocks}}})
     assert not parse_html(htmlreport.snapshot_html(same)).find_all(data_field="two_readings")
+
+
+@pytest.mark.skipif(not ARENAS, reason="pymalloc's arenas are not read here")
+def test_the_fragmentation_box_says_each_figure_once():
+    """No label twice ("bytes they hold" was the arenas' and the sparse arenas'), no
+    figure twice (the sparse arenas under 25% were also the histogram's 0-25%); at
+    another threshold the sparse arenas and the first quarter are two figures, two
+    rows."""
+    snap = memviz.snapshot()
+    section = parse_html(htmlreport.snapshot_html(snap)).find("section")
+    check_fragmentation(section, snap.fragmentation())
+    half = snap.fragmentation(0.5)
+    box = parse_html(htmlreport._fragmentation(half))
+    check_fragmentation(box, half)
+    assert number(table(box, "fragmentation")["histogram_0"]["histogram_0"][0]) == \
+        half.histogram[0]
 
 
 def test_rendering_takes_no_reading(monkeypatch, two_snapshots):

@@ -380,21 +380,40 @@ def _pymalloc_part(snap, amap, draw_map: bool, map_anchor: str | None) -> str:
     return "\n".join(out)
 
 
+#: The quarters of ``Fragmentation.histogram``: arenas by share of their bytes in live
+#: blocks, [0, 25%), [25%, 50%), [50%, 75%), [75%, 100%].
+_QUARTERS = ("under 25%", "25\u201350%", "50\u201375%", "75\u2013100%")
+_FIRST_QUARTER = 0.25
+
+
 def _fragmentation(frag) -> str:
-    quarters = ("0-25%", "25-50%", "50-75%", "75-100%")
+    """``Snapshot.fragmentation()``, each figure once under one label. The sparse arenas
+    (under ``frag.threshold`` in live blocks) are the first quarter of the histogram when
+    the threshold is 25%: then one row says both."""
     pairs = [
         ("arenas", "arenas", _count(frag.arenas, "arenas")),
-        ("arena_bytes", "bytes they hold", _size(frag.arena_bytes, "arena_bytes")),
-        ("live_bytes", "bytes in live blocks", _size(frag.live_bytes, "live_bytes")),
-        ("utilization", "used", _bar(frag.utilization, "utilization")),
-        ("sparse_arenas", f"arenas under {100 * frag.threshold:.0f}% used",
-         _count(frag.sparse_arenas, "sparse_arenas")),
-        ("sparse_arena_bytes", "bytes they hold",
-         _size(frag.sparse_arena_bytes, "sparse_arena_bytes")),
-        ("sparse_blocks", "live blocks in them", _count(frag.sparse_blocks, "sparse_blocks")),
+        ("arena_bytes", "bytes the arenas hold", _size(frag.arena_bytes, "arena_bytes")),
+        ("live_bytes", "of them, in live blocks", _size(frag.live_bytes, "live_bytes")),
+        ("utilization", "share in live blocks", _bar(frag.utilization, "utilization")),
     ]
-    pairs += [(f"histogram_{i}", f"arenas {q} used", _count(n, f"histogram_{i}"))
-              for i, (q, n) in enumerate(zip(quarters, frag.histogram))]
+    sparse = (f"sparse arenas: under {100 * frag.threshold:.0f}% in live blocks",
+              _count(frag.sparse_arenas, "sparse_arenas"))
+    for i, (quarter, n) in enumerate(zip(_QUARTERS, frag.histogram)):
+        if i == 0 and frag.threshold == _FIRST_QUARTER:
+            pairs.append(("sparse_arenas", *sparse))
+            continue
+        pairs.append((f"histogram_{i}", f"arenas {quarter} in live blocks",
+                      _count(n, f"histogram_{i}")))
+    if frag.threshold != _FIRST_QUARTER:
+        pairs.append(("sparse_arenas", *sparse))
+    pairs += [
+        ("sparse_arena_bytes", "bytes the sparse arenas hold",
+         _size(frag.sparse_arena_bytes, "sparse_arena_bytes")),
+        ("sparse_blocks", "live blocks in the sparse arenas",
+         _count(frag.sparse_blocks, "sparse_blocks")),
+        ("sparse_live_bytes", "bytes of those blocks",
+         _size(frag.sparse_live_bytes, "sparse_live_bytes")),
+    ]
     return ('<div><h3 style="margin-top: 6px">Fragmentation</h3>\n'
             + _pairs("fragmentation", pairs) + "</div>")
 
