@@ -12,6 +12,7 @@ command's errors) parse the page with html.parser.
 from __future__ import annotations
 
 import colorsys
+import gc
 import os
 import re
 import shutil
@@ -34,6 +35,15 @@ from test_pymalloc import needs_allocator_choice
 GC_READABLE = memviz.capabilities()["gc"].available
 ARENAS = memviz.capabilities()["pymalloc.arenas"].available
 STATS = memviz.capabilities()["pymalloc.stats"].available
+
+
+@pytest.fixture(scope="module", autouse=True)
+def collect_the_pages():
+    """The parsed pages are cycles of Elements (parent <-> children), thousands of lists:
+    collected when this module is done (after its module fixtures), so that the next
+    module's type counts, some taken with the collector off, do not hold them."""
+    yield
+    gc.collect()
 
 
 # --------------------------------------------------------------------------------------
