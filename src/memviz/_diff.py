@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
+from ._report import RSS_UNKNOWN
 from .snapshot import Snapshot
 
 __all__ = ["ArenaDiff", "GenerationDiff", "SizeClassDiff", "SnapshotDiff", "TypeDiff"]
@@ -308,8 +309,6 @@ class SnapshotDiff:
             parts.append(f"{sum(deltas.values()):+,} GC objects in {len(deltas):,} types")
         if self.blocks_delta is not None:
             parts.append(f"{self.blocks_delta:+,} blocks")
-        from ._report import RSS_UNKNOWN
-
         parts.append(RSS_UNKNOWN if self.rss_delta is None
                      else f"RSS {self.rss_delta / 2**20:+.1f} MiB")
         return f"<memviz.SnapshotDiff {', '.join(parts)}>"

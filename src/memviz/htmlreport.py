@@ -2,10 +2,14 @@
 
 ``render_report(snapshots)`` is a whole document -- no network, no scripts, no external
 fonts or images: the CSS is inline and the arena map an inline SVG
-(``memviz.arenamap``). For one snapshot it shows its tables (the collector's
-generations, the most common types, pymalloc's figures and size classes,
-fragmentation) and its arena map; for two or more, first what changed from each to the
-next (``SnapshotDiff``), then each snapshot. ``write_report(path, snapshots)`` writes it;
+(``memviz.arenamap``). A contents line at the top links to every section and arena
+map. For one snapshot it shows its tables (the RSS split, the collector's generations,
+the most common types, pymalloc's figures and size classes, fragmentation) and its arena
+map; for two or more, first what changed from each to the next (``SnapshotDiff``: the
+RSS split, pymalloc's blocks and the requests it passed on to malloc before and after,
+types, generations, size classes; growth marked ``grew``, a warning colour), then each
+snapshot. Renderers take no readings: they show what the snapshots hold (the cards of
+arenas and blocks and the arena map's caption are the snapshot's own arena records). ``write_report(path, snapshots)`` writes it;
 ``python -m memviz report -o report.html [SNAPSHOT.json ...]`` is the command (no
 snapshot: this interpreter, now).
 
