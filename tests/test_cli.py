@@ -10,23 +10,31 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Sequence
 
 import pytest
 
 import memviz
 from memviz._cli import main
+from memviz._sites import NOT_TRACING
 
 GC_READABLE = memviz.capabilities()["gc"].available
 PYMALLOC = any(c.name == "pymalloc.stats" and c.available for c in memviz.capabilities())
 
 
 def cli(*args: str, cwd: Path | None = None, timeout: float = 120,
-        input: str | None = None) -> subprocess.CompletedProcess:
-    """`python -m memviz ARGS` in a new process (``input``: its standard input)."""
-    env = dict(os.environ)
-    env.pop("PYTHONPATH", None)
-    return subprocess.run([sys.executable, "-m", "memviz", *args], capture_output=True,
-                          text=True, cwd=cwd, env=env, timeout=timeout, input=input)
+        input: str | None = None, python: Sequence[str] = (),
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`python PYTHON -m memviz ARGS` in a new process (``input``: its standard input),
+    its environment this one's with ``env`` added, without PYTHONPATH, nor
+    PYTHONTRACEMALLOC unless ``env`` sets it."""
+    environment = dict(os.environ)
+    environment.pop("PYTHONPATH", None)
+    environment.pop("PYTHONTRACEMALLOC", None)
+    environment.update(env or {})
+    return subprocess.run([sys.executable, *python, "-m", "memviz", *args],
+                          capture_output=True, text=True, cwd=cwd, env=environment,
+                          timeout=timeout, input=input)
 
 
 def python(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -390,6 +398,81 @@ def test_run_a_module(tmp_path):
     row = next(line for line in result.stdout.splitlines() if "__main__.Made" in line)
     assert row.split()[:3] == ["__main__.Made", "55", "+55"]
     assert sum(int(n) for n in row.split()[3:]) == 55
+
+
+SITES_SCRIPT = """\
+import gc, sys, tracemalloc
+{start}
+class Made:
+    pass
+made = [Made() for _ in range(500)]
+few = [Made() for _ in range(20)]
+# The oracle: tracemalloc's own record of each live Made, counted over gc.get_objects().
+oracle = {{}}
+for obj in gc.get_objects():
+    if type(obj) is Made:
+        frame = tracemalloc.get_object_traceback(obj)[-1]
+        site = f"{{frame.filename}}:{{frame.lineno}}"
+        oracle[site] = oracle.get(site, 0) + 1
+print("oracle", sorted(oracle.items()))
+{end}
+"""
+# Where SITES_SCRIPT makes its Made objects (``{start}`` is one line).
+MADE_LINE, FEW_LINE = (SITES_SCRIPT.splitlines().index(line) + 1 for line in (
+    "made = [Made() for _ in range(500)]", "few = [Made() for _ in range(20)]"))
+
+
+def sites_section(out: str) -> dict[str, list[list[str]]]:
+    """The report's allocation sites: {type with its change: [[site, objects], ...]}."""
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines)
+                 if line.startswith("Allocation sites of the growing types"))
+    assert lines[start + 1].split() == ["type,", "site", "objects"]
+    sections: dict[str, list[list[str]]] = {}
+    for line in lines[start + 2:]:
+        if not line.startswith("  "):
+            break
+        if line.startswith("    "):
+            sections[kind].append(line.split())
+        else:
+            kind = line.strip()
+            sections[kind] = []
+    return sections
+
+
+@pytest.mark.skipif(not GC_READABLE, reason="no GC readings here")
+@pytest.mark.parametrize("python, env, start, end, status", [
+    (("-X", "tracemalloc"), {}, "", "", 0),
+    ((), {"PYTHONTRACEMALLOC": "1"}, "", "", 0),
+    ((), {}, "tracemalloc.start()", "", 0),
+    # read before anything is torn down, also when the script ends by raising
+    (("-X", "tracemalloc"), {}, "", "raise ValueError('x')", 1),
+], ids=["X-tracemalloc", "PYTHONTRACEMALLOC", "script-starts-it", "script-raises"])
+def test_run_lists_where_the_growing_types_were_allocated(tmp_path, python, env, start,
+                                                          end, status):
+    (tmp_path / "script.py").write_text(SITES_SCRIPT.format(start=start, end=end))
+    result = cli("run", "script.py", cwd=tmp_path, python=python, env=env)
+    assert result.returncode == status, result.stderr
+    oracle = next(line for line in result.stdout.splitlines() if line.startswith("oracle "))
+    assert oracle == (f"oracle [('script.py:{MADE_LINE}', 500), "
+                      f"('script.py:{FEW_LINE}', 20)]")
+    sites = sites_section(result.stdout)
+    assert sites["__main__.Made (+520)"] == [[f"script.py:{MADE_LINE}", "500"],
+                                             [f"script.py:{FEW_LINE}", "20"]]
+    assert NOT_TRACING not in result.stdout
+
+
+@pytest.mark.skipif(not GC_READABLE, reason="no GC readings here")
+def test_run_without_tracemalloc_says_how_to_get_sites(tmp_path):
+    (tmp_path / "script.py").write_text(
+        "import tracemalloc\nprint('tracing', tracemalloc.is_tracing())\n"
+        "class Made:\n    pass\nmade = [Made() for _ in range(500)]\n")
+    result = cli("run", "script.py", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("tracing False\n")
+    assert result.stdout.endswith(f"\n\nAllocation sites: not read -- {NOT_TRACING}\n")
+    assert "python -X tracemalloc" in NOT_TRACING
+    assert "script.py:" not in result.stdout
 
 
 def test_run_a_script_that_raises(tmp_path):

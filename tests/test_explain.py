@@ -15,6 +15,7 @@ import dis
 import gc
 import re
 import sys
+import tracemalloc
 import types
 import weakref
 import xml.etree.ElementTree as ET
@@ -25,6 +26,8 @@ from hypothesis import strategies as st
 
 import memviz
 from memviz import pymalloc as pm
+from memviz._sites import (NOT_RECORDED, NOT_TRACING, AllocationSite, allocation_site,
+                           sites_of_type, sites_of_types)
 from memviz.explain import SUMMARY_WIDTH, Explanation, explain
 
 from test_pymalloc import needs_allocator_choice
@@ -463,7 +466,7 @@ def test_text_is_short_and_wrapped():
     assert lines[0] == e.headline()
     assert all(len(line) <= 88 for line in lines[1:])
     topics = [line.split()[0] for line in lines[1:] if not line.startswith("    ")]
-    assert topics == ["references", "immortal", "collector", "memory", "size"]
+    assert topics == ["references", "immortal", "collector", "memory", "size", "allocated"]
 
 
 class _Named:
@@ -519,6 +522,116 @@ def test_a_short_repr_is_whole_and_a_huge_token_is_cut():
     assert explain(_Named("Point(x=1, y=2)")).summary == "Point(x=1, y=2)"
     summary = explain(_Named("y" * 500)).summary
     assert summary == "y" * 57 + "..."
+
+
+# -- where the object was allocated (tracemalloc) ----------------------------------------
+
+
+@pytest.fixture
+def tracing():
+    """tracemalloc tracing during the test (and as it was after it)."""
+    was_tracing = tracemalloc.is_tracing()
+    if not was_tracing:
+        tracemalloc.start()
+    yield
+    if not was_tracing:
+        tracemalloc.stop()
+
+
+@pytest.fixture
+def not_tracing():
+    """tracemalloc stopped during the test (and as it was after it)."""
+    was_tracing = tracemalloc.is_tracing()
+    frames = tracemalloc.get_traceback_limit()
+    if was_tracing:
+        tracemalloc.stop()
+    yield
+    if was_tracing:
+        tracemalloc.start(frames)
+
+
+class _Made:
+    pass
+
+
+def _oracle_site(obj) -> tuple[str, int]:
+    """tracemalloc's own record: the innermost frame of the object's traceback."""
+    frame = tracemalloc.get_object_traceback(obj)[-1]
+    return frame.filename, frame.lineno
+
+
+def recorded_sites(cls: type) -> dict:
+    """The oracle for sites: {(filename, lineno) or None: live objects} of exactly
+    ``cls``, over gc.get_objects(), from tracemalloc's own record of each (None: no
+    record). Shared by the tests of explain, track and run."""
+    counts: dict = {}
+    for obj in gc.get_objects():
+        if type(obj) is cls:
+            traceback = tracemalloc.get_object_traceback(obj)
+            key = None if traceback is None else (traceback[-1].filename, traceback[-1].lineno)
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def test_explain_names_the_line_that_allocated_the_object(tracing):
+    line = sys._getframe().f_lineno + 1
+    made = _Made()
+    assert _oracle_site(made) == (__file__, line)
+    e = explain(made)
+    assert e.allocated_at == AllocationSite(__file__, line)
+    assert str(e.allocated_at) == f"{__file__}:{line}"
+    assert e.reason("allocated") is None
+    assert dict(e.lines())["allocated"] == f"at {__file__}:{line}, as tracemalloc recorded it"
+    assert f"{__file__}:{line}," in str(e).split()   # whole: the path is never wrapped
+    html_rows = {tr.find("th").text: tr.find("td").text
+                 for tr in ET.fromstring(e._repr_html_()).iter("tr")}
+    assert html_rows["allocated"] == f"at {__file__}:{line}, as tracemalloc recorded it"
+
+
+def test_without_a_record_explain_says_why(tracing):
+    e = explain(None)          # static: never allocated, so never recorded
+    assert tracemalloc.get_object_traceback(None) is None
+    assert e.allocated_at is None and e.reason("allocated") == NOT_RECORDED
+    assert dict(e.lines())["allocated"] == f"not known: {NOT_RECORDED}"
+
+
+def test_without_tracemalloc_no_site_and_a_hint(not_tracing):
+    made = _Made()
+    e = explain(made)
+    assert e.allocated_at is None and allocation_site(made) is None
+    assert e.reason("allocated") == NOT_TRACING
+    said = dict(e.lines())["allocated"]
+    assert said == f"not known: {NOT_TRACING}"
+    assert "python -X tracemalloc" in said and "tracemalloc.start()" in said
+    assert not re.search(r"\.py:\d+", str(e))
+
+
+def test_sites_of_a_type_count_tracemallocs_records(tracing):
+    first = sys._getframe().f_lineno + 1
+    many = [_Made() for _ in range(30)]
+    second = sys._getframe().f_lineno + 1
+    few = [_Made() for _ in range(7)]
+    expected = {AllocationSite(*key): n for key, n in recorded_sites(_Made).items()
+                if key is not None}
+    assert expected[AllocationSite(__file__, first)] == 30
+    assert expected[AllocationSite(__file__, second)] == 7
+    ranked = sorted(expected.items(), key=lambda item: (-item[1], item[0]))
+    assert sites_of_type(_Made, limit=None) == ranked
+    assert sites_of_type(f"{__name__}._Made", limit=1) == ranked[:1]
+    both = sites_of_types([_Made, "builtins.no_such_type"], limit=2)
+    assert both == {f"{__name__}._Made": ranked[:2], "builtins.no_such_type": []}
+    with pytest.raises(TypeError, match="not by int"):
+        sites_of_type(3)
+    with pytest.raises(ValueError, match="limit must be a positive int"):
+        sites_of_type(_Made, limit=0)
+    del many, few
+
+
+def test_sites_of_a_type_without_tracemalloc_are_empty(not_tracing):
+    made = [_Made() for _ in range(3)]
+    assert sites_of_type(_Made) == [] and sites_of_types([_Made, list]) == {
+        f"{__name__}._Made": [], "builtins.list": []}
+    del made
 
 
 def test_pretty_printer_prints_the_text():

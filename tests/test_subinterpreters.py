@@ -267,6 +267,29 @@ def test_isolated_subinterpreter_refuses_cleanly(child_python, public):
     assert facts["core"].startswith("ImportError: ") and reason in facts["core"]
 
 
+SITES = """
+import json, memviz
+from memviz import _sites
+explained = memviz.explain([])
+with memviz.track() as tracked:
+    made = [[] for _ in range(10)]
+with open(RESULT_PATH, "w") as f:
+    json.dump({"module": _sites.tracemalloc is None, "allocated": explained.reason("allocated"),
+               "growth": str(tracked.sites), "expected": _sites.NO_TRACEMALLOC}, f)
+"""
+
+
+@pytest.mark.skipif(PY < (3, 12), reason="isolated subinterpreters exist from 3.12 on")
+def test_isolated_subinterpreter_without_tracemalloc_imports_and_says_why(child_python):
+    """The main interpreter loaded tracemalloc first: an isolated subinterpreter cannot
+    load it, yet memviz imports there and says why it has no allocation sites."""
+    facts = run(child_python, "isolated", SITES, main="import tracemalloc\n")
+    assert facts["module"] is True
+    assert facts["allocated"] == facts["expected"]
+    assert facts["growth"] == f"Allocation sites: not read -- {facts['expected']}"
+    assert "cannot be loaded in this interpreter" in facts["expected"]
+
+
 # -- the main interpreter afterwards ---------------------------------------------------
 
 MAIN_AFTER = """

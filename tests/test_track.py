@@ -3,14 +3,19 @@ from __future__ import annotations
 
 import gc
 import io
+import sys
 import threading
+import tracemalloc
 
 import pytest
 
 import memviz
 from memviz.snapshot import type_name
 
+from memviz._sites import NOT_TRACING, GrowthSites, TypeSites
+
 from test_capabilities import simulate_incremental_collector
+from test_explain import not_tracing, recorded_sites, tracing  # noqa: F401 - fixtures
 
 GC_READABLE = memviz.capabilities()["gc"].available
 pytestmark = pytest.mark.skipif(not GC_READABLE, reason="memviz cannot read this collector")
@@ -147,6 +152,94 @@ def test_as_a_decorator_without_parentheses(gc_disabled):
     assert build.tracker.diff.type_deltas() == {type_name(Kept): 41, "builtins.list": 1}
     with pytest.raises(TypeError, match="keyword options only .* got int"):
         memviz.track(3)
+
+
+def test_the_growing_types_allocation_sites(gc_disabled, tracing):
+    with memviz.track() as tracked:
+        line = sys._getframe().f_lineno + 1
+        kept = [Kept() for _ in range(250)]
+    sites = tracked.sites
+    assert sites.tracing and sites.types[0].name == type_name(Kept)
+    assert sites.types[0].delta == 250
+    assert recorded_sites(Kept)[(__file__, line)] == 250   # the oracle: tracemalloc itself
+    site, count = sites.types[0].sites[0]
+    assert ((site.filename, site.lineno), count) == ((__file__, line), 250)
+    assert sites.types[0].unrecorded == 0
+    growing = tracked.diff.top_types(5, key="growth")
+    assert [(t.name, t.delta) for t in sites.types] == [(d.name, d.delta) for d in growing]
+    count = len(sites.types)
+    assert repr(sites) == (f"<GrowthSites: {count} growing type{'s' * (count > 1)}, first "
+                           f"{type_name(Kept)} (+250), top site {__file__}:{line} "
+                           "(250 objects)>")
+    report = tracked.report()
+    assert report.endswith(str(sites) + "\n")
+    row = next(r for r in report.splitlines() if f"{__file__}:{line}" in r)
+    assert row.split() == [f"{__file__}:{line}", "250"]
+    del kept
+
+
+def test_without_tracemalloc_the_report_says_how_to_get_sites(gc_disabled, not_tracing):
+    with memviz.track() as tracked:
+        kept = [Kept() for _ in range(10)]
+    assert not tracked.sites.tracing and tracked.sites.types == ()
+    assert repr(tracked.sites) == "<GrowthSites: not read, tracemalloc is not tracing>"
+    report = tracked.report()
+    assert report.endswith(f"\nAllocation sites: not read -- {NOT_TRACING}\n")
+    assert f"{__file__}:" not in report
+    del kept
+
+
+def test_a_decorated_call_reports_its_sites(gc_disabled, tracing):
+    line = sys._getframe().f_lineno + 3
+    @memviz.track
+    def build(n):
+        return [Kept() for _ in range(n)]
+
+    made = build(40)
+    top = build.tracker.sites.types[0]
+    assert (top.name, top.delta) == (type_name(Kept), 40)
+    assert (str(top.sites[0][0]), top.sites[0][1]) == (f"{__file__}:{line}", 40)
+    del made
+
+
+def _make_kept(n: int) -> list:
+    return [Kept() for _ in range(n)]
+
+
+_MAKE_KEPT_LINE = _make_kept.__code__.co_firstlineno + 1
+
+
+def test_the_site_is_the_innermost_frame_and_older_objects_are_counted_apart(
+        gc_disabled, not_tracing):
+    older = [Kept() for _ in range(30)]   # before tracing: tracemalloc has no record
+    tracemalloc.start(5)                  # not_tracing stops it again after the test
+    with memviz.track() as tracked:
+        newer = _make_kept(70)
+    recorded = recorded_sites(Kept)
+    frames = tracemalloc.get_object_traceback(newer[0])
+    tracemalloc.stop()
+    assert len(frames) > 1   # so that the innermost frame is not the only one
+    assert recorded == {None: 30, (__file__, _MAKE_KEPT_LINE): 70}
+    top = tracked.sites.types[0]
+    assert (top.name, top.delta) == (type_name(Kept), 70)
+    assert [((site.filename, site.lineno), n) for site, n in top.sites] == [
+        ((__file__, _MAKE_KEPT_LINE), 70)]
+    assert top.unrecorded == recorded[None] == 30
+    row = next(line for line in tracked.report().splitlines() if "no record" in line)
+    assert row.split()[-1] == "30"
+    del older, newer
+
+
+def test_growth_sites_without_growth_or_without_records():
+    nothing = GrowthSites(True, ())
+    assert (repr(nothing), str(nothing)) == ("<GrowthSites: no type grew>",
+                                             "Allocation sites: no type grew")
+    old = GrowthSites(True, (TypeSites("builtins.list", 3, (), 12),))
+    assert repr(old) == ("<GrowthSites: 1 growing type, first builtins.list (+3), "
+                         "no site recorded>")
+    assert str(old).splitlines()[2:] == [
+        "  builtins.list (+3)",
+        "    no record: older than tracing, or reusing free-list memory       12"]
 
 
 def test_a_recursive_decorated_call_is_tracked_once(gc_disabled):

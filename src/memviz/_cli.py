@@ -180,7 +180,9 @@ def _run_tracked(args: argparse.Namespace, target: str, argv: list[str]):
     status = 0
     freed = None
     tracker = track()
-    left_behind = None   # the script's globals: what it left behind includes them
+    # The script's globals: what it left behind includes them, and the tracker reads the
+    # allocation sites at its exit, so they must still be alive then.
+    left_behind = None
     try:
         with tracker:
             try:
@@ -447,10 +449,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Runs a Python script (as 'python SCRIPT.py args' would: as __main__, "
                     "with sys.argv, keeping its exit status) or a module (-m) under "
                     "memviz.track(), then prints what it left behind (objects per type, "
-                    "pymalloc blocks and arenas, RSS) and the collections it triggered, on "
-                    "the standard output memviz started with (whatever the script did to "
-                    "sys.stdout). memviz's options come before the script; everything after "
-                    "the script or module name is passed to it.")
+                    "pymalloc blocks and arenas, RSS), the collections it triggered and, "
+                    "when tracemalloc is tracing ('python -X tracemalloc -m memviz run "
+                    "SCRIPT.py'), where the objects of the types that grew most were "
+                    "allocated, on the standard output memviz started with (whatever the "
+                    "script did to sys.stdout). memviz's options come before the script; "
+                    "everything after the script or module name is passed to it.")
     run.add_argument("-o", "--output", metavar="FILE.json",
                      help="also save the snapshot taken when the script ended")
     run.add_argument("--before", metavar="FILE.json",

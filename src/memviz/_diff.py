@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
+from ._report import RSS_UNKNOWN
 from .snapshot import Snapshot
 
 __all__ = ["ArenaDiff", "GenerationDiff", "SizeClassDiff", "SnapshotDiff", "TypeDiff"]
@@ -249,6 +250,11 @@ class SnapshotDiff:
         requests larger than its biggest size class, counted but not sized)."""
         return self._stats_delta("raw_blocks")
 
+    @property
+    def arena_bytes_delta(self) -> int | None:
+        """The change in bytes of pymalloc's arenas (``RssSplit.arena_bytes``)."""
+        return self._stats_delta("arena_bytes")
+
     def _stats_delta(self, field: str) -> int | None:
         """new - old of one of pymalloc's statistics; None when a side lacks them."""
         new, old = self._new.pymalloc, self._old.pymalloc
@@ -280,6 +286,15 @@ class SnapshotDiff:
             return None
         return self._new.rss - self._old.rss
 
+    @property
+    def outside_pymalloc_delta(self) -> int | None:
+        """The change in RSS outside pymalloc's arenas (``RssSplit.outside_pymalloc``);
+        None unless both snapshots have the RSS split."""
+        new, old = self._new.rss_split(), self._old.rss_split()
+        if new is None or old is None:
+            return None
+        return new.outside_pymalloc - old.outside_pymalloc
+
     # -- text -----------------------------------------------------------------------------
 
     def report(self, limit: int = 10) -> str:
@@ -294,7 +309,7 @@ class SnapshotDiff:
             parts.append(f"{sum(deltas.values()):+,} GC objects in {len(deltas):,} types")
         if self.blocks_delta is not None:
             parts.append(f"{self.blocks_delta:+,} blocks")
-        parts.append("RSS unknown" if self.rss_delta is None
+        parts.append(RSS_UNKNOWN if self.rss_delta is None
                      else f"RSS {self.rss_delta / 2**20:+.1f} MiB")
         return f"<memviz.SnapshotDiff {', '.join(parts)}>"
 

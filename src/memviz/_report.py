@@ -6,6 +6,16 @@ from typing import Sequence
 
 from ._words import counted, plural, signed
 
+# Words the text report and the HTML page (memviz.htmlreport) share, so they say the same.
+#: What pymalloc's ``raw_blocks`` counts.
+FORWARDED_LABEL = "requests passed on to malloc"
+#: The parts of the RSS split (``Snapshot.rss_split()``), and what the second part holds.
+ARENAS_LABEL = "pymalloc arenas"
+OUTSIDE_LABEL = "outside pymalloc"
+OUTSIDE_MEANING = "large objects and C allocations"
+#: Said instead of an RSS, or a change of it, that a snapshot lacks (never "+0 B").
+RSS_UNKNOWN = "RSS unknown"
+
 
 def format_bytes(size: float, sign: bool = False) -> str:
     """1536 -> '1.5 KiB'; sign=True -> '+1.5 KiB'."""
@@ -59,10 +69,11 @@ def _header(snap) -> str:
     lines = [line, ", ".join(process)]
     split = snap.rss_split()
     if split is not None:
-        lines.append(f"RSS split: pymalloc arenas {format_bytes(split.arena_bytes)}; outside "
-                     f"pymalloc {format_bytes(split.outside_pymalloc)} (large objects and C "
-                     f"allocations, among them {counted(split.forwarded_requests, 'request')} "
-                     f"pymalloc passed on to malloc)")
+        lines.append(f"RSS split: {ARENAS_LABEL} {format_bytes(split.arena_bytes)}; "
+                     f"{OUTSIDE_LABEL} {format_bytes(split.outside_pymalloc)} "
+                     f"({OUTSIDE_MEANING}, among them "
+                     f"{counted(split.forwarded_requests, 'request')} pymalloc passed on to "
+                     "malloc)")
     return "\n".join(lines)
 
 
@@ -159,17 +170,16 @@ def diff_report(diff, limit: int = 10) -> str:
     summary = []
     if diff.rss_delta is not None:
         summary.append(f"RSS {format_bytes(new.rss)} ({format_bytes(diff.rss_delta, True)})")
-        new_split, old_split = new.rss_split(), old.rss_split()
-        if new_split is not None and old_split is not None:
-            outside = new_split.outside_pymalloc - old_split.outside_pymalloc
-            summary.append(f"of which outside pymalloc {format_bytes(new_split.outside_pymalloc)} "
-                           f"({format_bytes(outside, True)})")
+        if diff.outside_pymalloc_delta is not None:
+            summary.append(f"of which {OUTSIDE_LABEL} "
+                           f"{format_bytes(new.rss_split().outside_pymalloc)} "
+                           f"({format_bytes(diff.outside_pymalloc_delta, True)})")
     else:
-        summary.append("RSS unknown")   # a side without /proc: no change to claim
+        summary.append(RSS_UNKNOWN)   # a side without /proc: no change to claim
     if diff.blocks_delta is not None:
         summary.append(f"pymalloc blocks {new.pymalloc.blocks_in_use:,} "
                        f"({signed(diff.blocks_delta)})")
-        summary.append(f"requests passed on to malloc {new.pymalloc.raw_blocks:,} "
+        summary.append(f"{FORWARDED_LABEL} {new.pymalloc.raw_blocks:,} "
                        f"({signed(diff.raw_blocks_delta)})")
     if summary:
         lines.append(", ".join(summary))
@@ -251,4 +261,5 @@ def track_report(tracker, limit: int = 10) -> str:
             f"Collections during the run: {len(events):,}\n"
             + table(("generation", "collections", "collected", "uncollectable", "total ms",
                      "longest ms"), rows))
+    sections.append(str(tracker.sites))   # or, tracemalloc not tracing, how to get them
     return "\n\n".join(sections) + "\n"

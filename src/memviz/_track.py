@@ -12,6 +12,7 @@ from array import array
 from dataclasses import dataclass
 
 from ._diff import SnapshotDiff
+from ._sites import GrowthSites, growth_sites
 from .snapshot import Snapshot, snapshot
 
 __all__ = ["GcEvent", "track"]
@@ -69,8 +70,11 @@ class track:
     exit, and every collection in between, from ``gc.callbacks``.
 
     Between the two snapshots it costs nothing but that callback. ``t.diff`` is
-    ``t.after - t.before``; neither counts memviz's own objects (``t.before`` itself
-    among them: see ``Snapshot.own_objects``); ``t.gc_events`` the collections; ``t.report()`` both as text. With ``report=True``
+    ``t.after - t.before``, in which neither counts memviz's own objects (``t.before``
+    among them: ``Snapshot.own_objects``);
+    ``t.gc_events`` the collections; ``t.sites`` where the types that grew most were
+    allocated, when tracemalloc is tracing (``memviz._sites.growth_sites``);
+    ``t.report()`` all three as text. With ``report=True``
     the report is written to ``file`` (standard error by default) at each exit.
 
     As a decorator the same tracker serves every call and holds the latest finished one
@@ -79,7 +83,7 @@ class track:
     """
 
     __slots__ = ("_report", "_file", "_limit", "_lock", "_events", "_start_time", "_started",
-                 "_callback", "_before", "_after", "_balance", "__weakref__")
+                 "_callback", "_before", "_after", "_sites", "_balance", "__weakref__")
 
     def __new__(cls, func=None, /, **options):
         # ``@memviz.track`` without parentheses: Python calls track(func). The function
@@ -98,7 +102,7 @@ class track:
         self._lock = threading.Lock()
         self._events = array("d")
         self._start_time = self._started = 0.0
-        self._callback = self._before = self._after = None
+        self._callback = self._before = self._after = self._sites = None
         self._balance = False
 
     # -- the context manager --------------------------------------------------------------
@@ -129,10 +133,10 @@ class track:
             raise RuntimeError("this memviz.track() is already tracking")
         try:
             # Everything this tracker keeps exists before the first reading, except the
-            # snapshot itself (memviz's own: the exit reading leaves it out) and the
-            # callback (gone by then).
+            # snapshot itself (memviz's own: the exit reading leaves it out) and the callback
+            # (gone by then).
             del self._events[:]
-            self._before = self._after = None
+            self._before = self._after = self._sites = None
             # The callback listens from before the entry reading to after the exit one, so
             # no collection between the two readings can slip past it; gc_events keeps the
             # collections the two readings' gc.get_stats() figures count between them.
@@ -147,6 +151,10 @@ class track:
     def _stop(self) -> None:
         try:
             self._after = snapshot()
+            # After the exit reading, which it does not disturb, and while the objects
+            # the block left are alive: one walk of gc.get_objects() when tracemalloc
+            # is tracing, nothing otherwise.
+            self._sites = growth_sites(self.diff)
         finally:
             try:
                 gc.callbacks.remove(self._callback)
@@ -229,12 +237,20 @@ class track:
         return tuple(events)
 
     @property
+    def sites(self) -> GrowthSites:
+        """Where the types that grew most were allocated, read at exit from
+        tracemalloc's records (``GrowthSites.tracing`` is False when it was not
+        tracing; then ``str()`` says how to get them)."""
+        self._finished()
+        return self._sites
+
+    @property
     def elapsed(self) -> float:
         self._finished()
         return self._after.taken_at - self._before.taken_at
 
     def report(self, limit: int = 10) -> str:
-        """The diff and the collections as plain-text tables."""
+        """The diff, the collections and the allocation sites as plain-text tables."""
         self._finished()
         from ._report import track_report
 

@@ -266,8 +266,9 @@ def arena_map(source=None, *, pool_size: int | None = None,
             if not all(hasattr(arena, name) for name in ("address", "pools_total", "pools")):
                 raise TypeError("arena_map() takes memviz.pymalloc.Arena values, a Snapshot, "
                                 f"an ArenaMap or None, not {type(arena).__name__}")
-    if layout is None and (pool_size is None or arena_size is None):
-        layout = _live_layout()
+    if layout is None and not isinstance(source, Snapshot) and (
+            pool_size is None or arena_size is None):
+        layout = _live_layout()   # a snapshot is drawn from what it holds, never a reading
     if pool_size is None:
         pool_size = layout.pool_size if layout is not None else _DEFAULT_POOL_SIZE
     if arena_size is None:

@@ -4,7 +4,8 @@ The result is an :class:`Explanation`, a frozen dataclass of plain data (the rea
 whose ``str()`` is a short, friendly text: the object's references (and why
 ``sys.getrefcount`` says otherwise), whether it is immortal, whether the cyclic
 collector tracks it and in which generation, and where its memory comes from -- which
-pymalloc block, pool and arena, or why it lives outside pymalloc. It also renders in
+pymalloc block, pool and arena, or why it lives outside pymalloc -- and, when
+tracemalloc is tracing, the file and line that allocated it. It also renders in
 IPython (``_repr_pretty_``) and Jupyter (``_repr_html_``).
 
 ``explain`` never raises for an odd object: a reading that is unavailable here (an
@@ -37,6 +38,7 @@ from . import gc as _memviz_gc
 from ._errors import MemvizError, PymallocUnavailable
 from ._refcount import is_immortal as _is_immortal
 from ._refcount import refcount as _refcount
+from ._sites import AllocationSite, allocation_site, missing_site_reason
 
 __all__ = ["Explanation", "explain"]
 
@@ -165,7 +167,9 @@ class Explanation:
     (``block``, ``pool`` and ``arena`` then say which), ``"static"`` (statically
     allocated, ``where_detail`` names the file), ``"large"`` or ``"malloc"`` (from the C
     allocator) or ``"unknown"``. ``unavailable`` lists ``(reading, reason)`` for every
-    reading that could not be taken.
+    reading that could not be taken. ``allocated_at`` is where the object's memory was
+    allocated (``memviz._sites.AllocationSite``, file and line) when tracemalloc was
+    tracing and recorded it; otherwise ``reason("allocated")`` says why not.
     """
 
     type_name: str
@@ -188,12 +192,13 @@ class Explanation:
     small_request_threshold: int | None = None
     unavailable: tuple[tuple[str, str], ...] = ()
     python: tuple[int, int] = field(default=_VERSION)
+    allocated_at: AllocationSite | None = None   # tracemalloc's record (memviz._sites)
 
     # -- words ------------------------------------------------------------------------
 
     def reason(self, reading: str) -> str | None:
         """Why ``reading`` ("references", "immortal", "generation", "size", "pymalloc",
-        "pool") is unavailable, or None when it was read."""
+        "pool", "allocated") is unavailable, or None when it was read."""
         for name, why in self.unavailable:
             if name == reading:
                 return why
@@ -207,6 +212,7 @@ class Explanation:
             ("collector", self._collector_text()),
             ("memory", self._memory_text()),
             ("size", self._size_text()),
+            ("allocated", self._allocated_text()),
         ]
 
     def headline(self) -> str:
@@ -221,6 +227,7 @@ class Explanation:
             out.append(textwrap.fill(
                 sentence, width=max(width, label + 20), initial_indent=f"  {topic:<{label - 2}}",
                 subsequent_indent=" " * label, break_on_hyphens=False,
+                break_long_words=False,   # a file name in one piece, however long
             ))
         return "\n".join(out)
 
@@ -332,6 +339,11 @@ class Explanation:
         if self.where == MALLOC:
             return f"outside pymalloc: {self.where_detail}"
         return f"unknown: {self.where_detail}"
+
+    def _allocated_text(self) -> str:
+        if self.allocated_at is None:
+            return f"not known: {self.reason('allocated')}"
+        return f"at {self.allocated_at}, as tracemalloc recorded it"
 
     def _size_text(self) -> str:
         parts = []
@@ -451,6 +463,9 @@ def _explain(box: list, references, immortal, unavailable: list) -> Explanation:
         unavailable.append(("size", _error_text(error)))
 
     where, detail, block, pool, arena, threshold = _locate(obj, header, sizeof, unavailable)
+    allocated_at = allocation_site(obj)
+    if allocated_at is None:
+        unavailable.append(("allocated", missing_site_reason(obj)))
     return Explanation(
         type_name=_type_name(cls),
         address=id(obj),
@@ -471,6 +486,7 @@ def _explain(box: list, references, immortal, unavailable: list) -> Explanation:
         arena=arena,
         small_request_threshold=threshold,
         unavailable=tuple(unavailable),
+        allocated_at=allocated_at,
     )
 
 

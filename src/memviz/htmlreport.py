@@ -2,10 +2,14 @@
 
 ``render_report(snapshots)`` is a whole document -- no network, no scripts, no external
 fonts or images: the CSS is inline and the arena map an inline SVG
-(``memviz.arenamap``). For one snapshot it shows its tables (the collector's
-generations, the most common types, pymalloc's figures and size classes,
-fragmentation) and its arena map; for two or more, first what changed from each to the
-next (``SnapshotDiff``), then each snapshot. ``write_report(path, snapshots)`` writes it;
+(``memviz.arenamap``). A contents line at the top links to every section and arena
+map. For one snapshot it shows its tables (the RSS split, the collector's generations,
+the most common types, pymalloc's figures and size classes, fragmentation) and its arena
+map; for two or more, first what changed from each to the next (``SnapshotDiff``: the
+RSS split, pymalloc's blocks and the requests it passed on to malloc before and after,
+types, generations, size classes; growth marked ``grew``, a warning colour), then each
+snapshot. Renderers take no readings: they show what the snapshots hold (the cards of
+arenas and blocks and the arena map's caption are the snapshot's own arena records). ``write_report(path, snapshots)`` writes it;
 ``python -m memviz report -o report.html [SNAPSHOT.json ...]`` is the command (no
 snapshot: this interpreter, now).
 
@@ -24,7 +28,8 @@ import os
 import time
 from typing import Iterable, Sequence
 
-from ._report import format_bytes
+from ._report import (ARENAS_LABEL, FORWARDED_LABEL, OUTSIDE_LABEL, OUTSIDE_MEANING,
+                      RSS_UNKNOWN, format_bytes)
 from ._words import signed
 
 __all__ = ["diff_html", "diff_section", "render_report", "snapshot_html",
@@ -50,6 +55,10 @@ CSS = """
 .memviz .card .figure { font-size: 20px; font-weight: 600;
   font-variant-numeric: tabular-nums; }
 .memviz table { border-collapse: collapse; margin: 6px 0 10px; }
+.memviz table.full-width { width: 100%; }
+.memviz nav.contents { margin: 10px 0 4px; }
+.memviz nav.contents a { color: #0969da; text-decoration: none; }
+.memviz nav.contents a:hover { text-decoration: underline; }
 .memviz th, .memviz td { padding: 3px 10px; border-bottom: 1px solid #eaeef2;
   text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .memviz th { background: #f6f8fa; font-weight: 600; border-bottom: 1px solid #d0d7de; }
@@ -57,8 +66,10 @@ CSS = """
 .memviz tbody tr:nth-child(even) { background: #fafbfc; }
 .memviz td.name { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
   font-size: 13px; max-width: 460px; overflow: hidden; text-overflow: ellipsis; }
-.memviz td.up { color: #1a7f37; }
-.memviz td.down { color: #cf222e; }
+.memviz .grew { color: #bc4c00; font-weight: 600; }
+.memviz .card.grew { border-color: #e16f24; background: #fff1e5; }
+.memviz .card.grew .figure { color: #bc4c00; }
+.memviz .shrank { color: #1a7f37; }
 .memviz .bar { display: inline-block; width: 80px; height: 8px; background: #eaeef2;
   border-radius: 4px; vertical-align: middle; margin-right: 6px; overflow: hidden; }
 .memviz .bar span { display: block; height: 100%; background: #2da44e; }
@@ -116,8 +127,19 @@ def _size(n: int, field: str) -> _Cell:
     return _Cell(format_bytes(n), field, n)
 
 
+def _growth(n: int) -> str | None:
+    """The CSS class of a change: growth is a warning ("grew", amber), shrinkage is
+    not ("shrank", green), no change has none."""
+    return "grew" if n > 0 else ("shrank" if n < 0 else None)
+
+
 def _change(n: int, field: str) -> _Cell:
-    return _Cell(signed(n), field, css="up" if n > 0 else ("down" if n < 0 else None))
+    return _Cell(signed(n), field, css=_growth(n))
+
+
+def _size_change(n: int, field: str) -> _Cell:
+    """A change in bytes, rounded (``+1.5 MiB``), the exact value in ``data-value``."""
+    return _Cell(format_bytes(n, True), field, n, css=_growth(n))
 
 
 def _bar(share: float, field: str) -> _Cell:
@@ -129,8 +151,10 @@ def _bar(share: float, field: str) -> _Cell:
 def _table(name: str, headers: Sequence[str] | None,
            rows: Iterable[tuple[str, Sequence[_Cell]]]) -> str:
     """A table marked ``data-table=name``; each row is (key, cells), marked
-    ``data-key=key``; no header row when ``headers`` is None."""
-    out = [f'<table data-table="{_e(name)}">']
+    ``data-key=key``. With ``headers`` it is a table of columns, the page's full width;
+    without (None) a table of label and figure, as wide as they are."""
+    width = ' class="full-width"' if headers is not None else ""
+    out = [f'<table{width} data-table="{_e(name)}">']
     if headers is not None:
         out.append("<thead><tr>" + "".join(f"<th>{_e(h)}</th>" for h in headers)
                    + "</tr></thead>")
@@ -146,12 +170,13 @@ def _pairs(name: str, pairs: Sequence[tuple[str, str, _Cell]]) -> str:
     return _table(name, None, ((key, (_Cell(label), cell)) for key, label, cell in pairs))
 
 
-def _cards(cards: Sequence[tuple[str, str, str, object]]) -> str:
-    """Key figures: (field, label, text, exact value or None)."""
+def _cards(cards: Sequence[tuple]) -> str:
+    """Key figures: (field, label, text, exact value or None[, extra CSS class])."""
     out = ['<div class="cards">']
-    for field, label, text, value in cards:
+    for field, label, text, value, *css in cards:
         exact = f' data-value="{_e(value)}"' if value is not None else ""
-        out.append(f'<div class="card" data-field="{_e(field)}"{exact}>'
+        classes = " ".join(["card", *(c for c in css if c)])
+        out.append(f'<div class="{_e(classes)}" data-field="{_e(field)}"{exact}>'
                    f'<div class="label">{_e(label)}</div>'
                    f'<div class="figure">{_e(text)}</div></div>')
     out.append("</div>")
@@ -167,20 +192,34 @@ def _unavailable(what: str, reason: str | None) -> str:
 # A snapshot
 
 
+def _id(anchor: str | None) -> str:
+    """The ``id`` attribute of an element the contents link to (none without an anchor)."""
+    return f' id="{_e(anchor)}"' if anchor else ""
+
+
+def _arena_map_anchor(anchor: str) -> str:
+    return f"{anchor}-arena-map"
+
+
 def snapshot_section(snap, limit: int = 15, *, title: str | None = None,
-                     arena_map: bool = True) -> str:
+                     arena_map: bool = True, anchor: str | None = None) -> str:
     """The ``<section>`` of one snapshot: header, key figures, the collector, the top
-    ``limit`` types, pymalloc (figures, size classes, fragmentation, arena map)."""
+    ``limit`` types, pymalloc (figures, size classes, fragmentation, arena map).
+    ``anchor``: the section's ``id`` (and, with ``-arena-map``, its arena map's)."""
     interp = snap.interpreter
     title = title or f"Snapshot of pid {snap.pid}"
-    out = [f'<section class="snapshot" data-pid="{snap.pid}" data-taken-at="{snap.taken_at!r}">',
+    out = [f'<section class="snapshot"{_id(anchor)} data-pid="{snap.pid}" '
+           f'data-taken-at="{snap.taken_at!r}">',
            f"<h2>{_e(title)}</h2>",
            f'<p class="meta">{_e(interp.description)}, pid {snap.pid}, '
            f"{_e(_when(snap.taken_at))}; allocator {_e(interp.allocator)}</p>"]
-    out.append(_key_figures(snap))
+    amap = _snapshot_arena_map(snap)
+    out.append(_key_figures(snap, amap))
+    out.append(_rss_part(snap))
     out.append(_gc_part(snap))
     out.append(_types_part(snap, limit))
-    out.append(_pymalloc_part(snap, arena_map))
+    out.append(_pymalloc_part(snap, amap, draw_map=arena_map,
+                              map_anchor=_arena_map_anchor(anchor) if anchor else None))
     unavailable = [c for c in snap.capabilities if not c.available]
     if unavailable:
         out.append("<h3>Not read here</h3>")
@@ -189,23 +228,61 @@ def snapshot_section(snap, limit: int = 15, *, title: str | None = None,
     return "\n".join(part for part in out if part)
 
 
-def _key_figures(snap) -> str:
+def _snapshot_arena_map(snap):
+    """The snapshot's own arena records as an ``ArenaMap`` (its ``arenas`` None, and
+    ``reason`` why, without them): built once per section, so that the key figures and
+    the arena map's caption are one reading."""
+    from .arenamap import arena_map
+
+    return arena_map(snap)
+
+
+def _key_figures(snap, amap) -> str:
+    """The cards. pymalloc's arenas and blocks come from the arena map when the snapshot
+    has one (the figures its caption gives), else from pymalloc's statistics."""
     cards = []
     gens = snap.generations
     if gens is not None:
         total = sum(g.objects for g in gens)
         cards.append(("gc_objects", "GC-tracked objects", _int(total), total))
     stats = snap.pymalloc
-    if stats is not None:
-        cards.append(("arenas_current", "pymalloc arenas", _int(stats.arenas_current),
-                      stats.arenas_current))
-        cards.append(("blocks_in_use", "blocks in use", _int(stats.blocks_in_use),
-                      stats.blocks_in_use))
+    if amap.arenas is not None:
+        arenas, blocks = len(amap.arenas), amap.blocks_in_use
+    elif stats is not None:
+        arenas, blocks = stats.arenas_current, stats.blocks_in_use
+    else:
+        arenas = blocks = None
+    if arenas is not None:
+        cards.append(("arenas_current", "pymalloc arenas", _int(arenas), arenas))
+        cards.append(("blocks_in_use", "blocks in use", _int(blocks), blocks))
     if snap.rss is not None:
         cards.append(("rss", "resident memory", format_bytes(snap.rss), snap.rss))
     if snap.rss_peak is not None:
         cards.append(("rss_peak", "peak resident", format_bytes(snap.rss_peak), snap.rss_peak))
     return _cards(cards) if cards else ""
+
+
+#: Row labels of the RSS split, in the snapshot's table and the diff's.
+_RSS_LABEL = "resident memory (RSS)"
+_ARENAS_ROW = f"in {ARENAS_LABEL}"
+_OUTSIDE_ROW = f"{OUTSIDE_LABEL} \u2014 {OUTSIDE_MEANING}"
+_FORWARDED_ROW = f"among them, {FORWARDED_LABEL} (counted, not sized)"
+
+
+def _rss_part(snap) -> str:
+    """The RSS split into pymalloc's arenas and the rest (``Snapshot.rss_split()``)."""
+    if snap.rss is None:
+        return f'<p data-field="rss">{_e(RSS_UNKNOWN)}: not read here.</p>'
+    split = snap.rss_split()
+    if split is None:   # no pymalloc statistics: the card shows the RSS, nothing splits it
+        return ""
+    return ("<h3>Resident memory</h3>\n" + _pairs("rss-split", [
+        ("rss", _RSS_LABEL, _size(split.rss, "rss")),
+        ("arena_bytes", _ARENAS_ROW, _size(split.arena_bytes, "arena_bytes")),
+        ("outside_pymalloc", _OUTSIDE_ROW, _size(split.outside_pymalloc, "outside_pymalloc")),
+        ("forwarded_requests", _FORWARDED_ROW,
+         _count(split.forwarded_requests, "forwarded_requests")),
+    ]))
 
 
 def _gc_part(snap) -> str:
@@ -243,10 +320,17 @@ def _types_part(snap, limit: int) -> str:
             + _table("types", ("type", "objects", "gen 0", "gen 1", "gen 2"), rows))
 
 
-def _pymalloc_part(snap, arena_map: bool) -> str:
-    stats, layout = snap.pymalloc, snap.layout
-    if stats is None or layout is None:
+def _shows_pymalloc(snap) -> bool:
+    """Whether a snapshot's section has its pymalloc part (and so its arena map)."""
+    return snap.pymalloc is not None and snap.layout is not None
+
+
+def _pymalloc_part(snap, amap, draw_map: bool, map_anchor: str | None) -> str:
+    """pymalloc's figures, size classes and fragmentation; ``amap`` drawn when
+    ``draw_map``, its heading's ``id`` ``map_anchor``."""
+    if not _shows_pymalloc(snap):
         return ""
+    stats, layout = snap.pymalloc, snap.layout
     out = ["<h3>pymalloc</h3>",
            f'<p class="note">{len(layout.block_sizes)} size classes of {layout.alignment}-byte '
            f"steps up to {layout.small_request_threshold} bytes; pools of "
@@ -267,8 +351,14 @@ def _pymalloc_part(snap, arena_map: bool) -> str:
         ("blocks_in_use", "blocks in use", _count(stats.blocks_in_use, "blocks_in_use")),
         ("bytes_in_use", "bytes in blocks in use", _size(used, "bytes_in_use")),
         ("blocks_free", "free blocks in used pools", _count(stats.blocks_free, "blocks_free")),
-        ("raw_blocks", "requests passed on to malloc", _count(stats.raw_blocks, "raw_blocks")),
+        ("raw_blocks", FORWARDED_LABEL, _count(stats.raw_blocks, "raw_blocks")),
     ]))
+    if amap.arenas is not None and amap.blocks_in_use != stats.blocks_in_use:
+        out.append(f'<p class="note" data-field="two_readings">pymalloc\'s statistics '
+                   f"(this table) and its arena map are two readings, taken one just after "
+                   f"the other: the statistics count {_int(stats.blocks_in_use)} blocks in "
+                   f"use, the arena map {_int(amap.blocks_in_use)} (the figure at the top, "
+                   f"and the map's caption).</p>")
     out.append("</div>")
     fragmentation = snap.fragmentation()
     if fragmentation is not None:
@@ -289,35 +379,51 @@ def _pymalloc_part(snap, arena_map: bool) -> str:
         out.append("<h3>Size classes (those with pools)</h3>")
         out.append(_table("size-classes", ("class", "block bytes", "pools", "in use", "free",
                                            "bytes in use", "used"), rows))
-    if arena_map:
-        out.append(_arena_map(snap))
+    if draw_map:
+        out.append(_arena_map(amap, map_anchor))
     return "\n".join(out)
 
 
+#: The quarters of ``Fragmentation.histogram``: arenas by share of their bytes in live
+#: blocks, [0, 25%), [25%, 50%), [50%, 75%), [75%, 100%].
+_QUARTERS = ("under 25%", "25\u201350%", "50\u201375%", "75\u2013100%")
+_FIRST_QUARTER = 0.25
+
+
 def _fragmentation(frag) -> str:
-    quarters = ("0-25%", "25-50%", "50-75%", "75-100%")
+    """``Snapshot.fragmentation()``, each figure once under one label. The sparse arenas
+    (under ``frag.threshold`` in live blocks) are the first quarter of the histogram when
+    the threshold is 25%: then one row says both."""
     pairs = [
         ("arenas", "arenas", _count(frag.arenas, "arenas")),
-        ("arena_bytes", "bytes they hold", _size(frag.arena_bytes, "arena_bytes")),
-        ("live_bytes", "bytes in live blocks", _size(frag.live_bytes, "live_bytes")),
-        ("utilization", "used", _bar(frag.utilization, "utilization")),
-        ("sparse_arenas", f"arenas under {100 * frag.threshold:.0f}% used",
-         _count(frag.sparse_arenas, "sparse_arenas")),
-        ("sparse_arena_bytes", "bytes they hold",
-         _size(frag.sparse_arena_bytes, "sparse_arena_bytes")),
-        ("sparse_blocks", "live blocks in them", _count(frag.sparse_blocks, "sparse_blocks")),
+        ("arena_bytes", "bytes the arenas hold", _size(frag.arena_bytes, "arena_bytes")),
+        ("live_bytes", "of them, in live blocks", _size(frag.live_bytes, "live_bytes")),
+        ("utilization", "share in live blocks", _bar(frag.utilization, "utilization")),
     ]
-    pairs += [(f"histogram_{i}", f"arenas {q} used", _count(n, f"histogram_{i}"))
-              for i, (q, n) in enumerate(zip(quarters, frag.histogram))]
+    sparse = (f"sparse arenas: under {100 * frag.threshold:.0f}% in live blocks",
+              _count(frag.sparse_arenas, "sparse_arenas"))
+    for i, (quarter, n) in enumerate(zip(_QUARTERS, frag.histogram)):
+        if i == 0 and frag.threshold == _FIRST_QUARTER:
+            pairs.append(("sparse_arenas", *sparse))
+            continue
+        pairs.append((f"histogram_{i}", f"arenas {quarter} in live blocks",
+                      _count(n, f"histogram_{i}")))
+    if frag.threshold != _FIRST_QUARTER:
+        pairs.append(("sparse_arenas", *sparse))
+    pairs += [
+        ("sparse_arena_bytes", "bytes the sparse arenas hold",
+         _size(frag.sparse_arena_bytes, "sparse_arena_bytes")),
+        ("sparse_blocks", "live blocks in the sparse arenas",
+         _count(frag.sparse_blocks, "sparse_blocks")),
+        ("sparse_live_bytes", "bytes of those blocks",
+         _size(frag.sparse_live_bytes, "sparse_live_bytes")),
+    ]
     return ('<div><h3 style="margin-top: 6px">Fragmentation</h3>\n'
             + _pairs("fragmentation", pairs) + "</div>")
 
 
-def _arena_map(snap) -> str:
-    from .arenamap import arena_map
-
-    amap = arena_map(snap)
-    return ("<h3>Arena map</h3>\n"
+def _arena_map(amap, anchor: str | None) -> str:
+    return (f"<h3{_id(anchor)}>Arena map</h3>\n"
             '<p class="note">One row per arena, one cell per pool (address order); colour: '
             "share of its blocks in use, red (few) to green (full); mark: size class; grey: "
             "free pool. Hover a cell for its pool.</p>\n"
@@ -328,11 +434,14 @@ def _arena_map(snap) -> str:
 # A diff
 
 
-def diff_section(diff, limit: int = 15, *, title: str | None = None) -> str:
-    """The ``<section>`` of what changed from ``diff.old`` to ``diff.new``."""
+def diff_section(diff, limit: int = 15, *, title: str | None = None,
+                 anchor: str | None = None) -> str:
+    """The ``<section>`` of what changed from ``diff.old`` to ``diff.new``; ``anchor``:
+    its ``id``."""
     new, old = diff.new, diff.old
     title = title or "What changed"
-    out = [f'<section class="diff" data-old-pid="{old.pid}" data-new-pid="{new.pid}">',
+    out = [f'<section class="diff"{_id(anchor)} data-old-pid="{old.pid}" '
+           f'data-new-pid="{new.pid}">',
            f"<h2>{_e(title)}</h2>",
            f'<p class="meta">{_e(_when(old.taken_at))} &rarr; {_e(_when(new.taken_at))} '
            f"({diff.elapsed:+.3f} s)</p>"]
@@ -344,19 +453,18 @@ def diff_section(diff, limit: int = 15, *, title: str | None = None) -> str:
     cards = []
     if diff.has_types:
         net = sum(diff.type_deltas().values())
-        cards.append(("gc_objects_delta", "GC-tracked objects", signed(net), net))
+        cards.append(_change_card("gc_objects_delta", "GC-tracked objects", net))
     if diff.blocks_delta is not None:
-        cards.append(("blocks_delta", "pymalloc blocks", signed(diff.blocks_delta),
-                      diff.blocks_delta))
+        cards.append(_change_card("blocks_delta", "pymalloc blocks", diff.blocks_delta))
     arenas = diff.arenas
     if arenas is not None:
-        cards.append(("arenas_delta", "pymalloc arenas", signed(arenas.current_delta),
-                      arenas.current_delta))
+        cards.append(_change_card("arenas_delta", "pymalloc arenas", arenas.current_delta))
     if diff.rss_delta is not None:
-        cards.append(("rss_delta", "resident memory", format_bytes(diff.rss_delta, True),
-                      diff.rss_delta))
+        cards.append(_change_card("rss_delta", "resident memory", diff.rss_delta,
+                                  in_bytes=True))
     if cards:
         out.append(_cards(cards))
+    out.append(_memory_changes(diff))
     out.append(_type_changes(diff, limit))
     gens = diff.generations
     if gens is not None:
@@ -385,8 +493,7 @@ def diff_section(diff, limit: int = 15, *, title: str | None = None) -> str:
             rows = [(str(c.index), (
                 _Cell(c.index, "index"), _Cell(_int(c.block_size), "block_size"),
                 _count(c.blocks_in_use, "blocks_in_use"), _change(c.blocks_delta, "blocks_delta"),
-                _Cell(format_bytes(c.bytes_delta, True), "bytes_delta", c.bytes_delta,
-                      css="up" if c.bytes_delta > 0 else "down"),
+                _size_change(c.bytes_delta, "bytes_delta"),
                 _count(c.pools, "pools"), _change(c.pools_delta, "pools_delta")))
                 for c in changed[:limit]]
             out.append(f"<h3>Size classes: {len(changed)} changed</h3>")
@@ -396,6 +503,58 @@ def diff_section(diff, limit: int = 15, *, title: str | None = None) -> str:
             out.append('<p data-field="size-classes">Size classes: no change.</p>')
     out.append("</section>")
     return "\n".join(out)
+
+
+def _change_card(field: str, label: str, change: int, in_bytes: bool = False) -> tuple:
+    """A card of a change, marked as growth or shrinkage (``_growth``)."""
+    text = format_bytes(change, True) if in_bytes else signed(change)
+    return field, label, text, change, _growth(change)
+
+
+def _memory_changes(diff) -> str:
+    """Before, after and the change: the RSS split into pymalloc's arenas and the rest,
+    pymalloc's blocks in use and the requests it passed on to malloc (the text diff's
+    figures); "RSS unknown" when a snapshot has no RSS."""
+    rows = []
+    old, new = diff.old.rss_split(), diff.new.rss_split()
+    unknown = ""
+    if diff.rss_delta is None:
+        unknown = f'<p data-field="rss">{_e(RSS_UNKNOWN)}: no change to claim.</p>'
+    elif old is None or new is None:
+        rows.append(_before_after("rss", _RSS_LABEL, diff.old.rss, diff.new.rss,
+                                  diff.rss_delta, in_bytes=True))
+    else:
+        rows += [
+            _before_after("rss", _RSS_LABEL, old.rss, new.rss, diff.rss_delta, in_bytes=True),
+            _before_after("arena_bytes", _ARENAS_ROW, old.arena_bytes, new.arena_bytes,
+                          diff.arena_bytes_delta, in_bytes=True),
+            _before_after("outside_pymalloc", _OUTSIDE_ROW, old.outside_pymalloc,
+                          new.outside_pymalloc, diff.outside_pymalloc_delta, in_bytes=True),
+        ]
+    before, after = diff.old.pymalloc, diff.new.pymalloc
+    if before is not None and after is not None:
+        rows += [
+            _before_after("blocks_in_use", "pymalloc blocks in use", before.blocks_in_use,
+                          after.blocks_in_use, diff.blocks_delta),
+            _before_after("raw_blocks", FORWARDED_LABEL, before.raw_blocks, after.raw_blocks,
+                          diff.raw_blocks_delta),
+        ]
+    if not rows and not unknown:
+        return ""
+    out = ["<h3>Memory</h3>", unknown]
+    if rows:
+        out.append(_table("memory-changes", ("", "before", "after", "change"), rows))
+    return "\n".join(part for part in out if part)
+
+
+def _before_after(key: str, label: str, before: int, after: int, change: int,
+                  in_bytes: bool = False) -> tuple[str, Sequence[_Cell]]:
+    """A row: label, before, after, change; counts, or sizes when ``in_bytes``."""
+    if in_bytes:
+        return key, (_Cell(label), _size(before, "before"), _size(after, "after"),
+                     _size_change(change, "change"))
+    return key, (_Cell(label), _count(before, "before"), _count(after, "after"),
+                 _change(change, "change"))
 
 
 def _type_changes(diff, limit: int) -> str:
@@ -461,16 +620,32 @@ def render_report(snapshots: Sequence, limit: int = 15, *,
             "Every figure is a reading of CPython's own structures (reference counts, the "
             "collector's generation lists, pymalloc's arenas), taken when the snapshot "
             "was.</p>"]
-    for i in range(len(snapshots) - 1):
-        body.append(diff_section(snapshots[i + 1] - snapshots[i], limit,
-                                 title=f"What changed: {labels[i]} \u2192 {labels[i + 1]}"))
-    for label, snap in zip(labels, snapshots):
-        body.append(snapshot_section(snap, limit, title=f"Snapshot: {label}"))
+    diffs = [(f"diff-{i + 1}", f"What changed: {labels[i]} \u2192 {labels[i + 1]}",
+              snapshots[i + 1] - snapshots[i]) for i in range(len(snapshots) - 1)]
+    sections = [(f"snapshot-{i + 1}", f"Snapshot: {label}", snap)
+                for i, (label, snap) in enumerate(zip(labels, snapshots))]
+    body.append(_contents(diffs, sections))
+    for anchor, title, diff in diffs:
+        body.append(diff_section(diff, limit, title=title, anchor=anchor))
+    for anchor, title, snap in sections:
+        body.append(snapshot_section(snap, limit, title=title, anchor=anchor))
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             f"<title>{_e(heading)}</title>\n"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
             f"<style>{CSS}\nbody {{ margin: 24px 32px; background: white; }}</style>\n"
             "</head>\n<body class=\"memviz\">\n" + "\n".join(body) + "\n</body>\n</html>\n")
+
+
+def _contents(diffs: Sequence[tuple], sections: Sequence[tuple]) -> str:
+    """The contents line: a link to each (anchor, title, diff or snapshot) section, and
+    to each snapshot's arena map."""
+    links = [f'<a href="#{_e(anchor)}">{_e(title)}</a>' for anchor, title, _ in diffs]
+    for anchor, title, snap in sections:
+        link = f'<a href="#{_e(anchor)}">{_e(title)}</a>'
+        if _shows_pymalloc(snap):
+            link += f' (<a href="#{_e(_arena_map_anchor(anchor))}">arena map</a>)'
+        links.append(link)
+    return '<nav class="contents">Contents: ' + " &middot; ".join(links) + "</nav>"
 
 
 def write_report(path: str | os.PathLike, snapshots: Sequence, limit: int = 15, *,
