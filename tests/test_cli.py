@@ -163,10 +163,38 @@ def test_diff_of_two_files(capsys, tmp_path, gc_disabled):
     assert out == (new - old).report(3)
     lines = out.splitlines()
     start = lines.index(next(l for l in lines if l.startswith("Types: ")))
-    rows = lines[start + 2:start + 2 + 3]
-    assert rows[0].split() == [f"{__name__}.Marker", "1,234", "+1,234", "+1,234", "0", "0"]
-    assert "other types)" in lines[start + 5] or lines[start + 5] == ""
+    # The markers and their list, nothing else: `new` leaves `old` out, as memviz's own.
+    assert lines[start].startswith("Types: 2 changed, +1,235 GC-tracked objects")
+    assert lines[start + 2].split() == [f"{__name__}.Marker", "1,234", "+1,234", "+1,234",
+                                        "0", "0"]
+    assert lines[start + 3].split()[0] == "builtins.list"
+    assert lines[start + 3].split()[2:4] == ["+1", "+1"]
+    assert lines[start + 4] == ""
     del markers
+
+
+def test_run_and_the_diff_of_its_files_agree(tmp_path):
+    """The snapshot `run -o` saves leaves the `--before` one out (memviz's own, alive in
+    the run): the report run prints and `memviz diff` of its two files agree."""
+    script = tmp_path / "grow.py"
+    script.write_text("class Grown:\n    pass\n\nkept = [Grown() for _ in range(321)]\n")
+    ran = cli("run", "--before", str(tmp_path / "b.json"), "-o", str(tmp_path / "a.json"),
+              str(script))
+    assert ran.returncode == 0, ran.stderr
+    diffed = cli("diff", str(tmp_path / "b.json"), str(tmp_path / "a.json"))
+    assert diffed.returncode == 0, diffed.stderr
+
+    def types_section(report: str) -> list[str]:
+        lines = report.splitlines()
+        start = lines.index(next(l for l in lines if l.startswith("Types: ")))
+        return lines[start:lines.index("", start)]
+
+    assert types_section(ran.stdout) == types_section(diffed.stdout)
+    assert not any(line.split()[0].startswith("memviz.")
+                   for line in types_section(ran.stdout)[2:])
+    assert type_row(ran.stdout, "__main__.Grown")[1:3] == ["321", "+321"]
+    saved = memviz.Snapshot.load(tmp_path / "a.json")
+    assert saved.own_objects()["memviz.snapshot.Snapshot"] >= 1
 
 
 # --------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 does not disturb."""
 from __future__ import annotations
 
+import array
 import copy
 import gc
 import json
@@ -33,6 +34,38 @@ def names(objects) -> Counter:
 
 def footprint(snap) -> Counter:
     return names(snap.gc_footprint())
+
+
+def memviz_types() -> set[type]:
+    """The classes memviz defines at module level: the snapshot's rule for whose instances
+    are memviz's own."""
+    return {value for name, module in list(sys.modules.items())
+            if name == "memviz" or name.startswith("memviz.")
+            for value in vars(module).values()
+            if isinstance(value, type) and value.__module__ == name}
+
+
+#: What memviz builds its values from (the snapshot's part types, written again here).
+PART_TYPES = (tuple, list, dict, set, frozenset, array.array, type(threading.Lock()))
+
+
+def split_own(referees) -> tuple[list[Counter], list[Counter]]:
+    """The referee of the C walk's rule, in Python: from every listed instance of
+    memviz's classes, a walk of gc.get_referents through objects of PART_TYPES and
+    memviz's classes only; (per generation, by type name: the others, those)."""
+    own_types = memviz_types()
+    stack = [obj for referee in referees for obj in referee if type(obj) in own_types]
+    own: dict[int, object] = {}
+    while stack:
+        obj = stack.pop()
+        if id(obj) in own:
+            continue
+        own[id(obj)] = obj
+        stack.extend(r for r in gc.get_referents(obj) if gc.is_tracked(r)
+                     and (type(r) in PART_TYPES or type(r) in own_types))
+    others = [names(o for o in referee if id(o) not in own) for referee in referees]
+    mine = [names(o for o in referee if id(o) in own) for referee in referees]
+    return others, mine
 
 
 def pymalloc_available() -> bool:
@@ -71,13 +104,15 @@ def test_generations_match_the_collectors_own_figures(gc_disabled):
     stats = gc.get_stats()
     lengths = [len(gc.get_objects(generation=g)) for g in (1, 2)]
     assert snap.gc_enabled is False   # the fixture disabled it; memviz records that
-    assert snap.permanent == gc.get_freeze_count()
+    assert snap.permanent + sum(snap.own_objects(3).values()) == gc.get_freeze_count()
     for gen, stat, threshold in zip(snap.generations, stats, gc.get_threshold()):
         assert (gen.collections, gen.collected, gen.uncollectable) == (
             stat["collections"], stat["collected"], stat["uncollectable"])
         assert gen.threshold == threshold
-    # No collection since: generations 1 and 2 are as the snapshot saw them.
-    assert [snap.generations[1].objects, snap.generations[2].objects] == lengths
+    # No collection since: generations 1 and 2 are as the snapshot saw them, memviz's own
+    # objects (which the snapshot leaves out) included.
+    assert [snap.generations[g].objects + sum(snap.own_objects(g).values())
+            for g in (1, 2)] == lengths
 
 
 @needs_gc
@@ -100,13 +135,15 @@ def test_type_counts_match_gc_get_objects_in_every_generation(gc_disabled):
     referee0 = gc.get_objects(generation=0)
     referee1 = gc.get_objects(generation=1)
     referee2 = gc.get_objects(generation=2)
-    counted = [names(referee0), names(referee1), names(referee2)]
+    counted, own = split_own((referee0, referee1, referee2))
     del referee0, referee1, referee2
-    counted[0].subtract(footprint(snap))   # the snapshot did not count itself
+    own[0].subtract(footprint(snap))   # the snapshot did not see itself
     for g in range(3):
         assert snap.type_counts(g) == +counted[g], g
+        assert snap.own_objects(g) == +own[g], g
         assert snap.generations[g].objects == sum(counted[g].values()), g
     assert snap.type_counts() == +(counted[0] + counted[1] + counted[2])
+    assert memviz.Snapshot in memviz_types()
 
 
 @needs_gc
@@ -128,7 +165,7 @@ def test_type_table_and_top_types(gc_disabled):
     assert len(counts) == len(snap.type_counts())
     assert [t.name for t in snap.top_types(5, generation=0)][0] == name
     with pytest.raises(ValueError, match="generation must be"):
-        snap.type_counts(3)
+        snap.type_counts(4)
     with pytest.raises(ValueError, match="generation must be"):
         snap.type_counts(True)
     del many
@@ -228,10 +265,10 @@ def test_no_collection_and_no_list_of_all_objects(monkeypatch, gc_disabled):
 
 @needs_gc
 def test_the_collector_is_restored_when_a_reading_fails(monkeypatch):
-    def failing(generation=None):
+    def failing(*args):
         raise memviz.MemvizError("a reading failed")
 
-    monkeypatch.setattr(memviz.gc, "type_counts", failing)
+    monkeypatch.setattr(memviz.gc, "_type_counts_apart", failing)
     for enabled in (True, False):
         (gc.enable if enabled else gc.disable)()
         with pytest.raises(memviz.MemvizError, match="a reading failed"):
@@ -284,6 +321,30 @@ def _back_to_back() -> tuple[Counter, object]:
     return footprint(first), second - first
 
 
+@needs_gc
+def test_memviz_values_the_program_keeps_are_left_out(gc_disabled):
+    """Snapshots, diffs, trackers and explanations the program keeps are memviz's own: a
+    later snapshot lists them in own_objects() and counts none of them (nor the tuples,
+    dicts, pools and arenas inside them) among the program's objects."""
+    memviz.explain([])   # first-call caches
+    before = memviz.snapshot()
+    explained = memviz.explain([])
+    with memviz.track() as outer:
+        with memviz.track() as inner:
+            pass
+    kept = (explained, outer, inner, memviz.snapshot() - memviz.snapshot())
+    after = memviz.snapshot()
+    assert (after - before).type_deltas() == {"builtins.tuple": 1}   # `kept` itself
+    assert outer.diff.type_deltas() == {} and inner.diff.type_deltas() == {}
+    own = after.own_objects()
+    assert own["memviz.explain.Explanation"] == 1 and own[type(explained)] == 1
+    assert own["memviz._track.track"] == 2
+    assert own["memviz.snapshot.Snapshot"] >= 1 + 4 + 2   # before, the trackers', the diff's
+    if explained.pool is not None:
+        assert own["memviz.pymalloc.Pool"] >= 1
+    del kept
+
+
 def _kept_blocks() -> int:
     """pymalloc blocks a new snapshot keeps (sys.getallocatedblocks before and after)."""
     memviz.snapshot()
@@ -296,21 +357,27 @@ def _kept_blocks() -> int:
 
 @needs_gc
 def test_a_snapshot_changes_nothing_but_its_own_objects_on_small_and_large_heaps(gc_disabled):
-    """Back to back, the second snapshot counts exactly what the first one keeps: the
-    Snapshot itself and, on 3.10-3.13 (which track every new tuple), its two tuples (type
-    names, capabilities), all in generation 0; nothing else changes. What a snapshot keeps
-    in pymalloc blocks is O(types): the same on a small heap and on a million objects."""
+    """Back to back, the second snapshot finds exactly what the first one keeps -- the
+    Snapshot itself and, on 3.10-3.13 (which track every new tuple), its three tuples
+    (type names, capabilities, the names of memviz's own objects), all in generation 0 --
+    and leaves it out as memviz's own: nothing else changes, in no generation. What a
+    snapshot keeps in pymalloc blocks is O(types): the same on a small heap and on a
+    million objects."""
     expected = Counter({"memviz.snapshot.Snapshot": 1})
     if sys.version_info < (3, 14):
-        expected["builtins.tuple"] = 2
+        expected["builtins.tuple"] = 3
     kept = {}
     for size in ("small", "large"):
         heap = _large_heap() if size == "large" else []
         own, diff = _back_to_back()
         assert own == expected, size
-        assert diff.type_deltas(0) == dict(own), size
-        assert diff.type_deltas(1) == {} and diff.type_deltas(2) == {}, size
-        assert [g.objects_delta for g in diff.generations] == [sum(own.values()), 0, 0]
+        assert diff.type_deltas() == {} and diff.type_deltas(3) == {}, size
+        found = Counter(diff.new.own_objects(0))
+        found.subtract(diff.old.own_objects(0))
+        assert +found == own, size
+        for g in (1, 2, 3):
+            assert diff.new.own_objects(g) == diff.old.own_objects(g), size
+        assert [g.objects_delta for g in diff.generations] == [0, 0, 0]
         assert [g.collections_delta for g in diff.generations] == [0, 0, 0]
         objects = sum(g.objects for g in diff.new.generations)
         assert objects > 1_000_000 if size == "large" else objects < 200_000
@@ -532,7 +599,7 @@ def test_json_round_trip_is_exact():
     snap = memviz.snapshot()
     text = snap.to_json()
     document = json.loads(text)
-    assert document["format"] == "memviz.snapshot" and document["version"] == 1
+    assert document["format"] == "memviz.snapshot" and document["version"] == 2
     assert document["pid"] == os.getpid()
     again = memviz.Snapshot.from_json(text)
     assert again == snap
@@ -542,7 +609,8 @@ def test_json_round_trip_is_exact():
     if snap.has_types:
         assert again.type_counts() == snap.type_counts()
         assert again.generations == snap.generations
-        assert document["gc"]["types"]["builtins.dict"] == list(snap.type_table()["builtins.dict"])
+        assert document["gc"]["types"]["builtins.dict"] == [
+            *snap.type_table()["builtins.dict"], snap.type_counts(3).get("builtins.dict", 0)]
 
 
 def test_dump_and_load(tmp_path):
@@ -602,7 +670,7 @@ def _set(document, path, value):
 _DELETE = object()
 
 _BAD_FIELDS = [
-    (("version",), 2, "version: snapshot format version 2 is not supported (written by a newer"),
+    (("version",), 3, "version: snapshot format version 3 is not supported (written by a newer"),
     (("version",), 0, "version: snapshot format version 0 is not supported"),
     (("version",), "1", "version: expected an integer, got a string"),
     (("version",), _DELETE, "version: expected an integer, got null"),
@@ -639,14 +707,39 @@ _BAD_GC_FIELDS = [
     (("gc", "generations", 0, "objects"), 1,
      "gc.generations[0].objects: 1 does not match the"),
     (("gc", "types"), [], "gc.types: expected an object, got an array"),
-    (("gc", "types", "builtins.dict"), [1, 2], "gc.types['builtins.dict']: expected 3 items"),
+    (("gc", "types", "builtins.dict"), [1, 2], "gc.types['builtins.dict']: expected 4 items"),
     (("gc", "types", "builtins.dict"), {"0": 1},
      "gc.types['builtins.dict']: expected an array, got an object"),
-    (("gc", "types", "builtins.dict"), [1, None, 2],
+    (("gc", "types", "builtins.dict"), [1, None, 2, 0],
      "gc.types['builtins.dict'][1]: expected an integer, got null"),
-    (("gc", "types", ""), [0, 0, 0], "gc.types: a type name is empty"),
+    (("gc", "types", ""), [0, 0, 0, 0], "gc.types: a type name is empty"),
     (("gc", "permanent"), _DELETE, "gc: missing field 'permanent'"),
+    (("gc", "permanent"), 10**6, "gc.permanent: 1000000 does not match the"),
+    (("gc", "own"), _DELETE, "gc: missing field 'own'"),
+    (("gc", "own"), [], "gc.own: expected an object, got an array"),
+    (("gc", "own", "memviz.snapshot.Snapshot"), [1, 0, 0],
+     "gc.own['memviz.snapshot.Snapshot']: expected 4 items"),
+    (("gc", "own", ""), [0, 0, 0, 0], "gc.own: a type name is empty"),
 ]
+
+
+@needs_gc
+def test_a_version_1_file_still_loads():
+    """Format 1 (no permanent generation by type, no own objects) is read, and what it
+    does not hold is said, never guessed."""
+    snap = memviz.snapshot()
+    document = snap.to_dict()
+    document["version"] = 1
+    del document["gc"]["own"]
+    document["gc"]["types"] = {name: row[:3] for name, row in document["gc"]["types"].items()}
+    old = memviz.Snapshot.from_json(json.dumps(document))
+    assert old.type_table() == snap.type_table() and old.type_counts() == snap.type_counts()
+    assert old.own_objects() is None
+    if old.permanent:
+        with pytest.raises(memviz.UnsupportedInterpreter, match="format version 1"):
+            old.type_counts(3)
+    document["gc"]["permanent"] = 0
+    assert memviz.Snapshot.from_json(json.dumps(document)).type_counts(3) == {}
 
 
 @pytest.mark.parametrize("path, value, message", _BAD_FIELDS + (

@@ -49,7 +49,7 @@ from test_gc import assert_generations_match_get_objects
 from test_pymalloc import (Slots, arenas_and_stats, check_arenas_add_up, check_located,
                            check_matches_report, stats_at_walk, with_report)
 from test_refcount import Holder, expected_refcount, oracle_is_immortal, read_at, site_owns
-from test_snapshot import footprint, names
+from test_snapshot import footprint, split_own
 
 CAPS = memviz.capabilities()
 GC_READABLE = CAPS["gc"].available
@@ -278,13 +278,14 @@ class HeapMachine(RuleBasedStateMachine):
         # Read right away, into a tuple built after the three calls (as test_snapshot).
         referees = (gc.get_objects(generation=0), gc.get_objects(generation=1),
                     gc.get_objects(generation=2))
-        listed = [names(referee) for referee in referees]
+        listed, own = split_own(referees)
         del referees
-        listed[0].subtract(footprint(snap))
+        own[0].subtract(footprint(snap))   # the snapshot did not see itself
         for g in range(3):
             assert snap.type_counts(g) == +listed[g], g
+            assert snap.own_objects(g) == +own[g], g
             assert sum(snap.type_counts(g).values()) == snap.generations[g].objects
-        assert snap.permanent == gc.get_freeze_count()
+        assert snap.permanent + sum(snap.own_objects(3).values()) == gc.get_freeze_count()
         assert snap.gc_enabled is False
         if snap.pymalloc is not None:
             assert snap.pymalloc.total_bytes == snap.pymalloc.arena_bytes

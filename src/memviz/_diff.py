@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from ._report import RSS_UNKNOWN
-from .snapshot import Snapshot
+from .snapshot import Snapshot, _check_generation
 
 __all__ = ["ArenaDiff", "GenerationDiff", "SizeClassDiff", "SnapshotDiff", "TypeDiff"]
 
@@ -89,12 +89,6 @@ class ArenaDiff:
         return text
 
 
-def _is_generation(generation) -> bool:
-    return generation is None or (
-        not isinstance(generation, bool) and isinstance(generation, int) and 0 <= generation <= 2
-    )
-
-
 class SnapshotDiff:
     """The change from ``old`` to ``new`` (``new - old``).
 
@@ -146,7 +140,8 @@ class SnapshotDiff:
     def _counts(self, snap: Snapshot, generation: int | None, own: bool) -> dict[str, int]:
         counts = snap.type_counts(generation)
         if own and self._exclude is not None:
-            generations = range(3) if generation is None else (generation,)
+            # exclude has generations 0-2 only: nothing of the permanent one
+            generations = range(3) if generation is None else range(generation, min(generation + 1, 3))
             for g in generations:
                 for name, n in self._exclude[g].items():
                     left = counts.get(name, 0) - n
@@ -158,8 +153,7 @@ class SnapshotDiff:
 
     def type_deltas(self, generation: int | None = None) -> dict[str, int]:
         """{type name: change in objects}, for the types whose count changed."""
-        if not _is_generation(generation):
-            raise ValueError(f"generation must be 0, 1, 2 or None, not {generation!r}")
+        _check_generation(generation)
         new = self._counts(self._new, generation, own=True)
         old = self._counts(self._old, generation, own=False)
         deltas = {}
@@ -172,8 +166,7 @@ class SnapshotDiff:
     def types(self, generation: int | None = None) -> list[TypeDiff]:
         """Every type whose count changed, the largest change first (then the larger
         count, then by name), as ``tracemalloc.Snapshot.compare_to`` sorts."""
-        if not _is_generation(generation):
-            raise ValueError(f"generation must be 0, 1, 2 or None, not {generation!r}")
+        _check_generation(generation)
         new = self._counts(self._new, generation, own=True)
         old = self._counts(self._old, generation, own=False)
         diffs = []

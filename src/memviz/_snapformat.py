@@ -37,7 +37,8 @@ knows the permanent generation's objects by type only when there are none.
 
 Reading never trusts the document: every field's presence and type is checked, unknown
 fields are refused, and each generation's ``objects`` (and ``permanent``) must equal the
-sum of its type counts, memviz's own included (memviz writes it so). Anything wrong raises
+sum of its type counts (memviz writes it so; memviz's own objects, in ``own``, are in
+neither). Anything wrong raises
 ``SnapshotFormatError`` naming the field.
 """
 from __future__ import annotations
@@ -360,6 +361,11 @@ def _read_gc(r: _Reader, value, version: int) -> dict:
     columns = 4 if version >= 2 else 3   # version 1: no permanent generation by type
     sums = [0, 0, 0, 0]
     names, counts = _type_rows(r, types, "gc.types", columns, sums)
+    for generation in range(3):
+        if sums[generation] != generations[generation][0]:
+            r.fail(f"gc.generations[{generation}].objects",
+                   f"{generations[generation][0]} does not match the {sums[generation]} "
+                   f"objects that gc.types counts in generation {generation}")
     read = {
         "gc_enabled": enabled,
         "permanent": permanent,
@@ -368,20 +374,14 @@ def _read_gc(r: _Reader, value, version: int) -> dict:
         "type_counts": _pack("q", counts),
     }
     if version >= 2:
+        if sums[3] != permanent:
+            r.fail("gc.permanent", f"{permanent} does not match the {sums[3]} objects that "
+                                   "gc.types counts in the permanent generation")
         own = gc["own"]
         if not isinstance(own, dict):
             r.fail("gc.own", f"expected an object, got {_kind(own)}")
-        read["own_names"], own_counts = _type_rows(r, own, "gc.own", columns, sums)
+        read["own_names"], own_counts = _type_rows(r, own, "gc.own", 4, [0, 0, 0, 0])
         read["own_counts"] = _pack("q", own_counts)
-        if sums[3] != permanent:
-            r.fail("gc.permanent", f"{permanent} does not match the {sums[3]} objects that "
-                                   "gc.types and gc.own count in the permanent generation")
-    counted = "gc.types and gc.own count" if version >= 2 else "gc.types counts"
-    for generation in range(3):
-        if sums[generation] != generations[generation][0]:
-            r.fail(f"gc.generations[{generation}].objects",
-                   f"{generations[generation][0]} does not match the {sums[generation]} "
-                   f"objects that {counted} in generation {generation}")
     return read
 
 

@@ -20,11 +20,13 @@ What a snapshot costs, and what it does not change:
   does not count itself. Internally it keeps its figures packed in ``bytes`` and flat
   tuples and builds the value objects (``Generation``, ``Arena``, ``Pool`` ...) when they
   are asked for: its own cost is O(types + pools) and nearly all of it outside pymalloc.
-  The objects a snapshot keeps that the collector tracks are listed by
-  :meth:`Snapshot.gc_footprint`: the snapshot itself and, on 3.10-3.13 (which track
-  every new tuple until a collection looks at it), its tuple of type names and its tuple
-  of capabilities. Two snapshots taken back to back differ by exactly these.
-- The objects a snapshot makes while it reads are O(types + size classes): the three
+- memviz's own objects alive during the reading -- the instances of memviz's classes
+  (earlier snapshots, diffs, trackers, explanations the program keeps) and the tuples,
+  lists, dicts, sets, arrays and locks reachable from them through such objects -- are
+  marked by the C walk and counted apart (:meth:`Snapshot.own_objects`), never among the
+  program's types or generations. :meth:`Snapshot.gc_footprint` lists what one snapshot
+  itself adds to them; two snapshots taken back to back differ by nothing.
+- The objects a snapshot makes while it reads are O(types + size classes): the eight
   {type: count} dicts of the walks, the type names, pymalloc's statistics; the arena map
   arrives as two ``bytes`` copies of the C walk's records, whatever the number of pools.
 """
@@ -443,16 +445,17 @@ def _take() -> Snapshot:
     names = counts = gc_packed = own_names = own_counts = None
     if walked is not None:
         names, counts, objects = _pack_types(walked[:4])
-        own_names, own_counts, own = _pack_types(walked[4:])
+        own_names, own_counts, _ = _pack_types(walked[4:])
         del walked
         # No comprehension over locals here: on 3.10/3.11 that would make them cell
         # variables, and the cells would be alive (and counted) during the walk.
-        # A generation's objects are the collector's figure (the list's length):
-        # memviz's own objects there included, as in len(gc.get_objects(g)).
+        # A generation's objects leave memviz's own out, as its type counts do: the
+        # list's length (len(gc.get_objects(g))) less own_objects(g).
         gc_values = _unpack("q", figures)
-        gc_values.insert(10, objects[2] + own[2])
-        gc_values.insert(5, objects[1] + own[1])
-        gc_values.insert(0, objects[0] + own[0])
+        gc_values.insert(10, objects[2])
+        gc_values.insert(5, objects[1])
+        gc_values.insert(0, objects[0])
+        permanent = objects[3]
         gc_packed = gc_values.tobytes()
     snap = Snapshot._make(
         taken_at=taken_at,
@@ -701,7 +704,7 @@ class Snapshot:
         2: the instances of memviz's classes (snapshots, diffs, trackers, explanations,
         arenas, pools ... that the program keeps) and the tuples, lists, dicts, sets,
         arrays and locks reachable from them through such objects only. The generations'
-        ``objects`` are the collector's own figures and include them. None for a
+        ``objects`` and ``permanent`` leave them out too. None for a
         snapshot read from a file of format version 1, which did not record them."""
         _check_generation(generation)
         if self._own_names is None:
@@ -825,7 +828,7 @@ class Snapshot:
         """The objects this snapshot keeps alive that the collector tracks: the snapshot
         itself and those of its internal containers the interpreter tracks (a tuple of
         type names and a tuple of capabilities on 3.10-3.13, which track every new tuple;
-        none on 3.14+). A later snapshot counts exactly these as memviz's own."""
+        none on 3.14+). A later snapshot finds exactly these among memviz's own objects."""
         kept = [self]
         for name in _SLOTS:
             value = object.__getattribute__(self, name)
