@@ -432,7 +432,7 @@ SITES_SCRIPT = """\
 import gc, sys, tracemalloc
 {start}
 class Made:
-    pass
+    __slots__ = ("value",)   # 3.11's tracemalloc misses a managed __dict__'s objects
 made = [Made() for _ in range(500)]
 few = [Made() for _ in range(20)]
 # The oracle: tracemalloc's own record of each live Made, counted over gc.get_objects().

@@ -551,7 +551,7 @@ def not_tracing():
 
 
 class _Made:
-    pass
+    __slots__ = ("value",)   # 3.11's tracemalloc misses objects with a managed __dict__
 
 
 def _oracle_site(obj) -> tuple[str, int]:
