@@ -93,8 +93,10 @@ class SnapshotDiff:
     """The change from ``old`` to ``new`` (``new - old``).
 
     Every ``*_delta`` is new minus old. Readings that either snapshot lacks are None.
-    ``exclude`` (used by ``memviz.track``) is a per-generation count of objects by type
-    name to leave out of the type and generation figures: memviz's own objects.
+    ``exclude`` is a per-generation count of objects by type name (generations 0-2) to
+    leave out of the newer snapshot's type and generation figures. memviz no longer
+    needs it for its own objects, which snapshots leave out themselves
+    (``Snapshot.own_objects``); it stays for callers that subtract objects of their own.
     """
 
     __slots__ = ("_new", "_old", "_exclude")
