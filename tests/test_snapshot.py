@@ -342,6 +342,12 @@ def test_memviz_values_the_program_keeps_are_left_out(gc_disabled):
     assert own["memviz.snapshot.Snapshot"] >= 1 + 4 + 2   # before, the trackers', the diff's
     if explained.pool is not None:
         assert own["memviz.pymalloc.Pool"] >= 1
+    said = [line for line in after.report().splitlines() if line.startswith("memviz's own")]
+    assert len(said) == 1
+    assert said[0].startswith(
+        f"memviz's own objects, left out of every count: {sum(own.values()):,} (")
+    name, count = sorted(own.items(), key=lambda item: (-item[1], item[0]))[0]
+    assert f"({count:,} {name}, " in said[0]
     del kept
 
 

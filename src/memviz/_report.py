@@ -88,7 +88,22 @@ def _gc_section(snap) -> str:
     total = sum(g.objects for g in gens)
     return (f"Garbage collector ({state}): {total:,} tracked objects in generations 0-2\n"
             + table(("generation", "objects", "count/threshold", "collections", "collected",
-                     "uncollectable"), rows))
+                     "uncollectable"), rows) + _own_line(snap))
+
+
+def _own_line(snap) -> str:
+    """Which of memviz's own objects the snapshot left out of every count (none said for
+    a format-1 file, which did not record them)."""
+    own = snap.own_objects()
+    if own is None:
+        return ""
+    if not own:
+        return "\nmemviz's own objects, left out of every count: none"
+    ranked = sorted(own.items(), key=lambda item: (-item[1], item[0]))
+    shown = ", ".join(f"{count:,} {name}" for name, count in ranked[:3])
+    more = f", and {counted(len(ranked) - 3, 'other type')}" if len(ranked) > 3 else ""
+    return (f"\nmemviz's own objects, left out of every count: "
+            f"{sum(own.values()):,} ({shown}{more})")
 
 
 def _types_section(snap, limit: int) -> str:
