@@ -197,6 +197,19 @@ def test_run_and_the_diff_of_its_files_agree(tmp_path):
     assert saved.own_objects()["memviz.snapshot.Snapshot"] >= 1
 
 
+def test_run_min_change(tmp_path):
+    script = tmp_path / "grow.py"
+    script.write_text("kept = [[i] for i in range(150)]\nfew = {1: {2}}\n")
+    ran = cli("run", "--min-change", "100", str(script))
+    assert ran.returncode == 0, ran.stderr
+    rows = ran.stdout.splitlines()
+    header = next(line for line in rows if line.startswith("Types: "))
+    assert header.endswith("by change, of at least 100)")
+    assert int(type_row(ran.stdout, "builtins.list")[2].replace(",", "")) >= 150
+    assert type_row(ran.stdout, "builtins.set") is None
+    assert any("changed by less than 100)" in line for line in rows)
+
+
 # --------------------------------------------------------------------------------------
 # Errors
 

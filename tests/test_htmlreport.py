@@ -800,3 +800,33 @@ def test_without_pymalloc(tmp_path, child_python):
     assert set(said) >= {"pymalloc.stats", "pymalloc.arenas", "pymalloc.locate"}
     assert "'malloc'" in said["pymalloc.stats"]
     assert not section.find_all("svg")
+
+
+@pytest.mark.skipif(not memviz.capabilities()["gc"].available, reason="no GC readings here")
+def test_min_change_in_the_page_and_the_commands(tmp_path, capsys, gc_disabled):
+    """`--min-change N` (report -o, diff, run) and min_change= hide the types that changed
+    by fewer than N objects, summed in one row; the figures are the diff's own."""
+    old = memviz.snapshot()
+    kept = [[i] for i in range(120)], {frozenset({i}) for i in range(3)}
+    new = memviz.snapshot()
+    diff = new - old
+    every = diff.type_deltas()
+    small = {name: n for name, n in every.items() if abs(n) < 100}
+    assert every["builtins.list"] >= 120 and small
+    table = parse_html(htmlreport.render_report([old, new], min_change=100)).find(
+        "table", data_table="type-changes")
+    names = [row.find_all("td")[0].text() for row in table.find_all("tr")
+             if row.find_all("td")]
+    label = f"({len(small)} type{'s' * (len(small) != 1)} changed by less than 100)"
+    assert names == [d.name for d in diff.types(min_change=100)] + [label]
+    old.dump(tmp_path / "old.json")
+    new.dump(tmp_path / "new.json")
+    files = [str(tmp_path / "old.json"), str(tmp_path / "new.json")]
+    assert cli_main(["diff", "--min-change", "100", *files]) == 0
+    assert capsys.readouterr().out == diff.report(10, min_change=100)
+    page = tmp_path / "page.html"
+    assert cli_main(["report", "--min-change", "100", "-o", str(page), *files]) == 0
+    assert label in page.read_text()
+    assert cli_main(["diff", "--min-change", "0", *files]) == 2
+    assert "memviz diff: argument --min-change" in capsys.readouterr().err
+    del kept

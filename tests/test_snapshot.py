@@ -939,3 +939,35 @@ def test_the_rss_split_accounts_for_memory_outside_pymalloc(gc_disabled):
     document = old.to_dict()
     document["rss"] = None
     assert memviz.Snapshot.from_dict(document).rss_split() is None
+
+
+@needs_gc
+def test_min_change_hides_the_small_changes_and_sums_them(gc_disabled):
+    class Many:
+        pass
+
+    class Few:
+        pass
+
+    old = memviz.snapshot()
+    kept = ([Many() for _ in range(200)], [Few() for _ in range(3)])
+    new = memviz.snapshot()
+    diff = new - old
+    deltas = diff.type_deltas()   # the oracle: every change, unfiltered
+    assert deltas[type_name(Many)] == 200 and deltas[type_name(Few)] == 3
+    big = {d.name: d.delta for d in diff.types(min_change=50)}
+    assert big == {name: n for name, n in deltas.items() if abs(n) >= 50}
+    assert type_name(Many) in big and type_name(Few) not in big
+    assert [d.name for d in diff.top_types(5, min_change=50)] == list(big)[:5]
+    assert diff.types(min_change=1) == diff.types()
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="min_change must be a positive int"):
+            diff.types(min_change=bad)
+    text = diff.report(10, min_change=50)
+    small = {name: n for name, n in deltas.items() if abs(n) < 50}
+    row = next(line for line in text.splitlines() if "changed by less than 50" in line)
+    assert row.split()[:2] == [f"({len(small)}", "type" + "s" * (len(small) != 1)]
+    assert row.split()[-1] == f"{sum(small.values()):+,}"
+    assert f"Types: {len(deltas):,} changed, {sum(deltas.values()):+,} GC-tracked" in text
+    assert type_name(Few) not in text and type_name(Few) in diff.report(10)
+    del kept

@@ -83,7 +83,7 @@ def _html_report(args: argparse.Namespace, files: list[str]) -> int:
     snaps = [_load(path) for path in files] or [snapshot()]
     names = ([STDIN if path == "-" else os.path.basename(path) for path in files]
              or ["this interpreter, now"])
-    page = render_report(snaps, args.top, names=names)
+    page = render_report(snaps, args.top, names=names, min_change=args.min_change)
     if args.output == "-":
         _out(page)
         return 0
@@ -121,7 +121,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     _check_stdin_once(args.prog, [args.old, args.new])
     old = _load(args.old)
     new = _load(args.new)
-    _out((new - old).report(args.top))
+    _out((new - old).report(args.top, min_change=args.min_change))
     return 0
 
 
@@ -141,7 +141,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 if path:
                     _save(snap, path)
         finally:
-            stdout.write(header + tracker.report(args.top))
+            stdout.write(header + tracker.report(args.top, min_change=args.min_change))
     return status
 
 
@@ -401,7 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"memviz {__version__}")
     parser.add_argument("--top", type=_positive, default=15, metavar="N",
                         help="types and size classes to list (default 15)")
-    parser.set_defaults(func=cmd_report, file=None, prog=parser.prog)
+    parser.set_defaults(func=cmd_report, file=None, prog=parser.prog, min_change=1)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
 
     report = commands.add_parser(
@@ -416,6 +416,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("-o", "--output", metavar="FILE.html",
                         help="write the report as an HTML page to FILE.html ('-': standard "
                              "output)")
+    report.add_argument("--min-change", type=_positive, default=1, metavar="N",
+                        help=_MIN_CHANGE_HELP)
     report.add_argument("--top", type=_positive, default=15, metavar="N",
                         help="types to list (default 15)")
     report.set_defaults(func=cmd_report, prog=report.prog)
@@ -438,13 +440,16 @@ def build_parser() -> argparse.ArgumentParser:
                     "generations and collections, pymalloc's size classes and arenas, RSS.")
     diff.add_argument("old", metavar="OLD.json", help="the earlier snapshot ('-': standard input)")
     diff.add_argument("new", metavar="NEW.json", help="the later snapshot ('-': standard input)")
+    diff.add_argument("--min-change", type=_positive, default=1, metavar="N",
+                      help=_MIN_CHANGE_HELP)
     diff.add_argument("--top", type=_positive, default=10, metavar="N",
                       help="changes to list per table (default 10)")
     diff.set_defaults(func=cmd_diff, prog=diff.prog)
 
     run = commands.add_parser(
         "run", help="run a script or module and report what it left behind",
-        usage=f"{PROG} run [-h] [-o FILE.json] [--before FILE.json] [--collect] [--top N] "
+        usage=f"{PROG} run [-h] [-o FILE.json] [--before FILE.json] [--collect] "
+              "[--min-change N] [--top N] "
               "(-m MODULE | SCRIPT.py) [args ...]",
         description="Runs a Python script (as 'python SCRIPT.py args' would: as __main__, "
                     "with sys.argv, keeping its exit status) or a module (-m) under "
@@ -463,6 +468,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="collect cyclic garbage (gc.collect()) before the last reading: "
                           "without it, garbage the next collection frees counts as left "
                           "behind")
+    run.add_argument("--min-change", type=_positive, default=1, metavar="N",
+                     help=_MIN_CHANGE_HELP)
     run.add_argument("--top", type=_positive, default=10, metavar="N",
                      help="changes to list per table (default 10)")
     run.add_argument("-m", dest="module", metavar="MODULE",
@@ -484,6 +491,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_MIN_CHANGE_HELP = ("list only the types whose count changed by at least N objects; the "
+                    "others are summed in one row (default 1: every change)")
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -503,7 +514,7 @@ def _split_run(argv: list[str]) -> tuple[list[str], list[str] | None]:
     if i >= len(argv) or argv[i] != "run":
         return argv, None
     i += 1
-    takes_value = {"-o", "--output", "--before", "--top"}
+    takes_value = {"-o", "--output", "--before", "--top", "--min-change"}
     while i < len(argv):
         arg = argv[i]
         if arg == "-m":

@@ -89,6 +89,11 @@ class ArenaDiff:
         return text
 
 
+def _check_min_change(min_change) -> None:
+    if isinstance(min_change, bool) or not isinstance(min_change, int) or min_change < 1:
+        raise ValueError(f"min_change must be a positive int, not {min_change!r}")
+
+
 class SnapshotDiff:
     """The change from ``old`` to ``new`` (``new - old``).
 
@@ -165,26 +170,30 @@ class SnapshotDiff:
                 deltas[name] = delta
         return deltas
 
-    def types(self, generation: int | None = None) -> list[TypeDiff]:
-        """Every type whose count changed, the largest change first (then the larger
-        count, then by name), as ``tracemalloc.Snapshot.compare_to`` sorts."""
+    def types(self, generation: int | None = None, *, min_change: int = 1) -> list[TypeDiff]:
+        """Every type whose count changed by at least ``min_change`` objects (either way),
+        the largest change first (then the larger count, then by name), as
+        ``tracemalloc.Snapshot.compare_to`` sorts. ``min_change`` hides the noise of
+        types that changed by a few objects."""
         _check_generation(generation)
+        _check_min_change(min_change)
         new = self._counts(self._new, generation, own=True)
         old = self._counts(self._old, generation, own=False)
         diffs = []
         for name in new.keys() | old.keys():
             count = new.get(name, 0)
             delta = count - old.get(name, 0)
-            if delta:
+            if delta and abs(delta) >= min_change:
                 diffs.append(TypeDiff(name, count, delta))
         diffs.sort(key=lambda d: (-abs(d.delta), -d.count, d.name))
         return diffs
 
     def top_types(self, limit: int = 10, generation: int | None = None, *,
-                  key: str = "abs") -> list[TypeDiff]:
+                  key: str = "abs", min_change: int = 1) -> list[TypeDiff]:
         """The ``limit`` largest changes: by size of change (``key="abs"``), the largest
-        growth (``"growth"``) or the largest shrinkage (``"shrink"``)."""
-        diffs = self.types(generation)
+        growth (``"growth"``) or the largest shrinkage (``"shrink"``); of at least
+        ``min_change`` objects."""
+        diffs = self.types(generation, min_change=min_change)
         if key == "growth":
             diffs = sorted((d for d in diffs if d.delta > 0), key=lambda d: (-d.delta, d.name))
         elif key == "shrink":
@@ -292,10 +301,13 @@ class SnapshotDiff:
 
     # -- text -----------------------------------------------------------------------------
 
-    def report(self, limit: int = 10) -> str:
+    def report(self, limit: int = 10, *, min_change: int = 1) -> str:
+        """The diff as plain-text tables; types that changed by fewer than ``min_change``
+        objects are left out of the types table (one line says how many, and their net
+        change)."""
         from ._report import diff_report
 
-        return diff_report(self, limit)
+        return diff_report(self, limit, min_change=min_change)
 
     def __repr__(self) -> str:
         parts = [f"{self.elapsed:+.3f} s"]

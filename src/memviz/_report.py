@@ -174,7 +174,7 @@ def _fragmentation_section(snap) -> str:
 # A diff
 
 
-def diff_report(diff, limit: int = 10) -> str:
+def diff_report(diff, limit: int = 10, *, min_change: int = 1) -> str:
     new, old = diff.new, diff.old
     lines = [f"memviz diff: {_when(old.taken_at)} -> {_when(new.taken_at)} "
              f"({diff.elapsed:+.3f} s)"]
@@ -200,7 +200,8 @@ def diff_report(diff, limit: int = 10) -> str:
         lines.append(", ".join(summary))
     sections = ["\n".join(lines)]
     if diff.has_types:
-        changed = diff.types()
+        every = diff.types()
+        changed = diff.types(min_change=min_change)
         per_gen = [diff.type_deltas(g) for g in range(3)]
         rows = [(d.name, f"{d.count:,}", signed(d.delta),
                  *(signed(per_gen[g].get(d.name, 0)) for g in range(3)))
@@ -209,12 +210,18 @@ def diff_report(diff, limit: int = 10) -> str:
             rest = changed[limit:]
             rows.append((f"({len(rest):,} other types)", "",
                          signed(sum(d.delta for d in rest)), "", "", ""))
-        net = sum(d.delta for d in changed)
+        small = len(every) - len(changed)   # hidden by min_change
+        if small:
+            rows.append((f"({counted(small, 'type')} changed by less than {min_change:,})", "",
+                         signed(sum(d.delta for d in every) - sum(d.delta for d in changed)),
+                         "", "", ""))
+        net = sum(d.delta for d in every)
         moved = sum(1 for g in range(3) for _ in per_gen[g])
         if rows:
+            at_least = f", of at least {min_change:,}" if min_change > 1 else ""
             sections.append(
-                f"Types: {len(changed):,} changed, {signed(net)} GC-tracked objects "
-                f"(top {min(limit, len(changed))} by change)\n"
+                f"Types: {len(every):,} changed, {signed(net)} GC-tracked objects "
+                f"(top {min(limit, len(changed))} by change{at_least})\n"
                 + table(("type", "objects", "change", "gen 0", "gen 1", "gen 2"), rows))
         elif moved:
             sections.append("Types: no change in GC-tracked objects (some moved between "
@@ -257,8 +264,8 @@ def diff_report(diff, limit: int = 10) -> str:
 # A tracked run
 
 
-def track_report(tracker, limit: int = 10) -> str:
-    sections = [diff_report(tracker.diff, limit).rstrip("\n")]
+def track_report(tracker, limit: int = 10, *, min_change: int = 1) -> str:
+    sections = [diff_report(tracker.diff, limit, min_change=min_change).rstrip("\n")]
     events = tracker.gc_events
     if not events:
         sections.append("Collections during the run: none")

@@ -249,12 +249,13 @@ class track:
         self._finished()
         return self._after.taken_at - self._before.taken_at
 
-    def report(self, limit: int = 10) -> str:
-        """The diff, the collections and the allocation sites as plain-text tables."""
+    def report(self, limit: int = 10, *, min_change: int = 1) -> str:
+        """The diff, the collections and the allocation sites as plain-text tables;
+        ``min_change`` as in ``SnapshotDiff.report``."""
         self._finished()
         from ._report import track_report
 
-        return track_report(self, limit)
+        return track_report(self, limit, min_change=min_change)
 
     def __repr__(self) -> str:
         if self._after is not None:

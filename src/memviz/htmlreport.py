@@ -30,7 +30,7 @@ from typing import Iterable, Sequence
 
 from ._report import (ARENAS_LABEL, FORWARDED_LABEL, OUTSIDE_LABEL, OUTSIDE_MEANING,
                       RSS_UNKNOWN, format_bytes)
-from ._words import signed
+from ._words import counted, signed
 
 __all__ = ["diff_html", "diff_section", "render_report", "snapshot_html",
            "snapshot_section", "write_report"]
@@ -435,9 +435,10 @@ def _arena_map(amap, anchor: str | None) -> str:
 
 
 def diff_section(diff, limit: int = 15, *, title: str | None = None,
-                 anchor: str | None = None) -> str:
+                 anchor: str | None = None, min_change: int = 1) -> str:
     """The ``<section>`` of what changed from ``diff.old`` to ``diff.new``; ``anchor``:
-    its ``id``."""
+    its ``id``; types that changed by fewer than ``min_change`` objects are summed in one
+    row."""
     new, old = diff.new, diff.old
     title = title or "What changed"
     out = [f'<section class="diff"{_id(anchor)} data-old-pid="{old.pid}" '
@@ -465,7 +466,7 @@ def diff_section(diff, limit: int = 15, *, title: str | None = None,
     if cards:
         out.append(_cards(cards))
     out.append(_memory_changes(diff))
-    out.append(_type_changes(diff, limit))
+    out.append(_type_changes(diff, limit, min_change))
     gens = diff.generations
     if gens is not None:
         rows = [(str(g.index), (
@@ -557,13 +558,14 @@ def _before_after(key: str, label: str, before: int, after: int, change: int,
                  _change(change, "change"))
 
 
-def _type_changes(diff, limit: int) -> str:
+def _type_changes(diff, limit: int, min_change: int) -> str:
     if not diff.has_types:
         reason = diff.new._reason("gc") if not diff.new.has_types else diff.old._reason("gc")
         return _unavailable("types", reason)
-    changed = diff.types()
-    if not changed:
+    every = diff.types()
+    if not every:
         return '<p data-field="types">Types: no change in GC-tracked objects.</p>'
+    changed = diff.types(min_change=min_change)
     per_generation = [diff.type_deltas(g) for g in range(3)]
     rows = [(d.name, (
         _Cell(d.name, "name", css="name"), _count(d.count, "objects"),
@@ -575,8 +577,15 @@ def _type_changes(diff, limit: int) -> str:
         rows.append(("(other types)", (
             _Cell(f"({len(rest):,} other types)", "name", css="name"), _Cell(""),
             _change(sum(d.delta for d in rest), "delta"), _Cell(""), _Cell(""), _Cell(""))))
-    net = sum(d.delta for d in changed)
-    return (f"<h3>Types: {len(changed):,} changed, {signed(net)} GC-tracked objects</h3>\n"
+    small = len(every) - len(changed)   # hidden by min_change
+    if small:
+        rows.append(("(small changes)", (
+            _Cell(f"({counted(small, 'type')} changed by less than {min_change:,})", "name",
+                  css="name"), _Cell(""),
+            _change(sum(d.delta for d in every) - sum(d.delta for d in changed), "delta"),
+            _Cell(""), _Cell(""), _Cell(""))))
+    net = sum(d.delta for d in every)
+    return (f"<h3>Types: {len(every):,} changed, {signed(net)} GC-tracked objects</h3>\n"
             + _table("type-changes", ("type", "objects", "change", "gen 0", "gen 1",
                                       "gen 2"), rows))
 
@@ -600,9 +609,10 @@ def diff_html(diff, limit: int = 15) -> str:
 
 
 def render_report(snapshots: Sequence, limit: int = 15, *,
-                  names: Sequence[str] | None = None) -> str:
+                  names: Sequence[str] | None = None, min_change: int = 1) -> str:
     """The whole page for one or more snapshots (in the order given: each diff is
-    ``snapshots[i + 1] - snapshots[i]``); ``names`` label them (file names)."""
+    ``snapshots[i + 1] - snapshots[i]``); ``names`` label them (file names); in the
+    diffs, types that changed by fewer than ``min_change`` objects share one row."""
     from . import __version__
 
     snapshots = list(snapshots)
@@ -626,7 +636,8 @@ def render_report(snapshots: Sequence, limit: int = 15, *,
                 for i, (label, snap) in enumerate(zip(labels, snapshots))]
     body.append(_contents(diffs, sections))
     for anchor, title, diff in diffs:
-        body.append(diff_section(diff, limit, title=title, anchor=anchor))
+        body.append(diff_section(diff, limit, title=title, anchor=anchor,
+                                 min_change=min_change))
     for anchor, title, snap in sections:
         body.append(snapshot_section(snap, limit, title=title, anchor=anchor))
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
@@ -649,8 +660,8 @@ def _contents(diffs: Sequence[tuple], sections: Sequence[tuple]) -> str:
 
 
 def write_report(path: str | os.PathLike, snapshots: Sequence, limit: int = 15, *,
-                 names: Sequence[str] | None = None) -> None:
+                 names: Sequence[str] | None = None, min_change: int = 1) -> None:
     """Writes :func:`render_report` to ``path`` (UTF-8)."""
-    text = render_report(snapshots, limit, names=names)
+    text = render_report(snapshots, limit, names=names, min_change=min_change)
     with open(path, "w", encoding="utf-8") as file:
         file.write(text)
