@@ -103,6 +103,17 @@ def generation_of(obj: object) -> int | None:
     return generation
 
 
+def _check_generation(generation) -> None:
+    """The one rule of what names a generation: 0, 1, 2, PERMANENT (3), or None for 0-2
+    together (memviz.gc.type_counts, Snapshot.type_counts, SnapshotDiff.types)."""
+    if generation is not None and (
+        isinstance(generation, bool) or not isinstance(generation, int)
+        or not 0 <= generation <= PERMANENT
+    ):
+        raise ValueError(
+            f"generation must be 0, 1, 2, PERMANENT (3) or None, not {generation!r}")
+
+
 def type_counts(generation: int | None = None) -> dict[type, int]:
     """GC-tracked objects per exact type, in one generation or (None) in all three.
 
@@ -112,11 +123,7 @@ def type_counts(generation: int | None = None) -> dict[type, int]:
     only, as ``gc.get_objects()`` does.
     """
     objects = _native.require_objects("memviz.gc.type_counts()")
-    if generation is not None and (
-        isinstance(generation, bool) or not isinstance(generation, int)
-        or not 0 <= generation <= PERMANENT
-    ):
-        raise ValueError(f"generation must be 0, 1, 2, PERMANENT (3) or None, not {generation!r}")
+    _check_generation(generation)
     try:
         return objects.type_counts(-1 if generation is None else generation)
     except objects.ReadingError as error:

@@ -49,6 +49,7 @@ from typing import BinaryIO, Iterator, Mapping
 
 from . import _native
 from . import gc as _memviz_gc
+from .gc import _check_generation
 from ._capabilities import Capabilities, Capability, capabilities
 from ._errors import CollectorRunning, SnapshotFormatError, UnsupportedInterpreter
 
@@ -367,7 +368,7 @@ def _attempt(want_gc: bool, want_stats: bool, want_arenas: bool):
         # pymalloc first, packed into bytes (the collector does not track bytes), so the
         # walk below does not count it; then the collector's own figures, as ints.
         layout, stats, size_classes, arenas, pools = _read_pymalloc(want_stats, want_arenas)
-        figures = permanent = walked = None
+        figures = walked = None
         if want_gc:
             c0, c1, c2 = _gc.get_count()
             t0, t1, t2 = _gc.get_threshold()
@@ -379,14 +380,13 @@ def _attempt(want_gc: bool, want_stats: bool, want_arenas: bool):
                 c2, t2, s2["collections"], s2["collected"], s2["uncollectable"],
             ))
             del s0, s1, s2
-            permanent = _gc.get_freeze_count()
             walked = _memviz_gc._type_counts_apart(_memviz_types(), _PART_TYPES)
         rss, rss_peak = _rss()
     except CollectorRunning:
         return None
     finally:
         _resume_gc()
-    return (enabled, layout, stats, size_classes, arenas, pools, figures, permanent, walked,
+    return (enabled, layout, stats, size_classes, arenas, pools, figures, walked,
             rss, rss_peak)
 
 
@@ -437,12 +437,12 @@ def _take() -> Snapshot:
             raise CollectorRunning(
                 f"memviz.snapshot(): the cyclic garbage collector is running ({where})")
         time.sleep(0.001)
-    (enabled, layout, stats, size_classes, arenas, pools, figures, permanent, walked,
+    (enabled, layout, stats, size_classes, arenas, pools, figures, walked,
      rss, rss_peak) = readings
     del readings
     # Everything below builds what the snapshot keeps; every reading is done.
     caps_flat = _capabilities_flat(capabilities())
-    names = counts = gc_packed = own_names = own_counts = None
+    names = counts = gc_packed = own_names = own_counts = permanent = None
     if walked is not None:
         names, counts, objects = _pack_types(walked[:4])
         own_names, own_counts, _ = _pack_types(walked[4:])
@@ -517,15 +517,6 @@ _SLOTS = (
 )
 
 
-def _check_generation(generation) -> None:
-    if generation is not None and (
-        isinstance(generation, bool) or not isinstance(generation, int)
-        or not 0 <= generation <= 3
-    ):
-        raise ValueError(
-            f"generation must be 0, 1, 2, PERMANENT (3) or None, not {generation!r}")
-
-
 def _column(names: tuple[str, ...], packed: bytes, generation: int | None) -> TypeCounts:
     """{name: count} of one generation's column of ``packed`` (four counts per name:
     generations 0, 1, 2, permanent), or of 0-2 added up; zeros left out."""
@@ -549,13 +540,18 @@ class TypeCounts(dict):
     __slots__ = ()
 
     def __getitem__(self, key):
-        return super().__getitem__(type_name(key) if isinstance(key, type) else key)
+        return super().__getitem__(_name_of(key))
 
     def __contains__(self, key):
-        return super().__contains__(type_name(key) if isinstance(key, type) else key)
+        return super().__contains__(_name_of(key))
 
     def get(self, key, default=None):
-        return super().get(type_name(key) if isinstance(key, type) else key, default)
+        return super().get(_name_of(key), default)
+
+
+def _name_of(key):
+    """A TypeCounts key: a type's ``module.qualname``, anything else as it is."""
+    return type_name(key) if isinstance(key, type) else key
 
 
 #: What memviz builds its values from: an object of one of these types is memviz's own
