@@ -143,17 +143,32 @@ def check_snapshot_section(section: Element, snap, limit: int = 15) -> None:
         assert section.find("div", data_field="gc_objects").attrs["data-value"] == str(total)
     if snap.has_types:
         types = table(section, "types")
-        ranked = sorted(snap.type_table().items(), key=lambda item: (-sum(item[1]), item[0]))
+        permanent = snap.type_counts(memviz.gc.PERMANENT) if snap.permanent else {}
+        ranked = sorted(((name, (*c, permanent.get(name, 0))) for name, c in
+                         snap.type_table().items()), key=lambda item: (-sum(item[1]), item[0]))
         shown = ranked[:limit]
         assert [k for k in types if k != "(other types)"] == [name for name, _ in shown]
         for name, counts in shown:
             row = types[name]
             assert row["name"][0] == name
             assert number(row["objects"][0]) == sum(counts)
-            assert [number(row[f"gen{g}"][0]) for g in range(3)] == list(counts)
+            assert [number(row[f"gen{g}"][0]) for g in range(3)] == list(counts[:3])
+            if permanent:
+                assert number(row["permanent"][0]) == counts[3]
+            else:
+                assert "permanent" not in row
         if len(ranked) > limit:
             assert number(types["(other types)"]["objects"][0]) == \
                 sum(sum(c) for _, c in ranked[limit:])
+    own = snap.own_objects()
+    note = section.find("p", data_field="own_objects")
+    if own is None:
+        assert note is None
+    else:
+        said = note.text().split(": ", 1)[1]
+        assert said == "none" if not own else said.startswith(f"{sum(own.values()):,} (")
+        for name, count in sorted(own.items(), key=lambda item: (-item[1], item[0]))[:3]:
+            assert f"{count:,} {name}" in note.text()
     check_rss_split(section, snap)
     stats = snap.pymalloc
     if stats is None:
@@ -274,13 +289,17 @@ def check_diff_section(section: Element, diff, limit: int = 15) -> None:
         changes = table(section, "type-changes")
         changed = diff.types()
         assert [k for k in changes if k != "(other types)"] == [d.name for d in changed[:limit]]
-        per_generation = [diff.type_deltas(g) for g in range(3)]
+        per_generation = [diff.type_deltas(g) for g in range(4)]
         for d in changed[:limit]:
             row = changes[d.name]
             assert number(row["objects"][0]) == d.count
             assert number(row["delta"][0]) == d.delta
             for g in range(3):
                 assert number(row[f"gen{g}"][0]) == per_generation[g].get(d.name, 0)
+            if per_generation[3]:
+                assert number(row["permanent"][0]) == per_generation[3].get(d.name, 0)
+            else:
+                assert "permanent" not in row
         net = sum(d.delta for d in changed)
         assert int(section.find("div", data_field="gc_objects_delta").attrs["data-value"]) == net
     if diff.generations is not None:
@@ -829,4 +848,40 @@ def test_min_change_in_the_page_and_the_commands(tmp_path, capsys, gc_disabled):
     assert label in page.read_text()
     assert cli_main(["diff", "--min-change", "0", *files]) == 2
     assert "memviz diff: argument --min-change" in capsys.readouterr().err
+    del kept
+
+
+@pytest.mark.skipif(not GC_READABLE, reason="no GC readings here")
+def test_the_permanent_generation_has_its_column(gc_disabled, gc_freeze_restored):
+    """After ``gc.freeze()`` (a fork server's preload) the frozen objects are in the
+    types table, in a column of their own that ``type_counts(PERMANENT)`` (oracle in
+    test_snapshot: ``gc.get_objects()`` before the freeze) referees; the diff across the
+    freeze shows them leaving generations 0-2 for the permanent one."""
+    class Preloaded:
+        pass
+
+    kept = [Preloaded() for _ in range(40)]
+    old = memviz.snapshot()
+    gc.freeze()
+    new = memviz.snapshot()
+    name = f"{__name__}.{Preloaded.__qualname__}"
+    assert new.type_counts(memviz.gc.PERMANENT)[name] == 40
+    section = parse_html(htmlreport.snapshot_html(new, limit=10_000)).find(
+        "section", **{"class": "snapshot"})
+    check_snapshot_section(section, new, limit=10_000)
+    row = table(section, "types")[name]
+    assert [number(row[f][0]) for f in ("objects", "gen0", "gen1", "gen2", "permanent")] == \
+        [40, 0, 0, 0, 40]
+    diff = new - old
+    section = parse_html(htmlreport.diff_html(diff, limit=10_000)).find(
+        "section", **{"class": "diff"})
+    check_diff_section(section, diff, limit=10_000)
+    assert number(table(section, "type-changes")[name]["permanent"][0]) == 40
+    line = next(l for l in diff.report(limit=10_000).splitlines() if l.startswith(f"  {name} "))
+    left = [f"{-old.type_counts(g).get(name, 0):+,}".replace("+0", "0") for g in range(3)]
+    assert line.split()[1:] == ["0", "-40", *left, "+40"]
+    text = memviz.snapshot().report(limit=10_000)
+    line = next(l for l in text.splitlines() if l.startswith(f"  {name} "))
+    assert line.split()[1:] == ["40", "0", "0", "0", "40"]
+    assert "the permanent generation's included" in text
     del kept

@@ -193,6 +193,25 @@ def test_without_tracemalloc_the_report_says_how_to_get_sites(gc_disabled, not_t
     del kept
 
 
+def test_sites_of_a_diff_without_type_counts_are_not_read(tracing):
+    """Tracing, but the diff has no GC readings (snapshots from a file that had none):
+    which types grew is unknown, so the sites say why they are not read, never "no type
+    grew"."""
+    from memviz._sites import growth_sites
+
+    document = memviz.snapshot().to_dict()
+    document["gc"] = None
+    for capability in document["capabilities"]:
+        if capability["name"] == "gc":
+            capability.update(available=False, reason="the collector was not read there")
+    old, new = memviz.Snapshot.from_dict(document), memviz.Snapshot.from_dict(document)
+    sites = growth_sites(new - old)
+    assert (sites.tracing, sites.types_read, sites.types) == (True, False, ())
+    said = "the diff has no type counts: the collector was not read there"
+    assert repr(sites) == f"<GrowthSites: not read, {said}>"
+    assert str(sites) == f"Allocation sites: not read -- {said}"
+
+
 def test_a_decorated_call_reports_its_sites(gc_disabled, tracing):
     line = sys._getframe().f_lineno + 3
     @memviz.track

@@ -144,6 +144,13 @@ class SnapshotDiff:
     def has_types(self) -> bool:
         return self._new.has_types and self._old.has_types
 
+    def _types_not_read(self) -> str | None:
+        """Why the diff has no type counts (the snapshot that lacks them says), or None."""
+        for snap in (self._new, self._old):
+            if not snap.has_types:
+                return snap._reason("gc")
+        return None
+
     def _counts(self, snap: Snapshot, generation: int | None, own: bool) -> dict[str, int]:
         counts = snap.type_counts(generation)
         if own and self._exclude is not None:

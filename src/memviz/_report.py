@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Sequence
 
+from ._errors import UnsupportedInterpreter
 from ._words import counted, plural, signed
 
 # Words the text report and the HTML page (memviz.htmlreport) share, so they say the same.
@@ -91,34 +93,109 @@ def _gc_section(snap) -> str:
                      "uncollectable"), rows) + _own_line(snap))
 
 
-def _own_line(snap) -> str:
-    """Which of memviz's own objects the snapshot left out of every count (none said for
-    a format-1 file, which did not record them)."""
+def own_objects_sentence(snap) -> str | None:
+    """Which of memviz's own objects the snapshot left out of every count, in one
+    sentence the text and the HTML report share; None for a format-1 file, which did
+    not record them."""
     own = snap.own_objects()
     if own is None:
-        return ""
+        return None
     if not own:
-        return "\nmemviz's own objects, left out of every count: none"
+        return "memviz's own objects, left out of every count: none"
     ranked = sorted(own.items(), key=lambda item: (-item[1], item[0]))
     shown = ", ".join(f"{count:,} {name}" for name, count in ranked[:3])
     more = f", and {counted(len(ranked) - 3, 'other type')}" if len(ranked) > 3 else ""
-    return (f"\nmemviz's own objects, left out of every count: "
+    return (f"memviz's own objects, left out of every count: "
             f"{sum(own.values()):,} ({shown}{more})")
+
+
+def _own_line(snap) -> str:
+    sentence = own_objects_sentence(snap)
+    return "" if sentence is None else "\n" + sentence
+
+
+def type_rows(snap, limit: int) -> tuple[list[tuple[str, tuple[int, ...]]],
+                                          tuple[int, int], bool]:
+    """The types table of a snapshot, one view for the text and the HTML report: the
+    ``limit`` types with the most GC-tracked objects as (name, counts per generation: 0,
+    1, 2 and, when the snapshot has frozen objects, the permanent one), the rest as
+    (how many types, their objects), and whether the permanent column is there."""
+    table_ = snap.type_table()
+    try:
+        permanent = snap.type_counts(3) if snap.permanent else {}
+    except UnsupportedInterpreter:   # a file of format version 1: not counted by type
+        permanent = {}
+    ranked = sorted(((name, (*c, permanent.get(name, 0))) for name, c in table_.items()),
+                    key=lambda item: (-sum(item[1]), item[0]))
+    with_permanent = bool(permanent)
+    if not with_permanent:
+        ranked = [(name, c[:3]) for name, c in ranked]
+    rest = ranked[limit:]
+    return ranked[:limit], (len(rest), sum(sum(c) for _, c in rest)), with_permanent
+
+
+def types_heading(shown: int, every: int, with_permanent: bool) -> str:
+    """The heading of a snapshot's types table (shared with the HTML report)."""
+    included = ", the permanent generation's included" if with_permanent else ""
+    return f"Types: top {shown} of {every:,} by GC-tracked objects{included}"
+
+
+@dataclass(frozen=True)
+class TypeChanges:
+    """The types table of a diff, one view for the text and the HTML report.
+
+    ``rows``: (name, objects now, change in generations 0-2, changes per generation: 0,
+    1, 2 and, when ``with_permanent``, the permanent one) for the ``limit`` largest
+    changes of at least ``min_change``; ``summed``: (label, change) of the rows summed
+    instead as (key, label, change): the types past ``limit`` ("(other types)"), those
+    that changed by less than ``min_change`` ("(small changes)");
+    ``moved``: whether objects moved between generations with no type's count changed."""
+    heading: str
+    rows: tuple[tuple[str, int, int, tuple[int, ...]], ...]
+    summed: tuple[tuple[str, str, int], ...]
+    with_permanent: bool
+    moved: bool
+
+
+def type_changes(diff, limit: int, min_change: int) -> TypeChanges:
+    every = diff.types()
+    changed = diff.types(min_change=min_change)
+    per_generation = [diff.type_deltas(g) for g in range(4)]
+    with_permanent = bool(per_generation[3])
+    width = 4 if with_permanent else 3
+    rows = tuple((d.name, d.count, d.delta,
+                  tuple(per_generation[g].get(d.name, 0) for g in range(width)))
+                 for d in changed[:limit])
+    summed = []
+    rest = changed[limit:]
+    if rest:
+        summed.append(("(other types)", f"({len(rest):,} other types)",
+                       sum(d.delta for d in rest)))
+    small = len(every) - len(changed)   # hidden by min_change
+    if small:
+        summed.append(("(small changes)",
+                       f"({counted(small, 'type')} changed by less than {min_change:,})",
+                       sum(d.delta for d in every) - sum(d.delta for d in changed)))
+    at_least = f", of at least {min_change:,}" if min_change > 1 else ""
+    permanent = ("; permanent: the change in the permanent generation"
+                 if with_permanent else "")
+    heading = (f"Types: {len(every):,} changed, {signed(sum(d.delta for d in every))} "
+               f"GC-tracked objects in generations 0-2 (top {min(limit, len(changed))} by "
+               f"change{at_least}{permanent})")
+    return TypeChanges(heading, rows, tuple(summed), with_permanent,
+                       any(per_generation[g] for g in range(4)))
 
 
 def _types_section(snap, limit: int) -> str:
     if not snap.has_types:
         return ""
-    table_ = snap.type_table()
-    ranked = sorted(table_.items(), key=lambda item: (-sum(item[1]), item[0]))
-    shown = ranked[:limit]
-    rows = [(name, f"{sum(c):,}", f"{c[0]:,}", f"{c[1]:,}", f"{c[2]:,}") for name, c in shown]
-    rest = ranked[limit:]
-    if rest:
-        rows.append((f"({len(rest):,} other types)", f"{sum(sum(c) for _, c in rest):,}",
-                     "", "", ""))
-    return (f"Types: top {len(shown)} of {len(ranked):,} by GC-tracked objects\n"
-            + table(("type", "objects", "gen 0", "gen 1", "gen 2"), rows))
+    shown, (others, other_objects), with_permanent = type_rows(snap, limit)
+    rows = [(name, f"{sum(c):,}", *(f"{n:,}" for n in c)) for name, c in shown]
+    columns = ("gen 0", "gen 1", "gen 2") + (("permanent",) if with_permanent else ())
+    if others:
+        rows.append((f"({others:,} other types)", f"{other_objects:,}", *("" for _ in columns)))
+    return (types_heading(len(shown), len(shown) + others, with_permanent) + "\n"
+            + table(("type", "objects", *columns), rows))
 
 
 def _pymalloc_section(snap) -> str:
@@ -164,9 +241,13 @@ def _fragmentation_section(snap) -> str:
         f"less than {100 * frag.threshold:.0f}% used: {plural(frag.sparse_arenas, 'it holds', 'they hold')} "
         f"{format_bytes(frag.sparse_arena_bytes)} for {counted(frag.sparse_blocks, 'live block')} "
         f"({format_bytes(frag.sparse_live_bytes)})",
-        "  arenas by share in use: " + ", ".join(
-            f"{q}: {n:,}" for q, n in zip(quarters, frag.histogram)),
     ]
+    # With the threshold at 25% the sparse arenas are the histogram's first quarter:
+    # the line above says that figure, the histogram goes on from 25%.
+    first = 1 if frag.threshold == 0.25 else 0
+    lines.append(("  the other arenas by share in use: " if first else
+                  "  arenas by share in use: ") + ", ".join(
+        f"{q}: {n:,}" for q, n in list(zip(quarters, frag.histogram))[first:]))
     return "\n".join(lines)
 
 
@@ -200,30 +281,17 @@ def diff_report(diff, limit: int = 10, *, min_change: int = 1) -> str:
         lines.append(", ".join(summary))
     sections = ["\n".join(lines)]
     if diff.has_types:
-        every = diff.types()
-        changed = diff.types(min_change=min_change)
-        per_gen = [diff.type_deltas(g) for g in range(3)]
-        rows = [(d.name, f"{d.count:,}", signed(d.delta),
-                 *(signed(per_gen[g].get(d.name, 0)) for g in range(3)))
-                for d in changed[:limit]]
-        if len(changed) > limit:
-            rest = changed[limit:]
-            rows.append((f"({len(rest):,} other types)", "",
-                         signed(sum(d.delta for d in rest)), "", "", ""))
-        small = len(every) - len(changed)   # hidden by min_change
-        if small:
-            rows.append((f"({counted(small, 'type')} changed by less than {min_change:,})", "",
-                         signed(sum(d.delta for d in every) - sum(d.delta for d in changed)),
-                         "", "", ""))
-        net = sum(d.delta for d in every)
-        moved = sum(1 for g in range(3) for _ in per_gen[g])
+        changes = type_changes(diff, limit, min_change)
+        columns = ("gen 0", "gen 1", "gen 2") + (("permanent",) if changes.with_permanent else ())
+        rows = [(name, "" if count is None else f"{count:,}", signed(delta),
+                 *(signed(n) for n in per_generation))
+                for name, count, delta, per_generation in changes.rows]
+        rows += [(label, "", signed(delta), *("" for _ in columns))
+                 for _, label, delta in changes.summed]
         if rows:
-            at_least = f", of at least {min_change:,}" if min_change > 1 else ""
-            sections.append(
-                f"Types: {len(every):,} changed, {signed(net)} GC-tracked objects "
-                f"(top {min(limit, len(changed))} by change{at_least})\n"
-                + table(("type", "objects", "change", "gen 0", "gen 1", "gen 2"), rows))
-        elif moved:
+            sections.append(f"{changes.heading}\n"
+                            + table(("type", "objects", "change", *columns), rows))
+        elif changes.moved:
             sections.append("Types: no change in GC-tracked objects (some moved between "
                             "generations)")
         else:

@@ -184,17 +184,21 @@ class TypeSites:
 @dataclass(frozen=True)
 class GrowthSites:
     """Where the top growing types of a diff were allocated; ``tracing`` is False (and
-    ``types`` empty) when tracemalloc was not tracing, ``not_read`` then says why and how
-    to get them. ``str()`` is the text section."""
+    ``types`` empty) when tracemalloc was not tracing, ``types_read`` False when the diff
+    had no type counts; ``not_read`` then says why (and how to get them). ``str()`` is
+    the text section."""
 
     tracing: bool
     types: tuple[TypeSites, ...]
     not_read: str = NOT_TRACING
+    #: False when the diff had no type counts to find the growing types in (no GC
+    #: readings): ``not_read`` says why, and no type is said to have grown or not.
+    types_read: bool = True
 
     def __repr__(self) -> str:
         # One line, the top type and its top site: the dataclass default would spell out
         # every TypeSites and AllocationSite, a screenful for five types.
-        if not self.tracing:   # the reason's first clause, without the how-to
+        if not (self.tracing and self.types_read):   # the reason's first clause, no how-to
             return f"<GrowthSites: not read, {self.not_read.split(';')[0]}>"
         if not self.types:
             return "<GrowthSites: no type grew>"
@@ -208,7 +212,7 @@ class GrowthSites:
                 f"({signed(top.delta)}), {where}>")
 
     def __str__(self) -> str:
-        if not self.tracing:
+        if not (self.tracing and self.types_read):
             return f"Allocation sites: not read -- {self.not_read}"
         if not self.types:
             return "Allocation sites: no type grew"
@@ -232,7 +236,11 @@ def growth_sites(diff, types: int = 5, per_type: int = 3) -> GrowthSites:
     _check_limit(per_type)
     if not _tracing():
         return GrowthSites(False, (), _not_tracing_reason())
-    growing = diff.top_types(types, key="growth") if diff.has_types else []
+    no_types = diff._types_not_read()
+    if no_types is not None:   # tracing, but which types grew is not known
+        return GrowthSites(True, (), f"the diff has no type counts: {no_types}",
+                           types_read=False)
+    growing = diff.top_types(types, key="growth")
     found = _count_sites([d.name for d in growing], objects)
     return GrowthSites(True, tuple(
         TypeSites(d.name, d.delta, tuple(_ranked(found[d.name], per_type)),

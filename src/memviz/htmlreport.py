@@ -29,7 +29,8 @@ import time
 from typing import Iterable, Sequence
 
 from ._report import (ARENAS_LABEL, FORWARDED_LABEL, OUTSIDE_LABEL, OUTSIDE_MEANING,
-                      RSS_UNKNOWN, format_bytes)
+                      RSS_UNKNOWN, format_bytes, own_objects_sentence, type_changes, type_rows,
+                      types_heading)
 from ._words import counted, signed
 
 __all__ = ["diff_html", "diff_section", "render_report", "snapshot_html",
@@ -297,27 +298,28 @@ def _gc_part(snap) -> str:
         for g in gens]
     rows.append(("permanent", (_Cell("permanent", "index"), _count(snap.permanent, "objects"),
                                *(_Cell("") for _ in range(5)))))
+    own = own_objects_sentence(snap)
     return (f"<h3>Garbage collector ({state})</h3>\n"
             + _table("generations", ("generation", "objects", "count", "threshold",
-                                     "collections", "collected", "uncollectable"), rows))
+                                     "collections", "collected", "uncollectable"), rows)
+            + ("" if own is None else f'\n<p class="note" data-field="own_objects">{_e(own)}</p>'))
 
 
 def _types_part(snap, limit: int) -> str:
     if not snap.has_types:
         return ""
-    table = snap.type_table()
-    ranked = sorted(table.items(), key=lambda item: (-sum(item[1]), item[0]))
-    shown = ranked[:limit]
+    shown, (others, other_objects), with_permanent = type_rows(snap, limit)
+    fields = ("gen0", "gen1", "gen2", "permanent")
     rows = [(name, (_Cell(name, "name", css="name"), _count(sum(c), "objects"),
-                    _count(c[0], "gen0"), _count(c[1], "gen1"), _count(c[2], "gen2")))
+                    *(_count(n, field) for n, field in zip(c, fields))))
             for name, c in shown]
-    rest = ranked[limit:]
-    if rest:
+    columns = ("gen 0", "gen 1", "gen 2") + (("permanent",) if with_permanent else ())
+    if others:
         rows.append(("(other types)", (
-            _Cell(f"({len(rest):,} other types)", "name", css="name"),
-            _count(sum(sum(c) for _, c in rest), "objects"), _Cell(""), _Cell(""), _Cell(""))))
-    return (f"<h3>Types: top {len(shown)} of {len(ranked):,} by GC-tracked objects</h3>\n"
-            + _table("types", ("type", "objects", "gen 0", "gen 1", "gen 2"), rows))
+            _Cell(f"({others:,} other types)", "name", css="name"),
+            _count(other_objects, "objects"), *(_Cell("") for _ in columns))))
+    return (f"<h3>{types_heading(len(shown), len(shown) + others, with_permanent)}</h3>\n"
+            + _table("types", ("type", "objects", *columns), rows))
 
 
 def _shows_pymalloc(snap) -> bool:
@@ -559,35 +561,23 @@ def _before_after(key: str, label: str, before: int, after: int, change: int,
 
 
 def _type_changes(diff, limit: int, min_change: int) -> str:
-    if not diff.has_types:
-        reason = diff.new._reason("gc") if not diff.new.has_types else diff.old._reason("gc")
+    reason = diff._types_not_read()
+    if reason is not None:
         return _unavailable("types", reason)
-    every = diff.types()
-    if not every:
+    changes = type_changes(diff, limit, min_change)
+    if not changes.rows and not changes.summed:
         return '<p data-field="types">Types: no change in GC-tracked objects.</p>'
-    changed = diff.types(min_change=min_change)
-    per_generation = [diff.type_deltas(g) for g in range(3)]
-    rows = [(d.name, (
-        _Cell(d.name, "name", css="name"), _count(d.count, "objects"),
-        _change(d.delta, "delta"),
-        *(_change(per_generation[g].get(d.name, 0), f"gen{g}") for g in range(3))))
-        for d in changed[:limit]]
-    rest = changed[limit:]
-    if rest:
-        rows.append(("(other types)", (
-            _Cell(f"({len(rest):,} other types)", "name", css="name"), _Cell(""),
-            _change(sum(d.delta for d in rest), "delta"), _Cell(""), _Cell(""), _Cell(""))))
-    small = len(every) - len(changed)   # hidden by min_change
-    if small:
-        rows.append(("(small changes)", (
-            _Cell(f"({counted(small, 'type')} changed by less than {min_change:,})", "name",
-                  css="name"), _Cell(""),
-            _change(sum(d.delta for d in every) - sum(d.delta for d in changed), "delta"),
-            _Cell(""), _Cell(""), _Cell(""))))
-    net = sum(d.delta for d in every)
-    return (f"<h3>Types: {len(every):,} changed, {signed(net)} GC-tracked objects</h3>\n"
-            + _table("type-changes", ("type", "objects", "change", "gen 0", "gen 1",
-                                      "gen 2"), rows))
+    fields = ("gen0", "gen1", "gen2", "permanent")
+    columns = ("gen 0", "gen 1", "gen 2") + (("permanent",) if changes.with_permanent else ())
+    rows = [(name, (_Cell(name, "name", css="name"), _count(count, "objects"),
+                    _change(delta, "delta"),
+                    *(_change(n, field) for n, field in zip(per_generation, fields))))
+            for name, count, delta, per_generation in changes.rows]
+    rows += [(key, (_Cell(label, "name", css="name"), _Cell(""), _change(delta, "delta"),
+                    *(_Cell("") for _ in columns)))
+             for key, label, delta in changes.summed]
+    return (f"<h3>{changes.heading}</h3>\n"
+            + _table("type-changes", ("type", "objects", "change", *columns), rows))
 
 
 # --------------------------------------------------------------------------------------
