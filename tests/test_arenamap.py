@@ -351,9 +351,46 @@ def test_fragmentation_is_visible(child_python):
     )
     facts = result.json()
     assert facts["sparse"] == facts["independent"] >= 1
-    assert facts["snapshot_sparse"] == facts["sparse"] + facts["empty"]
+    assert facts["snapshot_sparse"] == facts["sparse"]   # one rule: memviz.snapshot.is_sparse
     assert facts["text"].count("◀ sparse") == facts["sparse"]
     assert f"sparse arenas: {facts['sparse']} of {facts['arenas']}" in facts["text"]
+
+
+@needs_pymalloc
+def test_the_snapshot_and_the_map_agree_on_sparse_arenas():
+    """One rule of a sparse arena, whoever counts: on a snapshot with a full, a sparse
+    and an empty arena (built by hand, so each kind is there on every version), the
+    snapshot's fragmentation and the arena map name the same sparse arena, and both
+    leave the empty one (no pool in use: pymalloc's reserve) out of it."""
+    document = memviz.snapshot().to_dict()
+    layout = document["pymalloc"]["layout"]
+    pool_size, arena_size = layout["pool_size"], layout["arena_size"]
+    pools = arena_size // pool_size
+    capacity = (pool_size - layout["pool_overhead"]) // 16
+
+    def arena(index, blocks_per_pool):
+        base = (index + 1) * 64 * arena_size
+        rows = [[base + i * pool_size, 0, 16, used, capacity]
+                for i, used in enumerate(blocks_per_pool)]
+        return {"address": base, "index": index, "pools_total": pools,
+                "pools_free": pools - len(rows), "pools": rows}
+
+    document["pymalloc"]["arenas"] = [
+        arena(0, [capacity] * pools),   # full
+        arena(1, [3]),                  # sparse: 48 bytes of live blocks
+        arena(2, []),                   # empty
+    ]
+    snap = memviz.Snapshot.from_dict(document)
+    frag, amap = snap.fragmentation(), arena_map(snap)
+    assert (frag.arenas, frag.sparse_arenas, frag.empty_arenas) == (3, 1, 1)
+    assert [row.sparse for row in amap.rows] == [False, True, False]
+    assert amap.sparse_arenas == frag.sparse_arenas
+    assert frag.sparse_live_bytes == 48 and frag.sparse_blocks == 3
+    assert frag.histogram == (1, 0, 0, 1)   # the empty arena is in no quarter
+    assert frag.sparse_arenas == frag.histogram[0]
+    text = snap.report()
+    assert "  1 arena is less than 25% used: it holds " in text
+    assert "  1 arena is empty, no pool in use: pymalloc's reserve" in text
 
 
 def test_fill_boundaries_on_a_given_map():

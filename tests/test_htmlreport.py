@@ -219,7 +219,7 @@ def check_fragmentation(scope: Element, frag) -> None:
     box = scope.find("table", data_table="fragmentation")
     labels = [row.find_all("td")[0].text() for row in box.find_all("tr")]
     assert len(labels) == len(set(labels)), labels
-    for field in ("arenas", "sparse_arenas", "sparse_blocks"):
+    for field in ("arenas", "sparse_arenas", "sparse_blocks", "empty_arenas"):
         assert number(rows[field][field][0]) == getattr(frag, field), field
     for field in ("arena_bytes", "live_bytes", "sparse_arena_bytes", "sparse_live_bytes"):
         text, exact = rows[field][field]
@@ -237,7 +237,8 @@ def check_fragmentation(scope: Element, frag) -> None:
         assert frag.sparse_arenas == frag.histogram[0]   # why one row says both
     assert set(shown) == {"arenas", "arena_bytes", "live_bytes", "utilization",
                           "sparse_arenas", "sparse_arena_bytes", "sparse_live_bytes",
-                          "sparse_blocks"} | {f"histogram_{i}" for i in range(first, 4)}
+                          "sparse_blocks", "empty_arenas"} | {
+                              f"histogram_{i}" for i in range(first, 4)}
 
 
 def check_rss_split(section: Element, snap) -> None:

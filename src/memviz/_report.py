@@ -15,6 +15,8 @@ FORWARDED_LABEL = "requests passed on to malloc"
 ARENAS_LABEL = "pymalloc arenas"
 OUTSIDE_LABEL = "outside pymalloc"
 OUTSIDE_MEANING = "large objects and C allocations"
+#: What an empty arena (``Fragmentation.empty_arenas``) is.
+EMPTY_ARENAS_MEANING = "empty, no pool in use: pymalloc's reserve"
 #: Said instead of an RSS, or a change of it, that a snapshot lacks (never "+0 B").
 RSS_UNKNOWN = "RSS unknown"
 
@@ -242,9 +244,13 @@ def _fragmentation_section(snap) -> str:
         f"{format_bytes(frag.sparse_arena_bytes)} for {counted(frag.sparse_blocks, 'live block')} "
         f"({format_bytes(frag.sparse_live_bytes)})",
     ]
+    if frag.empty_arenas:
+        lines.append(f"  {counted(frag.empty_arenas, 'arena')} {plural(frag.empty_arenas, 'is', 'are')} "
+                     f"{EMPTY_ARENAS_MEANING}")
     # With the threshold at 25% the sparse arenas are the histogram's first quarter:
-    # the line above says that figure, the histogram goes on from 25%.
-    first = 1 if frag.threshold == 0.25 else 0
+    # the line above says that figure, the histogram goes on from 25%. Empty arenas
+    # (pymalloc's reserve) are in neither.
+    first = 1 if frag.sparse_is_first_quarter else 0
     lines.append(("  the other arenas by share in use: " if first else
                   "  arenas by share in use: ") + ", ".join(
         f"{q}: {n:,}" for q, n in list(zip(quarters, frag.histogram))[first:]))

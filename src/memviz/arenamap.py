@@ -42,6 +42,7 @@ from html import escape as _html_escape
 from typing import Iterable
 
 from ._errors import MemvizError
+from .snapshot import SPARSE_THRESHOLD, Snapshot, is_sparse
 
 
 def _xml_escape(text: str) -> str:
@@ -64,8 +65,6 @@ FILL_GLYPHS = "▁▂▃▄▅▆▇█"
 #: ANSI 256-colour backgrounds for the same eighths: red (nearly empty) to green (full).
 FILL_COLORS = (196, 202, 208, 214, 220, 184, 112, 40)
 FREE_GLYPH = "·"
-#: An arena is sparse when its live blocks fill less than this share of it.
-SPARSE_THRESHOLD = 0.25
 
 _MARKS = "0123456789abcdefghijklmnopqrstuvwxyz"
 # The 64-bit layout, for arena tuples given without one where none can be read.
@@ -127,10 +126,10 @@ class ArenaRow:
 
     @property
     def sparse(self) -> bool:
-        """Live blocks fill less than ``SPARSE_THRESHOLD`` of the arena (an arena with no
-        pool in use is not sparse: pymalloc keeps one such arena in reserve)."""
-        return any(cell is not None for cell in self.cells) and \
-            self.live_share < SPARSE_THRESHOLD
+        """The arena is sparse (``memviz.snapshot.is_sparse``, the rule
+        ``Snapshot.fragmentation()`` applies too)."""
+        return is_sparse(sum(1 for cell in self.cells if cell is not None),
+                         self.live_bytes, self.arena_size)
 
 
 @dataclass(frozen=True)
@@ -238,8 +237,6 @@ def arena_map(source=None, *, pool_size: int | None = None,
     or of this interpreter."""
     if isinstance(source, ArenaMap):
         return source
-    from .snapshot import Snapshot
-
     layout = None
     reason = None
     if source is None:

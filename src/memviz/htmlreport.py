@@ -28,9 +28,9 @@ import os
 import time
 from typing import Iterable, Sequence
 
-from ._report import (ARENAS_LABEL, FORWARDED_LABEL, OUTSIDE_LABEL, OUTSIDE_MEANING,
-                      RSS_UNKNOWN, format_bytes, own_objects_sentence, type_changes, type_rows,
-                      types_heading)
+from ._report import (ARENAS_LABEL, EMPTY_ARENAS_MEANING, FORWARDED_LABEL, OUTSIDE_LABEL,
+                      OUTSIDE_MEANING, RSS_UNKNOWN, format_bytes, own_objects_sentence,
+                      type_changes, type_rows, types_heading)
 from ._words import counted, signed
 
 __all__ = ["diff_html", "diff_section", "render_report", "snapshot_html",
@@ -389,7 +389,6 @@ def _pymalloc_part(snap, amap, draw_map: bool, map_anchor: str | None) -> str:
 #: The quarters of ``Fragmentation.histogram``: arenas by share of their bytes in live
 #: blocks, [0, 25%), [25%, 50%), [50%, 75%), [75%, 100%].
 _QUARTERS = ("under 25%", "25\u201350%", "50\u201375%", "75\u2013100%")
-_FIRST_QUARTER = 0.25
 
 
 def _fragmentation(frag) -> str:
@@ -405,13 +404,15 @@ def _fragmentation(frag) -> str:
     sparse = (f"sparse arenas: under {100 * frag.threshold:.0f}% in live blocks",
               _count(frag.sparse_arenas, "sparse_arenas"))
     for i, (quarter, n) in enumerate(zip(_QUARTERS, frag.histogram)):
-        if i == 0 and frag.threshold == _FIRST_QUARTER:
+        if i == 0 and frag.sparse_is_first_quarter:
             pairs.append(("sparse_arenas", *sparse))
             continue
         pairs.append((f"histogram_{i}", f"arenas {quarter} in live blocks",
                       _count(n, f"histogram_{i}")))
-    if frag.threshold != _FIRST_QUARTER:
+    if not frag.sparse_is_first_quarter:
         pairs.append(("sparse_arenas", *sparse))
+    pairs.append(("empty_arenas", f"arenas {EMPTY_ARENAS_MEANING}",
+                  _count(frag.empty_arenas, "empty_arenas")))
     pairs += [
         ("sparse_arena_bytes", "bytes the sparse arenas hold",
          _size(frag.sparse_arena_bytes, "sparse_arena_bytes")),

@@ -90,14 +90,29 @@ class TypeCount:
         return f"{self.name}: {self.count:,}"
 
 
+#: An arena is sparse when its live blocks fill less than this share of it.
+SPARSE_THRESHOLD = 0.25
+
+
+def is_sparse(pools_in_use: int, live_bytes: int, arena_size: int,
+              threshold: float = SPARSE_THRESHOLD) -> bool:
+    """THE rule of a sparse arena, the one ``Snapshot.fragmentation()`` and
+    ``memviz.arenamap`` both apply: it has a pool in use, and the bytes of its live blocks
+    are less than ``threshold`` of its size. An arena with no pool in use is empty, not
+    sparse: pymalloc keeps it in reserve (it frees empty arenas but the last)."""
+    return pools_in_use > 0 and live_bytes < threshold * arena_size
+
+
 @dataclass(frozen=True)
 class Fragmentation:
     """How much of pymalloc's arena memory is held by few live blocks.
 
-    An arena is *sparse* when the bytes of its live blocks are less than ``threshold`` of
-    its size: it stays allocated (pymalloc frees only empty arenas) for little data.
-    ``histogram`` counts arenas by the share of their bytes in live blocks, in four
-    quarters: [0, 25%), [25%, 50%), [50%, 75%), [75%, 100%].
+    An arena is *sparse* (:func:`is_sparse`) when it has a pool in use and the bytes of
+    its live blocks are less than ``threshold`` of its size: it stays allocated (pymalloc
+    frees only empty arenas) for little data. ``empty_arenas`` have no pool in use
+    (pymalloc's reserve); ``histogram`` counts the others by the share of their bytes in
+    live blocks, in four quarters: [0, 25%), [25%, 50%), [50%, 75%), [75%, 100%] -- with
+    the threshold at 25% its first quarter is the sparse arenas.
     """
 
     threshold: float
@@ -109,6 +124,13 @@ class Fragmentation:
     sparse_live_bytes: int     #: bytes of live blocks in them
     sparse_blocks: int         #: live blocks in them
     histogram: tuple[int, int, int, int]
+    empty_arenas: int = 0      #: arenas with no pool in use
+
+    @property
+    def sparse_is_first_quarter(self) -> bool:
+        """Whether the sparse arenas are the histogram's first quarter (the threshold is
+        25%): a report then says that figure once."""
+        return self.threshold == 0.25
 
     @property
     def utilization(self) -> float:
@@ -768,7 +790,7 @@ class Snapshot:
             for arena, pools in self._arena_rows()
         )
 
-    def fragmentation(self, threshold: float = 0.25) -> Fragmentation | None:
+    def fragmentation(self, threshold: float = SPARSE_THRESHOLD) -> Fragmentation | None:
         """How many arenas are held by few live blocks (see :class:`Fragmentation`);
         None without the arena map."""
         if self._arenas is None or self._layout is None:
@@ -779,7 +801,7 @@ class Snapshot:
         live_at = POOL_FIELDS.index("blocks_in_use")
         size_at = POOL_FIELDS.index("block_size")
         arenas = arena_bytes = live_bytes = 0
-        sparse = sparse_bytes = sparse_live = sparse_blocks = 0
+        sparse = sparse_bytes = sparse_live = sparse_blocks = empty = 0
         histogram = [0, 0, 0, 0]
         for _arena, pools in self._arena_rows():
             live = sum(pool[live_at] * pool[size_at] for pool in pools)
@@ -787,15 +809,18 @@ class Snapshot:
             arenas += 1
             arena_bytes += arena_size
             live_bytes += live
+            if not pools:
+                empty += 1
+                continue
             share = live / arena_size if arena_size else 0.0
             histogram[min(3, int(share * 4))] += 1
-            if share < threshold:
+            if is_sparse(len(pools), live, arena_size, threshold):
                 sparse += 1
                 sparse_bytes += arena_size
                 sparse_live += live
                 sparse_blocks += blocks
         return Fragmentation(threshold, arenas, arena_bytes, live_bytes, sparse, sparse_bytes,
-                             sparse_live, sparse_blocks, tuple(histogram))
+                             sparse_live, sparse_blocks, tuple(histogram), empty)
 
     # -- the process --------------------------------------------------------------------
 
