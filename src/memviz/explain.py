@@ -39,6 +39,7 @@ from ._errors import MemvizError, PymallocUnavailable
 from ._refcount import is_immortal as _is_immortal
 from ._refcount import refcount as _refcount
 from ._sites import AllocationSite, allocation_site, missing_site_reason
+from .snapshot import type_name
 
 __all__ = ["Explanation", "explain"]
 
@@ -65,25 +66,19 @@ LARGE = "large"
 MALLOC = "malloc"
 UNKNOWN = "unknown"
 
-_TYPE_MODULE = type.__dict__["__module__"]
-_TYPE_QUALNAME = type.__dict__["__qualname__"]
+
+def _alignment(block) -> int:
+    """pymalloc's alignment, from one of its blocks: size class ``i`` serves blocks of
+    ``(i + 1) * ALIGNMENT`` bytes (obmalloc.c's ``INDEX2SIZE``), 16 on 64-bit builds, 8
+    on some 32-bit ones -- never written down here."""
+    return block.block_size // (block.size_class + 1)
 
 
 def _type_name(cls: type) -> str:
-    """``module.qualname``, read with type's own descriptors (no metaclass in the way)."""
-    try:
-        module = _TYPE_MODULE.__get__(cls, type)
-    except Exception:
-        module = "?"
-    try:
-        qualname = _TYPE_QUALNAME.__get__(cls, type)
-    except Exception:
-        qualname = getattr(cls, "__name__", "?")
-    if not isinstance(module, str):
-        module = "?"
-    if not isinstance(qualname, str):
-        qualname = "?"
-    return qualname if module == "builtins" else f"{module}.{qualname}"
+    """``memviz.snapshot.type_name`` (the one reading of a type's name), without the
+    ``builtins.`` of the built-in types: an explanation says ``int``, not
+    ``builtins.int``."""
+    return type_name(cls).removeprefix("builtins.")
 
 
 #: The longest summary of an object's repr, "..." included.
@@ -304,8 +299,9 @@ class Explanation:
         threshold = self.small_request_threshold or 512
         if self.where == PYMALLOC and self.block is not None:
             block = self.block
+            smallest = block.block_size - _alignment(block) + 1
             text = (f"{_a(block.block_size)} {block.block_size}-byte pymalloc block (size class {block.size_class}: "
-                    f"requests of {block.block_size - 15}-{block.block_size} bytes) at "
+                    f"requests of {smallest}-{block.block_size} bytes) at "
                     f"{block.block_address:#x}")
             offset = self.address - block.block_address
             guard = offset - self.header_size
@@ -382,7 +378,7 @@ class Explanation:
                 parts.append(f"__sizeof__ counts {used - self.block.block_size:,} bytes that "
                              "live elsewhere (separately allocated storage, e.g. a list's "
                              "items or a dict's table)")
-            elif self.block.block_size - used >= 16:
+            elif self.block.block_size - used >= _alignment(self.block):
                 parts.append(f"the block has {self.block.block_size - used:,} bytes more than "
                              "header + __sizeof__: the type allocates more than __sizeof__ "
                              "reports")
