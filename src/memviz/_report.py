@@ -136,6 +136,11 @@ def type_rows(snap, limit: int) -> tuple[list[tuple[str, tuple[int, ...]]],
     return ranked[:limit], (len(rest), sum(sum(c) for _, c in rest)), with_permanent
 
 
+def generation_columns(with_permanent: bool) -> tuple[str, ...]:
+    """The per-generation column headings of a types table (text and HTML)."""
+    return ("gen 0", "gen 1", "gen 2") + (("permanent",) if with_permanent else ())
+
+
 def types_heading(shown: int, every: int, with_permanent: bool) -> str:
     """The heading of a snapshot's types table (shared with the HTML report)."""
     included = ", the permanent generation's included" if with_permanent else ""
@@ -148,9 +153,9 @@ class TypeChanges:
 
     ``rows``: (name, objects now, change in generations 0-2, changes per generation: 0,
     1, 2 and, when ``with_permanent``, the permanent one) for the ``limit`` largest
-    changes of at least ``min_change``; ``summed``: (label, change) of the rows summed
-    instead as (key, label, change): the types past ``limit`` ("(other types)"), those
-    that changed by less than ``min_change`` ("(small changes)");
+    changes of at least ``min_change``; ``summed``: the rows summed instead, as (key,
+    label, change): the types past ``limit`` ("(other types)"), those that changed by
+    less than ``min_change`` ("(small changes)");
     ``moved``: whether objects moved between generations with no type's count changed."""
     heading: str
     rows: tuple[tuple[str, int, int, tuple[int, ...]], ...]
@@ -193,7 +198,7 @@ def _types_section(snap, limit: int) -> str:
         return ""
     shown, (others, other_objects), with_permanent = type_rows(snap, limit)
     rows = [(name, f"{sum(c):,}", *(f"{n:,}" for n in c)) for name, c in shown]
-    columns = ("gen 0", "gen 1", "gen 2") + (("permanent",) if with_permanent else ())
+    columns = generation_columns(with_permanent)
     if others:
         rows.append((f"({others:,} other types)", f"{other_objects:,}", *("" for _ in columns)))
     return (types_heading(len(shown), len(shown) + others, with_permanent) + "\n"
@@ -288,8 +293,8 @@ def diff_report(diff, limit: int = 10, *, min_change: int = 1) -> str:
     sections = ["\n".join(lines)]
     if diff.has_types:
         changes = type_changes(diff, limit, min_change)
-        columns = ("gen 0", "gen 1", "gen 2") + (("permanent",) if changes.with_permanent else ())
-        rows = [(name, "" if count is None else f"{count:,}", signed(delta),
+        columns = generation_columns(changes.with_permanent)
+        rows = [(name, f"{count:,}", signed(delta),
                  *(signed(n) for n in per_generation))
                 for name, count, delta, per_generation in changes.rows]
         rows += [(label, "", signed(delta), *("" for _ in columns))

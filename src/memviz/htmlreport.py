@@ -29,8 +29,8 @@ import time
 from typing import Iterable, Sequence
 
 from ._report import (ARENAS_LABEL, EMPTY_ARENAS_MEANING, FORWARDED_LABEL, OUTSIDE_LABEL,
-                      OUTSIDE_MEANING, RSS_UNKNOWN, format_bytes, own_objects_sentence,
-                      type_changes, type_rows, types_heading)
+                      OUTSIDE_MEANING, RSS_UNKNOWN, format_bytes, generation_columns,
+                      own_objects_sentence, type_changes, type_rows, types_heading)
 from ._words import counted, signed
 
 __all__ = ["diff_html", "diff_section", "render_report", "snapshot_html",
@@ -313,7 +313,7 @@ def _types_part(snap, limit: int) -> str:
     rows = [(name, (_Cell(name, "name", css="name"), _count(sum(c), "objects"),
                     *(_count(n, field) for n, field in zip(c, fields))))
             for name, c in shown]
-    columns = ("gen 0", "gen 1", "gen 2") + (("permanent",) if with_permanent else ())
+    columns = generation_columns(with_permanent)
     if others:
         rows.append(("(other types)", (
             _Cell(f"({others:,} other types)", "name", css="name"),
@@ -569,7 +569,7 @@ def _type_changes(diff, limit: int, min_change: int) -> str:
     if not changes.rows and not changes.summed:
         return '<p data-field="types">Types: no change in GC-tracked objects.</p>'
     fields = ("gen0", "gen1", "gen2", "permanent")
-    columns = ("gen 0", "gen 1", "gen 2") + (("permanent",) if changes.with_permanent else ())
+    columns = generation_columns(changes.with_permanent)
     rows = [(name, (_Cell(name, "name", css="name"), _count(count, "objects"),
                     _change(delta, "delta"),
                     *(_change(n, field) for n, field in zip(per_generation, fields))))
