@@ -36,8 +36,9 @@ from hypothesis import strategies as st
 import memviz
 from memviz import _native
 from memviz import pymalloc as pm
-from memviz._cli import main
+from memviz.cli import main
 from memviz.explain import explain
+from memviz.formats import snapshot_json
 
 from test_cli import one_line_error, run_main
 from test_pymalloc import allocation, check_located, preheader
@@ -393,7 +394,7 @@ def test_documents_with_the_right_header_and_any_fields(fields):
 def test_load_reads_at_most_the_limit(tmp_path, monkeypatch):
     """An endless file (a device) or a huge one is refused after LOAD_LIMIT bytes, not
     read until memory runs out."""
-    monkeypatch.setattr(sys.modules["memviz.snapshot"], "LOAD_LIMIT", 1 << 20)
+    monkeypatch.setattr(snapshot_json, "LOAD_LIMIT", 1 << 20)
     with pytest.raises(memviz.SnapshotFormatError, match="more than 1,048,576 bytes"):
         memviz.Snapshot.load("/dev/zero")
     big = tmp_path / "big.json"
@@ -469,7 +470,7 @@ def test_cli_on_binary_garbage_prints_one_line(capsys, tmp_path):
 
 
 def test_cli_on_an_endless_device(capsys, monkeypatch):
-    monkeypatch.setattr(sys.modules["memviz.snapshot"], "LOAD_LIMIT", 1 << 20)
+    monkeypatch.setattr(snapshot_json, "LOAD_LIMIT", 1 << 20)
     status, line = _cli_error(capsys, "report", "/dev/zero")
     assert status == 1
     assert line == ("memviz report: not a snapshot memviz can read: /dev/zero: more than "

@@ -15,7 +15,7 @@ from typing import Sequence
 import pytest
 
 import memviz
-from memviz._cli import main
+from memviz.cli import main
 from memviz._sites import NOT_TRACING
 
 GC_READABLE = memviz.capabilities()["gc"].available

@@ -26,9 +26,9 @@ import pytest
 
 import memviz
 from memviz import htmlreport
-from memviz._cli import main as cli_main
-from memviz import _report
-from memviz._report import format_bytes
+from memviz.cli import main as cli_main
+from memviz.render import text as _report
+from memviz.render.text import format_bytes
 
 from test_pymalloc import needs_allocator_choice
 
@@ -774,7 +774,7 @@ def test_the_fragmentation_box_says_each_figure_once():
     section = parse_html(htmlreport.snapshot_html(snap)).find("section")
     check_fragmentation(section, snap.fragmentation())
     half = snap.fragmentation(0.5)
-    box = parse_html(htmlreport._fragmentation(half))
+    box = parse_html(memviz.render.html._fragmentation(half))
     check_fragmentation(box, half)
     assert number(table(box, "fragmentation")["histogram_0"]["histogram_0"][0]) == \
         half.histogram[0]

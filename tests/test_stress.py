@@ -33,6 +33,7 @@ import pytest
 import memviz
 from memviz import _native
 from memviz import pymalloc as pm
+from memviz._records import ARENA_RECORD, POOL_RECORD
 from memviz.gc import generation_of, generations, permanent, type_counts
 
 from test_pymalloc import (allocation, check_arenas_add_up, check_arenas_match_report,
@@ -324,11 +325,11 @@ def _arenas_from(raw) -> tuple[pm.Arena, ...]:
     """Arena values from a raw map reading's records (what memviz.pymalloc.arenas()
     builds from its own call's records)."""
     ffi = _native.ffi
-    arena_records = ffi.buffer(raw.arenas, raw.narenas * pm._ARENA_RECORD.size)
-    pool_records = list(pm._POOL_RECORD.iter_unpack(
-        ffi.buffer(raw.pools, raw.npools * pm._POOL_RECORD.size)))
+    arena_records = ffi.buffer(raw.arenas, raw.narenas * ARENA_RECORD.size)
+    pool_records = list(POOL_RECORD.iter_unpack(
+        ffi.buffer(raw.pools, raw.npools * POOL_RECORD.size)))
     arenas, start = [], 0
-    for address, index, total, free, used in pm._ARENA_RECORD.iter_unpack(arena_records):
+    for address, index, total, free, used in ARENA_RECORD.iter_unpack(arena_records):
         pools = tuple(pm.Pool(*record) for record in pool_records[start:start + used])
         arenas.append(pm.Arena(address, index, total, free, pools))
         start += used

@@ -20,7 +20,7 @@ import memviz
 
 from test_pymalloc import needs_allocator_choice
 from memviz import tour
-from memviz._cli import main as cli_main
+from memviz.cli import main as cli_main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GC_READABLE = memviz.capabilities()["gc"].available

@@ -24,12 +24,12 @@ from ._errors import (
 )
 from ._refcount import is_immortal, refcount
 from .snapshot import Snapshot, snapshot
-from ._diff import SnapshotDiff, TypeDiff
+from .values.diff import SnapshotDiff, TypeDiff
 from ._track import GcEvent, track
 from . import arenamap
 from .explain import Explanation, explain
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
     "Capabilities",

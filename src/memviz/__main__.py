@@ -2,7 +2,7 @@
 ``snapshot``, ``diff`` and ``run`` (see ``python -m memviz --help``)."""
 import sys
 
-from ._cli import main
+from .cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

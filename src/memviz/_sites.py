@@ -38,9 +38,9 @@ except ImportError:
     # once the main interpreter has: memviz must still import there, without sites.
     tracemalloc = None
 
-from ._report import table
+from .render.text import table
 from ._words import plural, signed
-from .snapshot import type_name
+from .values.snapshot import type_name
 
 __all__ = ["AllocationSite", "GrowthSites", "TypeSites", "allocation_site", "growth_sites",
            "missing_site_reason", "sites_of_type", "sites_of_types", "NOT_TRACING",

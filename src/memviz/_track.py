@@ -11,7 +11,8 @@ import time
 from array import array
 from dataclasses import dataclass
 
-from ._diff import SnapshotDiff
+from .render import text as _text
+from .values.diff import SnapshotDiff
 from ._sites import GrowthSites, growth_sites
 from .snapshot import Snapshot, snapshot
 
@@ -253,9 +254,7 @@ class track:
         """The diff, the collections and the allocation sites as plain-text tables;
         ``min_change`` as in ``SnapshotDiff.report``."""
         self._finished()
-        from ._report import track_report
-
-        return track_report(self, limit, min_change=min_change)
+        return _text.track_report(self, limit, min_change=min_change)
 
     def __repr__(self) -> str:
         if self._after is not None:

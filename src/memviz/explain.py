@@ -35,11 +35,12 @@ import textwrap
 from dataclasses import dataclass, field
 
 from . import gc as _memviz_gc
+from . import pymalloc
 from ._errors import MemvizError, PymallocUnavailable
 from ._refcount import is_immortal as _is_immortal
 from ._refcount import refcount as _refcount
 from ._sites import AllocationSite, allocation_site, missing_site_reason
-from .snapshot import type_name
+from .values.snapshot import type_name
 
 __all__ = ["Explanation", "explain"]
 
@@ -508,8 +509,6 @@ def _header_size(flags: int, gc_capable: bool) -> int:
 
 def _locate(obj, header: int, sizeof: int | None, unavailable: list):
     """(where, detail, block, pool, arena, small_request_threshold)."""
-    from . import pymalloc
-
     threshold = None
     try:
         threshold = pymalloc.layout().small_request_threshold

@@ -6,56 +6,11 @@ the list ``gc.get_objects()`` returns; ``type_counts()`` counts them per exact t
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from . import _native
+from .values.gc import PERMANENT, Generation, check_generation
 
-
-class _Permanent(int):
-    """The permanent generation (``gc.freeze()``), after generations 0, 1 and 2."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "memviz.gc.PERMANENT"
-
-    def __reduce__(self):
-        return (_permanent, ())
-
-
-def _permanent() -> _Permanent:
-    return PERMANENT
-
-
-#: What ``generation_of`` returns for an object in the permanent generation.
-#: It compares equal to 3, the generation's index after 0, 1 and 2.
-PERMANENT = _Permanent(3)
-
-
-@dataclass(frozen=True)
-class Generation:
-    """One generation of the collector at the moment of a reading.
-
-    ``objects`` is the length of its list (``len(gc.get_objects(generation=index))``);
-    ``count`` and ``threshold`` are ``gc.get_count()[index]`` and
-    ``gc.get_threshold()[index]``; ``collections``, ``collected`` and ``uncollectable``
-    are the figures of ``gc.get_stats()[index]``.
-    """
-
-    index: int
-    objects: int
-    count: int
-    threshold: int
-    collections: int
-    collected: int
-    uncollectable: int
-
-    def __str__(self) -> str:
-        return (
-            f"generation {self.index}: {self.objects:,} objects, count {self.count:,}/"
-            f"{self.threshold:,}, {self.collections:,} collections "
-            f"({self.collected:,} collected, {self.uncollectable:,} uncollectable)"
-        )
+__all__ = ["PERMANENT", "Generation", "generation_of", "generations", "permanent",
+           "type_counts"]
 
 
 def _read(reading: str):
@@ -103,17 +58,6 @@ def generation_of(obj: object) -> int | None:
     return generation
 
 
-def _check_generation(generation) -> None:
-    """The one rule of what names a generation: 0, 1, 2, PERMANENT (3), or None for 0-2
-    together (memviz.gc.type_counts, Snapshot.type_counts, SnapshotDiff.types)."""
-    if generation is not None and (
-        isinstance(generation, bool) or not isinstance(generation, int)
-        or not 0 <= generation <= PERMANENT
-    ):
-        raise ValueError(
-            f"generation must be 0, 1, 2, PERMANENT (3) or None, not {generation!r}")
-
-
 def type_counts(generation: int | None = None) -> dict[type, int]:
     """GC-tracked objects per exact type, in one generation or (None) in all three.
 
@@ -123,7 +67,7 @@ def type_counts(generation: int | None = None) -> dict[type, int]:
     only, as ``gc.get_objects()`` does.
     """
     objects = _native.require_objects("memviz.gc.type_counts()")
-    _check_generation(generation)
+    check_generation(generation)
     try:
         return objects.type_counts(-1 if generation is None else generation)
     except objects.ReadingError as error:

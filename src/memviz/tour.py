@@ -81,7 +81,7 @@ class _Tour:
         self.reading(what, "not available here", str(error))
 
     def table(self, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-        from ._report import table
+        from .render.text import table
 
         self.write()
         self.write(table(headers, rows, indent="    "))
@@ -890,7 +890,7 @@ def run(steps: Sequence[int] | None = None, *, pause: bool = False,
 
 
 # --------------------------------------------------------------------------------------
-# The command line (memviz._cli registers it)
+# The command line (memviz.cli.tour registers it)
 
 
 def _step_number(text: str) -> int:

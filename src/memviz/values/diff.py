@@ -2,10 +2,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
-from ._report import RSS_UNKNOWN
-from .snapshot import Snapshot, _check_generation
+from ..render import html as _html
+from ..render import text as _text
+from ..render.text import RSS_UNKNOWN
+from .gc import check_generation
+
+if TYPE_CHECKING:   # memviz.values.snapshot imports this module: Snapshot.diff() makes diffs
+    from .snapshot import Snapshot
 
 __all__ = ["ArenaDiff", "GenerationDiff", "SizeClassDiff", "SnapshotDiff", "TypeDiff"]
 
@@ -94,6 +99,14 @@ def _check_min_change(min_change) -> None:
         raise ValueError(f"min_change must be a positive int, not {min_change!r}")
 
 
+def _is_snapshot(value: object) -> bool:
+    """Whether ``value`` is a memviz.Snapshot (the class is named, not imported: the
+    snapshot module is the one that imports this one)."""
+    cls = type(value)
+    return any(base.__module__ == "memviz.snapshot" and base.__qualname__ == "Snapshot"
+               for base in cls.__mro__)
+
+
 class SnapshotDiff:
     """The change from ``old`` to ``new`` (``new - old``).
 
@@ -109,7 +122,7 @@ class SnapshotDiff:
     def __init__(self, new: Snapshot, old: Snapshot,
                  exclude: tuple[Mapping[str, int], Mapping[str, int], Mapping[str, int]]
                  | None = None):
-        if not isinstance(new, Snapshot) or not isinstance(old, Snapshot):
+        if not (_is_snapshot(new) and _is_snapshot(old)):
             raise TypeError("SnapshotDiff compares two memviz.Snapshot values")
         object.__setattr__(self, "_new", new)
         object.__setattr__(self, "_old", old)
@@ -167,7 +180,7 @@ class SnapshotDiff:
 
     def type_deltas(self, generation: int | None = None) -> dict[str, int]:
         """{type name: change in objects}, for the types whose count changed."""
-        _check_generation(generation)
+        check_generation(generation)
         new = self._counts(self._new, generation, own=True)
         old = self._counts(self._old, generation, own=False)
         deltas = {}
@@ -182,7 +195,7 @@ class SnapshotDiff:
         the largest change first (then the larger count, then by name), as
         ``tracemalloc.Snapshot.compare_to`` sorts. ``min_change`` hides the noise of
         types that changed by a few objects."""
-        _check_generation(generation)
+        check_generation(generation)
         _check_min_change(min_change)
         new = self._counts(self._new, generation, own=True)
         old = self._counts(self._old, generation, own=False)
@@ -312,9 +325,7 @@ class SnapshotDiff:
         """The diff as plain-text tables; types that changed by fewer than ``min_change``
         objects are left out of the types table (one line says how many, and their net
         change)."""
-        from ._report import diff_report
-
-        return diff_report(self, limit, min_change=min_change)
+        return _text.diff_report(self, limit, min_change=min_change)
 
     def __repr__(self) -> str:
         parts = [f"{self.elapsed:+.3f} s"]
@@ -333,6 +344,4 @@ class SnapshotDiff:
 
     def _repr_html_(self) -> str:
         """Jupyter: the diff's section of the HTML report (memviz.htmlreport)."""
-        from .htmlreport import diff_html
-
-        return diff_html(self)
+        return _html.diff_html(self)

@@ -5,8 +5,8 @@ import time
 from dataclasses import dataclass
 from typing import Sequence
 
-from ._errors import UnsupportedInterpreter
-from ._words import counted, plural, signed
+from .._errors import UnsupportedInterpreter
+from .._words import counted, plural, signed
 
 # Words the text report and the HTML page (memviz.htmlreport) share, so they say the same.
 #: What pymalloc's ``raw_blocks`` counts.

@@ -45,21 +45,44 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Mapping
+from typing import Any, BinaryIO, Iterator, Mapping
 
-from ._errors import SnapshotFormatError
-from .snapshot import (
-    ARENA_FIELDS,
-    GENERATION_FIELDS,
-    LAYOUT_FIELDS,
-    POOL_FIELDS,
-    SIZE_CLASS_FIELDS,
-    Snapshot,
-    _pack,
-    _rows,
-    _unpack,
-    STATS_FIELDS,
+from .._errors import SnapshotFormatError
+from .._packed import pack as _pack
+from .._packed import rows as _rows
+from .._packed import unpack as _unpack
+
+#: The fields of a snapshot value (``memviz.values.snapshot.Snapshot``), by name: what
+#: ``to_document`` writes from and what reading a document returns.
+SNAPSHOT_FIELDS = (
+    "taken_at", "pid", "implementation", "version", "description", "allocator",
+    "capabilities", "gc_enabled", "gc", "permanent", "type_names", "type_counts",
+    "layout", "pymalloc_stats", "size_classes", "arenas", "pools", "rss", "rss_peak",
+    "own_names", "own_counts",
 )
+
+#: The generation figures a snapshot keeps, in order, for each of generations 0, 1, 2.
+GENERATION_FIELDS = ("objects", "count", "threshold", "collections", "collected", "uncollectable")
+
+#: pymalloc tables: the columns kept for each size class, arena and pool.
+LAYOUT_FIELDS = (
+    "alignment", "small_request_threshold", "pool_size", "arena_size", "pools_per_arena",
+    "pool_overhead",
+)
+#: The integer fields of ``memviz.pymalloc.PymallocStats`` a snapshot keeps, in order
+#: (all but ``size_classes``): the snapshot format's version 1 fixes this list.
+STATS_FIELDS = (
+    "arenas_allocated_total", "arenas_reclaimed", "arenas_highwater", "arenas_current",
+    "arena_bytes", "blocks_in_use", "blocks_free", "raw_blocks", "allocated_bytes",
+    "available_bytes", "unused_pools", "unused_pool_bytes", "pool_header_bytes",
+    "quantization_bytes", "arena_alignment_bytes", "total_bytes", "arena_map_mid_nodes",
+    "arena_map_bot_nodes", "arena_map_root_bytes", "arena_map_mid_bytes",
+    "arena_map_bot_bytes", "arena_map_bytes",
+)
+SIZE_CLASS_FIELDS = ("index", "block_size", "pools", "blocks_in_use", "blocks_free")
+ARENA_FIELDS = ("address", "index", "pools_total", "pools_free")
+POOL_FIELDS = ("address", "size_class", "block_size", "blocks_in_use", "capacity")
+
 
 FORMAT = "memviz.snapshot"
 VERSION = 2
@@ -73,50 +96,59 @@ _INT64 = (-(2**63), 2**63 - 1)
 _UINT64 = (0, 2**64 - 1)
 
 
+def arena_rows(arenas: bytes, pools: bytes
+               ) -> Iterator[tuple[tuple[int, ...], list[tuple[int, ...]]]]:
+    """(arena columns, [pool columns]) per arena of a snapshot's packed map: each arena
+    row is ARENA_FIELDS and the number of its pools, which follow in order."""
+    pool_rows = _rows("Q", pools, len(POOL_FIELDS))
+    for row in _rows("Q", arenas, len(ARENA_FIELDS) + 1):
+        yield row[:-1], [next(pool_rows) for _ in range(row[-1])]
+
+
 # --------------------------------------------------------------------------------------
 # Writing
 
 
-def to_document(snap: Snapshot) -> dict:
-    g = object.__getattribute__   # the packed slots
-    caps = g(snap, "_capabilities")
+def to_document(fields: Mapping[str, Any]) -> dict:
+    """The JSON document of a snapshot's fields (``SNAPSHOT_FIELDS``)."""
+    caps = fields["capabilities"]
     document: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,
-        "taken_at": g(snap, "_taken_at"),
-        "pid": g(snap, "_pid"),
+        "taken_at": fields["taken_at"],
+        "pid": fields["pid"],
         "interpreter": {
-            "implementation": g(snap, "_implementation"),
-            "version": g(snap, "_version"),
-            "description": g(snap, "_description"),
-            "allocator": g(snap, "_allocator"),
+            "implementation": fields["implementation"],
+            "version": fields["version"],
+            "description": fields["description"],
+            "allocator": fields["allocator"],
         },
         "capabilities": [
             {"name": caps[i], "available": caps[i + 1] is None, "reason": caps[i + 1]}
             for i in range(0, len(caps), 2)
         ],
-        "rss": g(snap, "_rss"),
-        "rss_peak": g(snap, "_rss_peak"),
+        "rss": fields["rss"],
+        "rss_peak": fields["rss_peak"],
         "gc": None,
         "pymalloc": None,
     }
-    if g(snap, "_gc") is not None:
-        names = g(snap, "_type_names")
-        counts = _unpack("q", g(snap, "_type_counts"))
-        own = _unpack("q", g(snap, "_own_counts"))
+    if fields["gc"] is not None:
+        names = fields["type_names"]
+        counts = _unpack("q", fields["type_counts"])
+        own = _unpack("q", fields["own_counts"])
         document["gc"] = {
-            "enabled": g(snap, "_gc_enabled"),
-            "permanent": g(snap, "_permanent"),
+            "enabled": fields["gc_enabled"],
+            "permanent": fields["permanent"],
             "generations": [
                 dict(zip(GENERATION_FIELDS, row))
-                for row in _rows("q", g(snap, "_gc"), len(GENERATION_FIELDS))
+                for row in _rows("q", fields["gc"], len(GENERATION_FIELDS))
             ],
             "types": {name: list(counts[4 * i:4 * i + 4]) for i, name in enumerate(names)},
             "own": {name: list(own[4 * i:4 * i + 4])
-                    for i, name in enumerate(g(snap, "_own_names"))},
+                    for i, name in enumerate(fields["own_names"])},
         }
-    if g(snap, "_layout") is not None:
-        layout = list(_unpack("q", g(snap, "_layout")))
+    if fields["layout"] is not None:
+        layout = list(_unpack("q", fields["layout"]))
         pymalloc: dict[str, Any] = {
             "layout": {
                 **dict(zip(LAYOUT_FIELDS, layout)),
@@ -125,18 +157,18 @@ def to_document(snap: Snapshot) -> dict:
             "stats": None,
             "arenas": None,
         }
-        if g(snap, "_pymalloc_stats") is not None:
+        if fields["pymalloc_stats"] is not None:
             pymalloc["stats"] = {
-                **dict(zip(STATS_FIELDS_V1, _unpack("q", g(snap, "_pymalloc_stats")))),
+                **dict(zip(STATS_FIELDS_V1, _unpack("q", fields["pymalloc_stats"]))),
                 "size_classes": [
                     list(row)
-                    for row in _rows("q", g(snap, "_size_classes"), len(SIZE_CLASS_FIELDS))
+                    for row in _rows("q", fields["size_classes"], len(SIZE_CLASS_FIELDS))
                 ],
             }
-        if g(snap, "_arenas") is not None:
+        if fields["arenas"] is not None:
             pymalloc["arenas"] = [
                 {**dict(zip(ARENA_FIELDS, arena)), "pools": [list(pool) for pool in pools]}
-                for arena, pools in snap._arena_rows()
+                for arena, pools in arena_rows(fields["arenas"], fields["pools"])
             ]
         document["pymalloc"] = pymalloc
     return document
@@ -228,8 +260,8 @@ _TOP = ("format", "version", "taken_at", "pid", "interpreter", "capabilities", "
 _INTERPRETER = ("implementation", "version", "description", "allocator")
 
 
-def parse(text: str | bytes, source: str = "snapshot JSON") -> Snapshot:
-    """A Snapshot from JSON text, or SnapshotFormatError naming what is wrong."""
+def parse(text: str | bytes, source: str = "snapshot JSON") -> dict[str, Any]:
+    """A snapshot's fields from JSON text, or SnapshotFormatError naming what is wrong."""
     reader = _Reader(source)
     if isinstance(text, (bytes, bytearray)):
         try:
@@ -259,8 +291,24 @@ def parse(text: str | bytes, source: str = "snapshot JSON") -> Snapshot:
     return from_document(document, source)
 
 
-def from_document(document: Mapping, source: str = "snapshot") -> Snapshot:
-    """A Snapshot from a :func:`to_document` document, checked field by field."""
+#: The largest file Snapshot.load reads. A snapshot keeps a few numbers per type and per
+#: pymalloc pool: a 100 GiB pymalloc heap (6.4 million pools) makes about 400 MB of JSON.
+LOAD_LIMIT = 1 << 30
+
+
+def read(file: BinaryIO, source: str) -> dict[str, Any]:
+    """The fields of the snapshot in the binary stream ``file`` (a file, or ``memviz report
+    -``'s standard input), named ``source`` in errors."""
+    # At most LOAD_LIMIT bytes: `memviz report /dev/zero` read until memory ran out.
+    data = file.read(LOAD_LIMIT + 1)
+    if len(data) > LOAD_LIMIT:
+        raise SnapshotFormatError(
+            f"{source}: more than {LOAD_LIMIT:,} bytes, so not a memviz snapshot")
+    return parse(data, source=source)
+
+
+def from_document(document: Mapping, source: str = "snapshot") -> dict[str, Any]:
+    """A snapshot's fields from a :func:`to_document` document, checked field by field."""
     reader = _Reader(source)
     try:
         return _read(reader, document)
@@ -275,7 +323,7 @@ def from_document(document: Mapping, source: str = "snapshot") -> Snapshot:
         ) from None
 
 
-def _read(r: _Reader, document) -> Snapshot:
+def _read(r: _Reader, document) -> dict[str, Any]:
     if not isinstance(document, dict):
         r.fail("", f"expected a JSON object (a memviz snapshot), got {_kind(document)}")
     if document.get("format") != FORMAT:
@@ -326,7 +374,7 @@ def _read(r: _Reader, document) -> Snapshot:
         fields.update(_read_gc(r, document["gc"], version))
     if document["pymalloc"] is not None:
         fields.update(_read_pymalloc(r, document["pymalloc"]))
-    return Snapshot._make(**fields)
+    return fields
 
 
 #: 9999-12-31 23:59:59 UTC: the reports print taken_at with time.gmtime, which fails
