@@ -186,7 +186,7 @@ def arenas_and_stats() -> tuple[tuple[pm.Arena, ...], pm.PymallocStats]:
     inner.interpreter_id = _native.interpreter_id()
     arenas, status = pm._arenas(after_walk=functools.partial(lib.mv_pymalloc_read_stats, inner))
     check(status == lib.MV_OK, f"the inner stats reading failed with status {status}")
-    return arenas, pm._stats_from_walk(inner, pm.layout())
+    return arenas, pm._stats_from_walk(*_native.stats_figures(inner), pm.layout())
 
 
 def check_arenas_add_up(arenas: tuple[pm.Arena, ...], s: pm.PymallocStats) -> None:

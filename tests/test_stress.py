@@ -285,7 +285,7 @@ def test_pymalloc_readings_from_c_threads_are_exact(gc_disabled):
         stats.interpreter_id = _native.interpreter_id()
         stats.after_walk = id(sys.getallocatedblocks)
         assert join(c_thread("mv_pymalloc_read_stats", stats)) == lib.MV_OK
-        s = pm._stats_from_walk(stats, pm.layout())
+        s = pm._stats_from_walk(*_native.stats_figures(stats), pm.layout())
         assert s.blocks_in_use + s.raw_blocks == stats.after_walk_result > 0
 
         inner = ffi.new("mv_pymalloc_stats *")
@@ -300,7 +300,7 @@ def test_pymalloc_readings_from_c_threads_are_exact(gc_disabled):
             arenas = _arenas_from(raw)
         finally:
             lib.mv_pymalloc_map_free(raw)
-        check_arenas_add_up(arenas, pm._stats_from_walk(inner, pm.layout()))
+        check_arenas_add_up(arenas, pm._stats_from_walk(*_native.stats_figures(inner), pm.layout()))
 
     kept = bytes(200)
     block = ffi.new("mv_pymalloc_block *")
@@ -404,7 +404,7 @@ def test_many_c_threads_read_while_python_threads_allocate():
                         assert all(buffer.generations[g].objects >= 0 for g in range(3))
                 else:
                     assert status == lib.MV_OK
-                    s = pm._stats_from_walk(buffer, pm.layout())
+                    s = pm._stats_from_walk(*_native.stats_figures(buffer), pm.layout())
                     assert s.blocks_in_use + s.raw_blocks == buffer.after_walk_result
     finally:
         stop.set()

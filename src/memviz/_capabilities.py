@@ -18,9 +18,7 @@ def _refcount() -> Capability:
 def _gc() -> Capability:
     problem = _native.interpreter_problem()
     if problem is None:
-        info = _native.ffi.new("mv_interpreter_info *")
-        _native.lib.mv_interpreter(info)
-        if not info.gc_lists_readable:
+        if not _native.gc_lists_readable():
             problem = (
                 "this patch release's collector (the incremental one of 3.14.0-3.14.4) "
                 "keeps lists memviz does not read"

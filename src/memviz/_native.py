@@ -1,8 +1,13 @@
-"""The bridge to the compiled core: loads it, says what this interpreter is, and turns
-the core's status codes into memviz's exceptions.
+"""The boundary to the compiled core: the only module that touches it (``memviz._core``'s
+``ffi``/``lib`` and the C-API module ``memviz._objects``).
 
-Every other module reaches the C core through here, so an interpreter the core cannot
-read (PyPy, a free-threaded build, an unknown version) is described in one place and
+It loads the core, says what this interpreter is and whether the core can read it (the
+one decision, ``interpreter_problem``), checks that the records the core writes have the
+layout the Python side unpacks (``memviz._records``), and turns every status code into
+memviz's exception (one table, ``status_error``). Each reading is a typed function that
+fills a fresh C buffer (one per call, so that threads reading at once never share one)
+and returns plain ints, strings, tuples and bytes: the reading modules (``gc``,
+``pymalloc``, ``_refcount``, ``_capabilities``) build values from those, and
 ``import memviz`` itself never fails.
 """
 from __future__ import annotations
@@ -10,13 +15,17 @@ from __future__ import annotations
 import platform
 import sys
 import sysconfig
+from typing import Any, Callable
 
+from . import _records
 from ._errors import CollectorRunning, MemvizError, PymallocUnavailable, UnsupportedInterpreter
 
 #: The newest CPython minor version whose internal layout memviz knows.
 NEWEST_KNOWN = (3, 15)
 OLDEST_KNOWN = (3, 10)
 
+ffi: Any
+lib: Any
 try:
     from ._core import ffi, lib
 except ImportError as exc:  # PyPy, a build without the extension, an isolated
@@ -26,12 +35,36 @@ except ImportError as exc:  # PyPy, a build without the extension, an isolated
 else:
     _LOAD_ERROR = None
 
-objects = None
+
+def _record_mismatch() -> str | None:
+    """Why the core's records differ from memviz._records (a field added, moved or
+    resized on one side only), or None when every one matches."""
+    for record in _records.ALL:
+        c_type = ffi.typeof(record.c_type)
+        fields = tuple(name for name, _ in c_type.fields)
+        if fields != record.fields or ffi.sizeof(c_type) * record.count != record.size:
+            return (f"memviz's C core writes {record.c_type} as {fields} "
+                    f"({ffi.sizeof(c_type)} bytes) but memviz reads {record.fields}")
+    classes = dict(ffi.typeof("mv_pymalloc_stats").fields)["classes"].type
+    if classes.length != _records.CLASS_RECORDS.count:
+        return "memviz's C core counts another number of size classes than memviz reads"
+    return None
+
+
+if lib is not None and _LOAD_ERROR is None:
+    _LOAD_ERROR = _record_mismatch()
+
+#: The status codes of the core (csrc/memviz.h) that readings act on.
+OK, NO_SYMBOLS, PYMALLOC_OFF = (
+    (lib.MV_OK, lib.MV_ERR_NO_SYMBOLS, lib.MV_ERR_PYMALLOC_OFF) if lib is not None else (0, 6, 5))
+
+objects: Any = None
 _REGISTER_ERROR: str | None = None
-if lib is not None:
+if lib is not None and _LOAD_ERROR is None:
     _registered = lib.mv_register_objects_module(id(sys.modules))
     if _registered == 0:
-        from . import _objects as objects  # type: ignore[attr-defined]  # noqa: E402
+        # The core published its C-API functions as the module memviz._objects.
+        objects = sys.modules[__package__ + "._objects"]
     elif _registered == lib.MV_ERR_WRONG_INTERPRETER:
         _REGISTER_ERROR = (
             "memviz cannot read a subinterpreter of CPython 3.10 or 3.11 (the C core would "
@@ -68,19 +101,30 @@ def interpreter_problem() -> str | None:
     return _LOAD_ERROR or _REGISTER_ERROR
 
 
+def pymalloc_problem() -> str | None:
+    """Why no pymalloc reading can work here whatever the allocator (the one decision for
+    memviz.pymalloc's readings and capabilities), or None."""
+    if free_threaded():
+        return "free-threaded builds allocate objects with mimalloc, not pymalloc"
+    problem = interpreter_problem()
+    if problem is None and objects is None:
+        problem = "memviz's C-API functions could not be registered"
+    return problem
+
+
 def unsupported(reading: str, reason: str) -> UnsupportedInterpreter:
     return UnsupportedInterpreter(f"{reading} is not available on {describe_interpreter()}: {reason}")
 
 
-def require_core(reading: str):
-    """The cffi lib, or UnsupportedInterpreter naming the interpreter and the reason."""
+def require_core(reading: str) -> None:
+    """UnsupportedInterpreter naming the interpreter and the reason, unless the core can
+    read it."""
     problem = interpreter_problem()
     if problem is not None:
         raise unsupported(reading, problem)
-    return lib
 
 
-def require_objects(reading: str):
+def require_objects(reading: str) -> Any:
     """The C-API module memviz._objects, or UnsupportedInterpreter."""
     require_core(reading)
     if objects is None:
@@ -88,30 +132,225 @@ def require_objects(reading: str):
     return objects
 
 
-def status_error(reading: str, status: int) -> MemvizError:
+#: The one table of what each status code of the core means to a caller.
+def _status_table() -> dict[int, Callable[[str, str], Exception]]:
+    return {
+        lib.MV_ERR_COLLECTING: lambda reading, message: CollectorRunning(f"{reading}: {message}"),
+        lib.MV_ERR_PYMALLOC_OFF:
+            lambda reading, message: PymallocUnavailable(f"{reading}: {message}"),
+        lib.MV_ERR_UNSUPPORTED: unsupported,
+        lib.MV_ERR_WRONG_INTERPRETER: unsupported,
+        lib.MV_ERR_NO_SYMBOLS: unsupported,
+        lib.MV_ERR_NO_MEMORY: lambda reading, message: MemoryError(f"{reading}: {message}"),
+    }
+
+
+def status_error(reading: str, status: int) -> Exception:
     """The exception for a status code the C core returned."""
     message = ffi.string(lib.mv_status_message(status)).decode()
-    if status == lib.MV_ERR_COLLECTING:
-        return CollectorRunning(f"{reading}: {message}")
-    if status == lib.MV_ERR_PYMALLOC_OFF:
-        return PymallocUnavailable(f"{reading}: {message}")
-    if status in (lib.MV_ERR_UNSUPPORTED, lib.MV_ERR_WRONG_INTERPRETER, lib.MV_ERR_NO_SYMBOLS):
-        return unsupported(reading, message)
-    if status == lib.MV_ERR_NO_MEMORY:
-        return MemoryError(f"{reading}: {message}")
-    return MemvizError(f"{reading}: {message} (status {status})")
+    make = _status_table().get(status)
+    if make is None:
+        return MemvizError(f"{reading}: {message} (status {status})")
+    return make(reading, message)
 
 
 def check(reading: str, status: int) -> None:
-    if status != lib.MV_OK:
+    if status != OK:
         raise status_error(reading, status)
 
 
-def from_reading_error(reading: str, error: Exception) -> MemvizError:
-    """The public exception for a memviz._objects.ReadingError."""
-    status = error.args[0]
-    return status_error(reading, status)
+def _callable_id(after_walk: Callable[[], object] | None) -> int:
+    return 0 if after_walk is None else id(after_walk)
+
+
+def _after_walk_result(value: int) -> int:
+    if value == -(2**63):
+        raise MemvizError("the after_walk callable raised or returned a non-int")
+    return value
+
+
+def _text(chars) -> str:
+    return ffi.string(chars).decode(errors="replace")
+
+
+# -- the interpreter and the collector --------------------------------------------------
 
 
 def interpreter_id() -> int:
     return objects.interpreter_id()
+
+
+def gc_lists_readable() -> bool:
+    """Whether the collector's lists have a layout memviz reads (not 3.14.0-3.14.4's)."""
+    info = ffi.new("mv_interpreter_info *")
+    lib.mv_interpreter(info)
+    return bool(info.gc_lists_readable)
+
+
+def read_gc(reading: str) -> tuple[tuple[tuple[int, int, int, int, int, int], ...], int]:
+    """((objects, count, threshold, collections, collected, uncollectable) for each of
+    generations 0, 1, 2; the permanent generation's objects), in one reading."""
+    require_core(reading)
+    raw = ffi.new("mv_gc_reading *")
+    raw.interpreter_id = interpreter_id()
+    check(reading, lib.mv_read_gc(raw))
+    rows = tuple((g.objects, g.count, g.threshold, g.collections, g.collected,
+                  g.uncollectable) for g in raw.generations)
+    return rows, raw.permanent
+
+
+# The C-API functions are called directly, each in its own try: a reading must not make
+# a tracked object (an argument tuple, a bound method) while the walk it calls counts.
+
+
+def generation_of(reading: str, obj: object) -> int | None:
+    module = require_objects(reading)
+    try:
+        return module.generation_of(obj)
+    except module.ReadingError as error:
+        raise status_error(reading, error.args[0]) from None
+
+
+def type_counts(reading: str, generation: int) -> dict[type, int]:
+    """{type: objects} of one generation (0-3), or of 0-2 (-1)."""
+    module = require_objects(reading)
+    try:
+        return module.type_counts(generation)
+    except module.ReadingError as error:
+        raise status_error(reading, error.args[0]) from None
+
+
+def type_counts_apart(reading: str, own_types: tuple[type, ...], part_types: tuple[type, ...]
+                      ) -> tuple[dict[type, int], ...]:
+    module = require_objects(reading)
+    try:
+        return module.type_counts_apart(own_types, part_types)
+    except module.ReadingError as error:
+        raise status_error(reading, error.args[0]) from None
+
+
+def refcount_functions() -> tuple[Callable[[object], int], Callable[[object], bool]] | None:
+    """The core's METH_O refcount and is_immortal themselves, or None where they cannot
+    read this interpreter."""
+    if interpreter_problem() is not None or objects is None:
+        return None
+    return objects.refcount, objects.is_immortal
+
+
+# -- pymalloc ----------------------------------------------------------------------------
+
+
+def pymalloc_layout(reading: str) -> dict[str, Any]:
+    """pymalloc's constants as compiled into the core (mv_pymalloc_layout)."""
+    require_core(reading)
+    raw = ffi.new("mv_pymalloc_layout *")
+    check(reading, lib.mv_pymalloc_read_layout(raw))
+    count = raw.size_classes
+    return {
+        "alignment": raw.alignment, "small_request_threshold": raw.small_request_threshold,
+        "pool_size": raw.pool_size, "arena_size": raw.arena_size,
+        "pools_per_arena": raw.pools_per_arena, "pool_overhead": raw.pool_overhead,
+        "block_sizes": tuple(raw.block_sizes[0:count]),
+        "blocks_per_pool": tuple(raw.blocks_per_pool[0:count]),
+        "debug_prefix": raw.debug_prefix, "map_root": raw.arena_map_root_bytes,
+        "map_mid": raw.arena_map_mid_bytes, "map_bot": raw.arena_map_bot_bytes,
+    }
+
+
+def pymalloc_info() -> tuple[str, int, int, int, str]:
+    """(allocator name or "" when hooks hide it, pymalloc serves objects 1/0/-1, debug
+    hooks 1/0/-1, OK or the status that says why the state cannot be read directly, the
+    details)."""
+    raw = ffi.new("mv_pymalloc_info *")
+    raw.interpreter_id = interpreter_id()
+    lib.mv_pymalloc_read_info(raw)
+    return (_text(raw.allocator), raw.pymalloc, raw.debug_hooks, raw.direct,
+            _text(raw.problem))
+
+
+#: mv_pymalloc_stats' figures, by name, as pymalloc_stats returns them.
+_STATS_FIGURES = (
+    "arenas_allocated_total", "arenas_current", "arenas_highwater", "raw_blocks",
+    "unused_pools", "allocated_bytes", "available_bytes", "pool_header_bytes",
+    "quantization_bytes", "arena_alignment_bytes", "arena_map_mid_nodes",
+    "arena_map_bot_nodes",
+)
+
+
+def pymalloc_stats(reading: str, after_walk: Callable[[], object] | None = None
+                   ) -> tuple[int, dict[str, int] | None, tuple[int, ...] | None, int]:
+    """(status, figures by name, per-class counts (pools, in use, free) x 64, the result
+    of ``after_walk()`` called in C right after the walk); figures and counts are None
+    unless the status is OK."""
+    require_core(reading)
+    raw = ffi.new("mv_pymalloc_stats *")
+    raw.interpreter_id = interpreter_id()
+    raw.after_walk = _callable_id(after_walk)
+    status = lib.mv_pymalloc_read_stats(raw)
+    if status != OK:
+        return status, None, None, 0
+    figures, counts = stats_figures(raw)
+    return status, figures, counts, _after_walk_result(raw.after_walk_result)
+
+
+def stats_figures(raw: Any) -> tuple[dict[str, int], tuple[int, ...]]:
+    """(figures by name, per-class counts) of a filled mv_pymalloc_stats (also one that
+    a test filled inside another reading's walk)."""
+    figures = {name: getattr(raw, name) for name in _STATS_FIGURES}
+    return figures, _records.CLASS_RECORDS.unpack(ffi.buffer(raw.classes))
+
+
+def pymalloc_debug_text(reading: str, after_walk: Callable[[], object] | None = None
+                        ) -> tuple[int, str, int, int]:
+    """(status, CPython's pymalloc report or "" when none was printed,
+    sys.getallocatedblocks(), after_walk()), all at one heap state."""
+    require_core(reading)
+    raw = ffi.new("mv_pymalloc_text *")
+    raw.interpreter_id = interpreter_id()
+    raw.after_walk = _callable_id(after_walk)
+    status = lib.mv_pymalloc_debug_text(raw)
+    if status != OK:
+        return status, "", 0, 0
+    try:
+        text = ffi.unpack(raw.text, raw.length).decode("ascii") if raw.printed else ""
+        return status, text, raw.allocated_blocks, _after_walk_result(raw.after_walk_result)
+    finally:
+        lib.mv_pymalloc_text_free(raw)
+
+
+def pymalloc_map(reading: str, after_walk: Callable[[], object] | None = None
+                 ) -> tuple[int, bytes, memoryview | None, int]:
+    """(status, the arena records of one walk (copied), a view of its pool records (the
+    C buffer itself, freed when the last view of it goes), after_walk())."""
+    require_core(reading)
+    raw = ffi.new("mv_pymalloc_map *")
+    raw.interpreter_id = interpreter_id()
+    raw.after_walk = _callable_id(after_walk)
+    status = lib.mv_pymalloc_read_map(raw)
+    if status != OK:
+        return status, b"", None, 0
+    try:
+        arena_records = ffi.buffer(raw.arenas, raw.narenas * _records.ARENA_RECORD.size)[:]
+        pools = ffi.gc(raw.pools, lib.mv_pymalloc_buffer_free)
+        raw.pools = ffi.NULL
+        view = memoryview(ffi.buffer(pools, raw.npools * _records.POOL_RECORD.size))
+        after = raw.after_walk_result
+    finally:
+        lib.mv_pymalloc_map_free(raw)
+    return status, arena_records, view, _after_walk_result(after)
+
+
+def pymalloc_locate(reading: str, address: int
+                    ) -> tuple[int, tuple[int, int, int, int, int] | None]:
+    """(status, (arena, pool, block address, size class, block size) or None when the
+    address is not in a pymalloc block). ``address`` is id() of an object the caller
+    holds for the whole call."""
+    require_core(reading)
+    raw = ffi.new("mv_pymalloc_block *")
+    raw.interpreter_id = interpreter_id()
+    raw.address = address
+    status = lib.mv_pymalloc_locate(raw)
+    if status != OK or not raw.found:
+        return status, None
+    return status, (raw.arena_address, raw.pool_address, raw.block_address, raw.size_class,
+                    raw.block_size)

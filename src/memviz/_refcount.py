@@ -26,9 +26,10 @@ def _unsupported(name: str):
     return reading
 
 
-if _native.interpreter_problem() is None and _native.objects is not None:
-    refcount = _native.objects.refcount
-    is_immortal = _native.objects.is_immortal
+_functions = _native.refcount_functions()
+if _functions is not None:
+    refcount, is_immortal = _functions
 else:
     refcount = _unsupported("refcount")
     is_immortal = _unsupported("is_immortal")
+del _functions

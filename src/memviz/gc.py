@@ -13,46 +13,22 @@ __all__ = ["PERMANENT", "Generation", "generation_of", "generations", "permanent
            "type_counts"]
 
 
-def _read(reading: str):
-    """One reading of the collector into a fresh C buffer (one per call, so that threads
-    reading at once never share one)."""
-    lib = _native.require_core(reading)
-    buffer = _native.ffi.new("mv_gc_reading *")
-    buffer.interpreter_id = _native.interpreter_id()
-    _native.check(reading, lib.mv_read_gc(buffer))
-    return buffer
-
-
 def generations() -> tuple[Generation, Generation, Generation]:
     """The three generations, counted in one reading."""
-    raw = _read("memviz.gc.generations()")
-    return tuple(
-        Generation(
-            index=i,
-            objects=gen.objects,
-            count=gen.count,
-            threshold=gen.threshold,
-            collections=gen.collections,
-            collected=gen.collected,
-            uncollectable=gen.uncollectable,
-        )
-        for i, gen in enumerate(raw.generations)
-    )
+    rows, _ = _native.read_gc("memviz.gc.generations()")
+    young, middle, old = (Generation(index, *row) for index, row in enumerate(rows))
+    return young, middle, old
 
 
 def permanent() -> int:
     """Objects in the permanent generation, as ``gc.get_freeze_count()``."""
-    return _read("memviz.gc.permanent()").permanent
+    return _native.read_gc("memviz.gc.permanent()")[1]
 
 
 def generation_of(obj: object) -> int | None:
     """0, 1, 2 or ``PERMANENT``: the generation whose list holds ``obj``; None when the
     collector does not track it. Walks the list from ``obj`` to its end."""
-    objects = _native.require_objects("memviz.gc.generation_of()")
-    try:
-        generation = objects.generation_of(obj)
-    except objects.ReadingError as error:
-        raise _native.from_reading_error("memviz.gc.generation_of()", error) from None
+    generation = _native.generation_of("memviz.gc.generation_of()", obj)
     if generation == PERMANENT:
         return PERMANENT
     return generation
@@ -66,12 +42,8 @@ def type_counts(generation: int | None = None) -> dict[type, int]:
     objects ``gc.freeze()`` moved to the permanent generation; None counts 0, 1 and 2
     only, as ``gc.get_objects()`` does.
     """
-    objects = _native.require_objects("memviz.gc.type_counts()")
     check_generation(generation)
-    try:
-        return objects.type_counts(-1 if generation is None else generation)
-    except objects.ReadingError as error:
-        raise _native.from_reading_error("memviz.gc.type_counts()", error) from None
+    return _native.type_counts("memviz.gc.type_counts()", -1 if generation is None else generation)
 
 
 def _type_counts_apart(own_types: tuple[type, ...], part_types: tuple[type, ...]
@@ -81,8 +53,4 @@ def _type_counts_apart(own_types: tuple[type, ...], part_types: tuple[type, ...]
     ``own_types`` and the objects of ``part_types`` reachable from them through such
     objects only, and counts those apart. The result is built after every walk, so it
     does not count itself. For ``memviz.snapshot``."""
-    objects = _native.require_objects("memviz.snapshot()")
-    try:
-        return objects.type_counts_apart(own_types, part_types)
-    except objects.ReadingError as error:
-        raise _native.from_reading_error("memviz.snapshot()", error) from None
+    return _native.type_counts_apart("memviz.snapshot()", own_types, part_types)

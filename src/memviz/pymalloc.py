@@ -28,7 +28,7 @@ from typing import Callable
 
 from . import _debugstats, _native
 from ._errors import MemvizError, PymallocUnavailable, UnsupportedInterpreter
-from ._records import ARENA_RECORD, CLASS_RECORDS, POOL_RECORD
+from ._records import ARENA_RECORD, POOL_RECORD
 from .values.pymalloc import (Arena, Block, Layout, Pool, PymallocStats, SizeClass, _ClassCounts,
                               _make_stats, _PoolRecords, _with_source)
 
@@ -52,13 +52,12 @@ __all__ = [
 _layout_cache: Layout | None = None
 
 
-def _require(reading: str):
+def _require(reading: str) -> None:
+    """PymallocUnavailable on a free-threaded build (objects come from mimalloc), or
+    UnsupportedInterpreter where the core cannot read this interpreter."""
     if _native.free_threaded():
-        raise PymallocUnavailable(
-            f"{reading}: pymalloc is not the object allocator in a free-threaded build "
-            "(objects come from mimalloc)"
-        )
-    return _native.require_core(reading)
+        raise PymallocUnavailable(f"{reading}: {_native.pymalloc_problem()}")
+    _native.require_core(reading)
 
 
 def layout() -> Layout:
@@ -67,25 +66,15 @@ def layout() -> Layout:
     interpreter when its state is read)."""
     global _layout_cache
     if _layout_cache is None:
-        lib = _require("memviz.pymalloc.layout()")
-        raw = _native.ffi.new("mv_pymalloc_layout *")
-        _native.check("memviz.pymalloc.layout()", lib.mv_pymalloc_read_layout(raw))
-        count = raw.size_classes
-        lay = Layout(
-            alignment=raw.alignment,
-            small_request_threshold=raw.small_request_threshold,
-            pool_size=raw.pool_size,
-            arena_size=raw.arena_size,
-            pools_per_arena=raw.pools_per_arena,
-            pool_overhead=raw.pool_overhead,
-            block_sizes=tuple(raw.block_sizes[0:count]),
-        )
-        if lay.blocks_per_pool != tuple(raw.blocks_per_pool[0:count]):
-            raise MemvizError("memviz.pymalloc.layout(): NUMBLOCKS disagrees with the layout")
-        _compiled.update(
-            debug_prefix=raw.debug_prefix, map_root=raw.arena_map_root_bytes,
-            map_mid=raw.arena_map_mid_bytes, map_bot=raw.arena_map_bot_bytes,
-        )
+        reading = "memviz.pymalloc.layout()"
+        _require(reading)
+        compiled = _native.pymalloc_layout(reading)
+        blocks_per_pool = compiled.pop("blocks_per_pool")
+        for name in ("debug_prefix", "map_root", "map_mid", "map_bot"):
+            _compiled[name] = compiled.pop(name)
+        lay = Layout(**compiled)
+        if lay.blocks_per_pool != blocks_per_pool:
+            raise MemvizError(f"{reading}: NUMBLOCKS disagrees with the layout")
         _layout_cache = lay
     return _layout_cache
 
@@ -127,15 +116,7 @@ class _Info:
 
 
 def _info() -> _Info:
-    raw = _native.ffi.new("mv_pymalloc_info *")
-    raw.interpreter_id = _native.interpreter_id()
-    _native.lib.mv_pymalloc_read_info(raw)
-    ffi, lib = _native.ffi, _native.lib
-    direct, problem = raw.direct, ffi.string(raw.problem).decode(errors="replace")
-    return _Info(
-        ffi.string(raw.allocator).decode(errors="replace"), raw.pymalloc, raw.debug_hooks,
-        direct, problem,
-    )
+    return _Info(*_native.pymalloc_info())
 
 
 _ALLOCATORS = {
@@ -168,25 +149,16 @@ def _no_direct_reading(reading: str, info: _Info) -> UnsupportedInterpreter:
     )
 
 
-def _error(reading: str, status: int) -> MemvizError:
-    lib = _native.lib
-    if status == lib.MV_ERR_PYMALLOC_OFF:
+def _error(reading: str, status: int) -> Exception:
+    """The exception for a status of a pymalloc reading: ``_native.status_error``'s, with
+    what pymalloc knows added (which allocator it is; why the state cannot be read)."""
+    if status == _native.PYMALLOC_OFF:
         info = _info()
         if info.pymalloc == 0:
             return _unavailable(reading, info)
-    if status == lib.MV_ERR_NO_SYMBOLS:
+    if status == _native.NO_SYMBOLS:
         return _no_direct_reading(reading, _info())
     return _native.status_error(reading, status)
-
-
-def _callable_id(after_walk: Callable[[], object] | None) -> int:
-    return 0 if after_walk is None else id(after_walk)
-
-
-def _after_walk_result(value: int) -> int:
-    if value == -(2**63):
-        raise MemvizError("the after_walk callable raised or returned a non-int")
-    return value
 
 
 # ---- stats ---------------------------------------------------------------------------
@@ -203,42 +175,39 @@ def _stats(after_walk: Callable[[], object] | None = None) -> tuple[PymallocStat
     """stats() and the result of ``after_walk()``, called in C right after the walk,
     at the same heap state (tests)."""
     reading = "memviz.pymalloc.stats()"
-    lib = _require(reading)
-    raw = _native.ffi.new("mv_pymalloc_stats *")
-    raw.interpreter_id = _native.interpreter_id()
-    raw.after_walk = _callable_id(after_walk)
-    status = lib.mv_pymalloc_read_stats(raw)
-    if status == lib.MV_ERR_NO_SYMBOLS:
+    _require(reading)
+    status, figures, counts, after = _native.pymalloc_stats(reading, after_walk)
+    if status == _native.NO_SYMBOLS:
         return _fallback_stats(after_walk)
-    if status != lib.MV_OK:
+    if figures is None or counts is None:
         raise _error(reading, status)
-    return _stats_from_walk(raw, layout()), _after_walk_result(raw.after_walk_result)
+    return _stats_from_walk(figures, counts, layout()), after
 
 
-def _stats_from_walk(raw, lay: Layout) -> PymallocStats:
-    counts = CLASS_RECORDS.unpack(_native.ffi.buffer(raw.classes))
+def _stats_from_walk(raw: dict[str, int], counts: tuple[int, ...], lay: Layout
+                     ) -> PymallocStats:
     end = 3 * len(lay.block_sizes)
-    unused_pool_bytes = raw.unused_pools * lay.pool_size
-    allocated, available = raw.allocated_bytes, raw.available_bytes
-    headers, quantization = raw.pool_header_bytes, raw.quantization_bytes
-    alignment, current, total = raw.arena_alignment_bytes, raw.arenas_current, \
-        raw.arenas_allocated_total
-    mid_nodes = max(raw.arena_map_mid_nodes, 0)     # -1: no radix tree
-    bot_nodes = max(raw.arena_map_bot_nodes, 0)
+    unused_pool_bytes = raw["unused_pools"] * lay.pool_size
+    allocated, available = raw["allocated_bytes"], raw["available_bytes"]
+    headers, quantization = raw["pool_header_bytes"], raw["quantization_bytes"]
+    alignment, current, total = raw["arena_alignment_bytes"], raw["arenas_current"], \
+        raw["arenas_allocated_total"]
+    mid_nodes = max(raw["arena_map_mid_nodes"], 0)     # -1: no radix tree
+    bot_nodes = max(raw["arena_map_bot_nodes"], 0)
     root = _compiled["map_root"]
     mid, bot = mid_nodes * _compiled["map_mid"], bot_nodes * _compiled["map_bot"]
     return _make_stats({
         "arenas_allocated_total": total,
         "arenas_reclaimed": total - current,
-        "arenas_highwater": raw.arenas_highwater,
+        "arenas_highwater": raw["arenas_highwater"],
         "arenas_current": current,
         "arena_bytes": current * lay.arena_size,
         "blocks_in_use": sum(counts[1:end:3]),
         "blocks_free": sum(counts[2:end:3]),
-        "raw_blocks": raw.raw_blocks,
+        "raw_blocks": raw["raw_blocks"],
         "allocated_bytes": allocated,
         "available_bytes": available,
-        "unused_pools": raw.unused_pools,
+        "unused_pools": raw["unused_pools"],
         "unused_pool_bytes": unused_pool_bytes,
         "pool_header_bytes": headers,
         "quantization_bytes": quantization,
@@ -260,18 +229,10 @@ def _debug_report(reading: str, after_walk: Callable[[], object] | None = None
                   ) -> tuple[str, int, int]:
     """(text, sys.getallocatedblocks(), after_walk()) from _PyObject_DebugMallocStats()
     written into memory, all at one heap state; text is "" when nothing was printed."""
-    lib, ffi = _native.lib, _native.ffi
-    raw = ffi.new("mv_pymalloc_text *")
-    raw.interpreter_id = _native.interpreter_id()
-    raw.after_walk = _callable_id(after_walk)
-    status = lib.mv_pymalloc_debug_text(raw)
-    if status != lib.MV_OK:
+    status, text, allocated_blocks, after = _native.pymalloc_debug_text(reading, after_walk)
+    if status != _native.OK:
         raise _error(reading, status)
-    try:
-        text = ffi.unpack(raw.text, raw.length).decode("ascii") if raw.printed else ""
-        return text, raw.allocated_blocks, _after_walk_result(raw.after_walk_result)
-    finally:
-        lib.mv_pymalloc_text_free(raw)
+    return text, allocated_blocks, after
 
 
 def _fallback_stats(after_walk: Callable[[], object] | None = None
@@ -375,22 +336,11 @@ def _map_records(reading: str, after_walk: Callable[[], object] | None = None
     """The arena records of one walk (copied) and a view of its pool records (the C
     buffer itself, freed when the last view of it goes): mv_pymalloc_arena /
     mv_pymalloc_pool, five native uint64 each."""
-    lib, ffi = _require(reading), _native.ffi
-    raw = ffi.new("mv_pymalloc_map *")
-    raw.interpreter_id = _native.interpreter_id()
-    raw.after_walk = _callable_id(after_walk)
-    status = lib.mv_pymalloc_read_map(raw)
-    if status != lib.MV_OK:
+    _require(reading)
+    status, arena_records, pools, after = _native.pymalloc_map(reading, after_walk)
+    if pools is None:
         raise _error(reading, status)
-    try:
-        arena_records = ffi.buffer(raw.arenas, raw.narenas * ARENA_RECORD.size)[:]
-        pools = ffi.gc(raw.pools, lib.mv_pymalloc_buffer_free)
-        raw.pools = ffi.NULL
-        view = memoryview(ffi.buffer(pools, raw.npools * POOL_RECORD.size))
-        after = raw.after_walk_result
-    finally:
-        lib.mv_pymalloc_map_free(raw)
-    return arena_records, view, _after_walk_result(after)
+    return arena_records, pools, after
 
 
 def _arena_columns() -> tuple[bytes, bytes]:
@@ -410,23 +360,21 @@ def locate(obj: object) -> Block | None:
     objects such as None, built-in types and, on 3.12+, small ints; objects larger than
     pymalloc's threshold, which come from malloc)."""
     reading = "memviz.pymalloc.locate()"
-    lib = _require(reading)
-    raw = _native.ffi.new("mv_pymalloc_block *")
-    raw.interpreter_id = _native.interpreter_id()
+    _require(reading)
     address = id(obj)       # obj stays referenced by this frame during the call
-    raw.address = address
-    status = lib.mv_pymalloc_locate(raw)
-    if status != lib.MV_OK:
+    status, found = _native.pymalloc_locate(reading, address)
+    if status != _native.OK:
         raise _error(reading, status)
-    if not raw.found:
+    if found is None:
         return None
+    arena_address, pool_address, block_address, size_class, block_size = found
     return Block(
-        arena_address=raw.arena_address,
-        pool_address=raw.pool_address,
-        block_address=raw.block_address,
-        size_class=raw.size_class,
-        block_size=raw.block_size,
-        object_offset=address - raw.block_address,
+        arena_address=arena_address,
+        pool_address=pool_address,
+        block_address=block_address,
+        size_class=size_class,
+        block_size=block_size,
+        object_offset=address - block_address,
     )
 
 
@@ -436,17 +384,13 @@ def locate(obj: object) -> Block | None:
 def _capability_reasons() -> dict[str, str | None]:
     """Why each pymalloc reading does not work here (None when it does)."""
     names = ("pymalloc.stats", "pymalloc.arenas", "pymalloc.locate")
-    problem = _native.interpreter_problem()
-    if _native.free_threaded():
-        problem = "free-threaded builds allocate objects with mimalloc, not pymalloc"
-    if problem is None and _native.objects is None:
-        problem = "memviz's C-API functions could not be registered"
+    problem = _native.pymalloc_problem()
     if problem is not None:
         return dict.fromkeys(names, problem)
     info = _info()
     if info.pymalloc == 0:
         return dict.fromkeys(names, f"the object allocator is {_allocator_name(info)}")
-    if info.direct == _native.lib.MV_OK:
+    if info.direct == _native.OK:
         return dict.fromkeys(names, None)
     direct = f"pymalloc's arenas cannot be read directly: {info.problem}"
     stats_reason = None
