@@ -44,6 +44,7 @@ __all__ = [
     "SnapshotFormatError",
     "TypeDiff",
     "UnsupportedInterpreter",
+    "__version__",
     "arenamap",
     "capabilities",
     "explain",

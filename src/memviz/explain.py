@@ -26,23 +26,23 @@ Python code, on 3.11+ that function's own temporary reference is counted too.
 from __future__ import annotations
 
 import gc as _gc
-import html
 import os
 import re
 import reprlib
 import sys
-import textwrap
-from dataclasses import dataclass, field
 
 from . import gc as _memviz_gc
 from . import pymalloc
 from ._errors import MemvizError, PymallocUnavailable
 from ._refcount import is_immortal as _is_immortal
 from ._refcount import refcount as _refcount
-from ._sites import AllocationSite, allocation_site, missing_site_reason
+from ._sites import allocation_site, missing_site_reason
+from .values.explanation import (GC_HEADER_BYTES, LARGE, MALLOC, PYMALLOC, STATIC, UNKNOWN,
+                                 Explanation)
 from .values.snapshot import type_name
 
-__all__ = ["Explanation", "explain"]
+__all__ = ["LARGE", "MALLOC", "PYMALLOC", "STATIC", "SUMMARY_WIDTH", "UNKNOWN", "Explanation",
+           "explain"]
 
 _VERSION = sys.version_info[:2]
 
@@ -57,24 +57,6 @@ _HAVE_GC = 1 << 14
 _HEAPTYPE = 1 << 9
 _MANAGED_DICT = 1 << 4       # 3.11+
 _MANAGED_WEAKREF = 1 << 3    # 3.12+
-#: sizeof(PyGC_Head) on 64-bit builds; two pointers on 32-bit ones.
-_GC_HEAD = 2 * (8 if sys.maxsize > 2**32 else 4)
-
-# Where an object's memory comes from (Explanation.where).
-PYMALLOC = "pymalloc"
-STATIC = "static"
-LARGE = "large"
-MALLOC = "malloc"
-UNKNOWN = "unknown"
-
-
-def _alignment(block) -> int:
-    """pymalloc's alignment, from one of its blocks: size class ``i`` serves blocks of
-    ``(i + 1) * ALIGNMENT`` bytes (obmalloc.c's ``INDEX2SIZE``), 16 on 64-bit builds, 8
-    on some 32-bit ones -- never written down here."""
-    return block.block_size // (block.size_class + 1)
-
-
 def _type_name(cls: type) -> str:
     """``memviz.snapshot.type_name`` (the one reading of a type's name), without the
     ``builtins.`` of the built-in types: an explanation says ``int``, not
@@ -132,12 +114,6 @@ def _shorten(text: str, width: int) -> str:
     return text[:end].rstrip() + "..."
 
 
-def _a(number: int) -> str:
-    """The article before a number read out: 'an 80-byte block', 'a 64-byte block'."""
-    digits = str(number)
-    return "an" if digits.startswith("8") or digits in ("11", "18") else "a"
-
-
 def _error_text(error: BaseException) -> str:
     text = str(error) or type(error).__name__
     return f"{type(error).__name__}: {text}" if not isinstance(error, MemvizError) else text
@@ -145,262 +121,6 @@ def _error_text(error: BaseException) -> str:
 
 # --------------------------------------------------------------------------------------
 # The value
-
-
-@dataclass(frozen=True)
-class Explanation:
-    """What memviz read about one object; ``str()`` says it in words.
-
-    ``references`` is ``memviz.refcount(obj)`` as seen by the caller of ``explain``
-    (for an immortal object, the stored value, as ``memviz.refcount`` reports it).
-    ``gc_capable`` says whether the object has a GC header (its type supports the
-    collector; a class made at run time does, a statically allocated type does not);
-    ``is_type`` whether it is a class. ``tracked`` is ``gc.is_tracked(obj)``; ``generation`` is 0, 1, 2,
-    ``memviz.gc.PERMANENT`` or None. ``getsizeof`` is ``sys.getsizeof(obj)`` and
-    ``sizeof`` the type's ``__sizeof__`` for it; ``header_size`` is the number of bytes
-    in front of the object in its allocation (the collector's ``PyGC_Head``; on 3.11+
-    also the managed ``__dict__``/weakref pointers). ``where`` is ``"pymalloc"``
-    (``block``, ``pool`` and ``arena`` then say which), ``"static"`` (statically
-    allocated, ``where_detail`` names the file), ``"large"`` or ``"malloc"`` (from the C
-    allocator) or ``"unknown"``. ``unavailable`` lists ``(reading, reason)`` for every
-    reading that could not be taken. ``allocated_at`` is where the object's memory was
-    allocated (``memviz._sites.AllocationSite``, file and line) when tracemalloc was
-    tracing and recorded it; otherwise ``reason("allocated")`` says why not.
-    """
-
-    type_name: str
-    address: int
-    summary: str
-    references: int | None
-    immortal: bool | None
-    gc_capable: bool
-    is_type: bool
-    tracked: bool | None
-    generation: int | None
-    getsizeof: int | None
-    sizeof: int | None
-    header_size: int
-    where: str
-    where_detail: str
-    block: object | None = None           # memviz.pymalloc.Block
-    pool: object | None = None            # memviz.pymalloc.Pool
-    arena: object | None = None           # memviz.pymalloc.Arena
-    small_request_threshold: int | None = None
-    unavailable: tuple[tuple[str, str], ...] = ()
-    python: tuple[int, int] = field(default=_VERSION)
-    allocated_at: AllocationSite | None = None   # tracemalloc's record (memviz._sites)
-
-    # -- words ------------------------------------------------------------------------
-
-    def reason(self, reading: str) -> str | None:
-        """Why ``reading`` ("references", "immortal", "generation", "size", "pymalloc",
-        "pool", "allocated") is unavailable, or None when it was read."""
-        for name, why in self.unavailable:
-            if name == reading:
-                return why
-        return None
-
-    def lines(self) -> list[tuple[str, str]]:
-        """The text as (topic, sentence) pairs: what ``str()`` and the HTML show."""
-        return [
-            ("references", self._references_text()),
-            ("immortal", self._immortal_text()),
-            ("collector", self._collector_text()),
-            ("memory", self._memory_text()),
-            ("size", self._size_text()),
-            ("allocated", self._allocated_text()),
-        ]
-
-    def headline(self) -> str:
-        return f"{self.type_name} object at {self.address:#x}: {self.summary}"
-
-    def text(self, width: int = 88) -> str:
-        """The text of ``str()``, wrapped at ``width`` columns."""
-        lines = self.lines()
-        label = max(len(topic) for topic, _ in lines) + 4
-        out = [self.headline()]
-        for topic, sentence in lines:
-            out.append(textwrap.fill(
-                sentence, width=max(width, label + 20), initial_indent=f"  {topic:<{label - 2}}",
-                subsequent_indent=" " * label, break_on_hyphens=False,
-                break_long_words=False,   # a file name in one piece, however long
-            ))
-        return "\n".join(out)
-
-    def __str__(self) -> str:
-        return self.text()
-
-    def _references_text(self) -> str:
-        if self.references is None:
-            return f"not available: {self.reason('references')}"
-        if self.immortal:
-            return (f"not counted: the object is immortal, and {self.references:,} is the "
-                    "value its reference count field holds for good (see below)")
-        count = self.references
-        noun = "reference" if count == 1 else "references"
-        text = f"{count:,} {noun} to it, not counting this call's own"
-        if count >= 999_999_999 and self.python == (3, 11):
-            text += (" (statically allocated objects start at 999,999,999 on 3.11, so that "
-                     "the count never reaches zero)")
-        if self.python < (3, 14):
-            text += (f". sys.getrefcount(obj) says {count + 1:,}: it also counts the "
-                     "reference its own argument holds while it runs")
-        else:
-            text += (f". sys.getrefcount(obj) says {count + 1:,} when its argument is a "
-                     f"strong reference (a global, an attribute, a temporary) but {count:,} "
-                     "for a local variable: since 3.14 the interpreter may pass a local to a "
-                     "call as a borrowed reference (LOAD_FAST_BORROW), without counting it")
-        return text
-
-    def _immortal_text(self) -> str:
-        if self.immortal is None:
-            return f"not available: {self.reason('immortal')}"
-        if self.python < (3, 12):
-            if self.where == STATIC:
-                return ("no (there are no immortal objects before 3.12), but being statically "
-                        "allocated it is never freed, whatever its count")
-            return ("no (there are no immortal objects before 3.12): the object is freed as "
-                    "soon as its count drops to zero")
-        if self.immortal:
-            return ("yes (PEP 683): its count is pinned, increments and decrements leave it "
-                    "alone, and it is never freed -- None, True, small ints, interned strings "
-                    "and built-in types are immortal")
-        return ("no: the object is freed as soon as its count drops to zero (or by the "
-                "collector, when only a cycle of garbage keeps it alive)")
-
-    def _collector_text(self) -> str:
-        if not self.gc_capable and self.is_type:
-            return ("not tracked: a statically allocated type has no GC header, so the cyclic "
-                    "collector never looks at it (classes made at run time do have one)")
-        if not self.gc_capable:
-            text = ("not tracked: its type has no GC support (no GC header), so the cyclic "
-                    "collector never looks at it")
-            if self.immortal or self.where == STATIC:
-                return text
-            return text + "; reference counting alone frees it"
-        if self.tracked is None:
-            return f"not available: {self.reason('tracked')}"
-        if not self.tracked:
-            return ("not tracked, although its type supports the collector: CPython leaves "
-                    "out containers that cannot be part of a cycle (a tuple or dict that "
-                    "holds only ints, strings and the like)")
-        if self.generation is None:
-            why = self.reason("generation")
-            return "tracked; generation " + (f"not available: {why}" if why else "unknown")
-        names = {
-            0: "generation 0, the youngest: it has not survived a collection yet",
-            1: "generation 1: it survived one collection of generation 0",
-            2: "generation 2, the oldest: it survived collections of the younger ones",
-            3: ("the permanent generation: frozen by gc.freeze() (3.12/3.13 also move objects "
-                "there that became immortal), never collected"),
-        }
-        return "tracked, in " + names.get(int(self.generation), f"generation {self.generation}")
-
-    def _memory_text(self) -> str:
-        threshold = self.small_request_threshold or 512
-        if self.where == PYMALLOC and self.block is not None:
-            block = self.block
-            smallest = block.block_size - _alignment(block) + 1
-            text = (f"{_a(block.block_size)} {block.block_size}-byte pymalloc block (size class {block.size_class}: "
-                    f"requests of {smallest}-{block.block_size} bytes) at "
-                    f"{block.block_address:#x}")
-            offset = self.address - block.block_address
-            guard = offset - self.header_size
-            if guard > 0:
-                text += (f", the object {offset} bytes into it (after the debug hooks' "
-                         f"{guard}-byte prefix and its {self.header_size}-byte header)")
-            elif offset:
-                text += f", the object {offset} bytes into it (after its header)"
-            pool = self.pool
-            if pool is not None:
-                share = pool.blocks_in_use / pool.capacity if pool.capacity else 0.0
-                text += (f"; pool {pool.address:#x} holds {pool.blocks_in_use} of its "
-                         f"{pool.capacity} blocks of {pool.block_size} bytes ({share:.0%} full)")
-            else:
-                text += f"; pool {block.pool_address:#x} (its fill: {self.reason('pool')})"
-            arena = self.arena
-            if arena is not None:
-                used = arena.pools_total - arena.pools_free
-                text += (f"; arena {arena.index} at {arena.address:#x} has {used} of its "
-                         f"{arena.pools_total} pools in use")
-            else:
-                text += f"; arena {block.arena_address:#x}"
-            return text
-        if self.where == STATIC:
-            return ("outside pymalloc: statically allocated, part of "
-                    f"{self.where_detail} since the program was loaded; never freed")
-        if self.where == LARGE:
-            return (f"outside pymalloc: too large for it ({self.where_detail}; pymalloc serves "
-                    f"requests of up to {threshold} bytes), so it came from the C library's "
-                    "malloc")
-        if self.where == MALLOC:
-            return f"outside pymalloc: {self.where_detail}"
-        return f"unknown: {self.where_detail}"
-
-    def _allocated_text(self) -> str:
-        if self.allocated_at is None:
-            return f"not known: {self.reason('allocated')}"
-        return f"at {self.allocated_at}, as tracemalloc recorded it"
-
-    def _size_text(self) -> str:
-        parts = []
-        if self.getsizeof is not None and self.sizeof is not None:
-            added = self.getsizeof - self.sizeof
-            text = f"sys.getsizeof says {self.getsizeof:,} bytes: {self.sizeof:,} from __sizeof__"
-            if added:
-                if added == self.header_size:
-                    text += f" + {added} for the header in front of the object"
-                elif self.header_size == 0:
-                    text += (f" + {added} for a GC header this object does not have "
-                             "(statically allocated types have none)")
-                else:
-                    text += f" + {added} of its {self.header_size}-byte header"
-            elif self.header_size:
-                text += f", without the {self.header_size}-byte header in front of the object"
-            else:
-                text = (f"sys.getsizeof says {self.getsizeof:,} bytes, all of them from "
-                        "__sizeof__ (no header in front of the object)")
-            parts.append(text)
-        else:
-            parts.append(f"sys.getsizeof not available: {self.reason('size')}")
-        if self.header_size:
-            what = f"{_GC_HEAD} bytes of GC header (PyGC_Head)" if self.gc_capable else ""
-            extra = self.header_size - (_GC_HEAD if self.gc_capable else 0)
-            if extra:
-                what += (" + " if what else "") + f"{extra} bytes of __dict__/weakref pointers"
-            parts.append(f"header: {what}")
-        if self.block is not None and self.sizeof is not None:
-            guard = self.address - self.block.block_address - self.header_size
-            used = self.header_size + self.sizeof
-            if guard > 0:
-                parts.append(f"the block also holds the debug hooks' {guard}-byte prefix "
-                             "and their guard bytes after the object")
-            elif used > self.block.block_size:
-                parts.append(f"__sizeof__ counts {used - self.block.block_size:,} bytes that "
-                             "live elsewhere (separately allocated storage, e.g. a list's "
-                             "items or a dict's table)")
-            elif self.block.block_size - used >= _alignment(self.block):
-                parts.append(f"the block has {self.block.block_size - used:,} bytes more than "
-                             "header + __sizeof__: the type allocates more than __sizeof__ "
-                             "reports")
-        return "; ".join(parts)
-
-    # -- IPython / Jupyter ------------------------------------------------------------
-
-    def _repr_pretty_(self, printer, cycle: bool) -> None:
-        printer.text(str(self) if not cycle else "Explanation(...)")
-
-    def _repr_html_(self) -> str:
-        rows = "".join(
-            "<tr><th style=\"text-align:left;vertical-align:top;padding-right:1em\">"
-            f"{html.escape(topic)}</th><td style=\"text-align:left\">{html.escape(text)}</td></tr>"
-            for topic, text in self.lines()
-        )
-        return (
-            "<div class=\"memviz-explanation\">"
-            f"<p><code>{html.escape(self.headline())}</code></p>"
-            f"<table>{rows}</table></div>"
-        )
 
 
 # --------------------------------------------------------------------------------------
@@ -496,14 +216,14 @@ def _type_flags(cls: type) -> int:
 
 def _header_size(flags: int, gc_capable: bool) -> int:
     """Bytes in front of the object (``_PyType_PreHeaderSize``)."""
-    size = _GC_HEAD if gc_capable else 0
+    size = GC_HEADER_BYTES if gc_capable else 0
     managed = 0
     if _VERSION >= (3, 11):
         managed |= flags & _MANAGED_DICT
     if _VERSION >= (3, 12):
         managed |= flags & _MANAGED_WEAKREF
     if managed:
-        size += _GC_HEAD   # two pointers: dict and values (3.11) / dict and weakrefs
+        size += GC_HEADER_BYTES   # two pointers: dict and values (3.11) / dict and weakrefs
     return size
 
 
