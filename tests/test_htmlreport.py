@@ -27,8 +27,8 @@ import pytest
 import memviz
 from memviz import htmlreport
 from memviz.cli import main as cli_main
-from memviz.render import text as _report
-from memviz.render.text import format_bytes
+from memviz.render import view as _report
+from memviz.render.view import format_bytes
 
 from test_pymalloc import needs_allocator_choice
 

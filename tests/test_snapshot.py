@@ -498,7 +498,7 @@ def test_fragmentation_finds_arenas_held_by_few_blocks(gc_disabled):
     assert strict.sparse_arenas <= frag.sparse_arenas
     report = after.report()
     assert (f"{frag.sparse_arenas:,} arenas are less than 25% used: they hold "
-            f"{memviz.render.text.format_bytes(frag.sparse_arena_bytes)} for "
+            f"{memviz.render.view.format_bytes(frag.sparse_arena_bytes)} for "
             f"{frag.sparse_blocks:,} live blocks") in report
     with pytest.raises(ValueError):
         after.fragmentation(threshold=0)
@@ -942,7 +942,7 @@ def test_the_rss_split_accounts_for_memory_outside_pymalloc(gc_disabled):
     assert grown >= 60 << 20
     assert new.rss_split().arena_bytes - split.arena_bytes < 4 << 20
     report = new.report()
-    assert (f"RSS split: pymalloc arenas {memviz.render.text.format_bytes(new.rss_split().arena_bytes)}; "
+    assert (f"RSS split: pymalloc arenas {memviz.render.view.format_bytes(new.rss_split().arena_bytes)}; "
             f"outside pymalloc ") in report
     assert "of which outside pymalloc" in (new - old).report()
     del big

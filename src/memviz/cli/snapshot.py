@@ -5,7 +5,7 @@ import argparse
 import sys
 
 from .. import snapshot
-from ..render.text import format_bytes
+from ..render.view import format_bytes
 from ._common import check_outputs, out, save
 
 def add_to(commands) -> None:

@@ -30,9 +30,9 @@ from typing import Iterable, Sequence
 
 from .._version import __version__
 from .._words import counted, signed
-from .text import (ARENAS_LABEL, EMPTY_ARENAS_MEANING, FORWARDED_LABEL, OUTSIDE_LABEL,
-                      OUTSIDE_MEANING, RSS_UNKNOWN, format_bytes, generation_columns,
-                      own_objects_sentence, type_changes, type_rows, types_heading)
+from .view import (ARENAS_LABEL, EMPTY_ARENAS_MEANING, FORWARDED_LABEL, OUTSIDE_LABEL,
+                   OUTSIDE_MEANING, RSS_UNKNOWN, format_bytes, generation_columns,
+                   own_objects_sentence, type_changes, type_rows, types_heading)
 
 __all__ = ["diff_html", "diff_section", "render_report", "snapshot_html",
            "snapshot_section", "write_report"]

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Mapping
 
 from ..render import html as _html
 from ..render import text as _text
-from ..render.text import RSS_UNKNOWN
+from ..render.view import RSS_UNKNOWN
 from .gc import check_generation
 
 if TYPE_CHECKING:   # memviz.values.snapshot imports this module: Snapshot.diff() makes diffs
