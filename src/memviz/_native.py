@@ -159,7 +159,23 @@ def check(reading: str, status: int) -> None:
         raise status_error(reading, status)
 
 
+def _fill(reading: str, c_type: str, read: str, **inputs: int) -> tuple[int, Any]:
+    """(status, buffer): a fresh ``c_type`` for this interpreter, its ``inputs`` set,
+    filled by the core's function ``read``; UnsupportedInterpreter where the core cannot
+    read this interpreter. One buffer per call, so that threads reading at once never
+    share one."""
+    require_core(reading)
+    raw = ffi.new(f"{c_type} *")
+    raw.interpreter_id = interpreter_id()
+    for name, value in inputs.items():
+        setattr(raw, name, value)
+    return getattr(lib, read)(raw), raw
+
+
 def _callable_id(after_walk: Callable[[], object] | None) -> int:
+    """The ``after_walk`` input of a reading: id() of a callable the core calls right
+    after its walk, at the heap state the walk saw (0: none). The callable stays alive
+    for the call: the caller holds it."""
     return 0 if after_walk is None else id(after_walk)
 
 
@@ -190,10 +206,8 @@ def gc_lists_readable() -> bool:
 def read_gc(reading: str) -> tuple[tuple[tuple[int, int, int, int, int, int], ...], int]:
     """((objects, count, threshold, collections, collected, uncollectable) for each of
     generations 0, 1, 2; the permanent generation's objects), in one reading."""
-    require_core(reading)
-    raw = ffi.new("mv_gc_reading *")
-    raw.interpreter_id = interpreter_id()
-    check(reading, lib.mv_read_gc(raw))
+    status, raw = _fill(reading, "mv_gc_reading", "mv_read_gc")
+    check(reading, status)
     rows = tuple((g.objects, g.count, g.threshold, g.collections, g.collected,
                   g.uncollectable) for g in raw.generations)
     return rows, raw.permanent
@@ -261,9 +275,7 @@ def pymalloc_info() -> tuple[str, int, int, int, str]:
     """(allocator name or "" when hooks hide it, pymalloc serves objects 1/0/-1, debug
     hooks 1/0/-1, OK or the status that says why the state cannot be read directly, the
     details)."""
-    raw = ffi.new("mv_pymalloc_info *")
-    raw.interpreter_id = interpreter_id()
-    lib.mv_pymalloc_read_info(raw)
+    _, raw = _fill("memviz.pymalloc", "mv_pymalloc_info", "mv_pymalloc_read_info")
     return (_text(raw.allocator), raw.pymalloc, raw.debug_hooks, raw.direct,
             _text(raw.problem))
 
@@ -282,11 +294,8 @@ def pymalloc_stats(reading: str, after_walk: Callable[[], object] | None = None
     """(status, figures by name, per-class counts (pools, in use, free) x 64, the result
     of ``after_walk()`` called in C right after the walk); figures and counts are None
     unless the status is OK."""
-    require_core(reading)
-    raw = ffi.new("mv_pymalloc_stats *")
-    raw.interpreter_id = interpreter_id()
-    raw.after_walk = _callable_id(after_walk)
-    status = lib.mv_pymalloc_read_stats(raw)
+    status, raw = _fill(reading, "mv_pymalloc_stats", "mv_pymalloc_read_stats",
+                        after_walk=_callable_id(after_walk))
     if status != OK:
         return status, None, None, 0
     figures, counts = stats_figures(raw)
@@ -304,11 +313,8 @@ def pymalloc_debug_text(reading: str, after_walk: Callable[[], object] | None = 
                         ) -> tuple[int, str, int, int]:
     """(status, CPython's pymalloc report or "" when none was printed,
     sys.getallocatedblocks(), after_walk()), all at one heap state."""
-    require_core(reading)
-    raw = ffi.new("mv_pymalloc_text *")
-    raw.interpreter_id = interpreter_id()
-    raw.after_walk = _callable_id(after_walk)
-    status = lib.mv_pymalloc_debug_text(raw)
+    status, raw = _fill(reading, "mv_pymalloc_text", "mv_pymalloc_debug_text",
+                        after_walk=_callable_id(after_walk))
     if status != OK:
         return status, "", 0, 0
     try:
@@ -322,11 +328,8 @@ def pymalloc_map(reading: str, after_walk: Callable[[], object] | None = None
                  ) -> tuple[int, bytes, memoryview | None, int]:
     """(status, the arena records of one walk (copied), a view of its pool records (the
     C buffer itself, freed when the last view of it goes), after_walk())."""
-    require_core(reading)
-    raw = ffi.new("mv_pymalloc_map *")
-    raw.interpreter_id = interpreter_id()
-    raw.after_walk = _callable_id(after_walk)
-    status = lib.mv_pymalloc_read_map(raw)
+    status, raw = _fill(reading, "mv_pymalloc_map", "mv_pymalloc_read_map",
+                        after_walk=_callable_id(after_walk))
     if status != OK:
         return status, b"", None, 0
     try:
@@ -345,11 +348,7 @@ def pymalloc_locate(reading: str, address: int
     """(status, (arena, pool, block address, size class, block size) or None when the
     address is not in a pymalloc block). ``address`` is id() of an object the caller
     holds for the whole call."""
-    require_core(reading)
-    raw = ffi.new("mv_pymalloc_block *")
-    raw.interpreter_id = interpreter_id()
-    raw.address = address
-    status = lib.mv_pymalloc_locate(raw)
+    status, raw = _fill(reading, "mv_pymalloc_block", "mv_pymalloc_locate", address=address)
     if status != OK or not raw.found:
         return status, None
     return status, (raw.arena_address, raw.pool_address, raw.block_address, raw.size_class,

@@ -29,10 +29,11 @@ import time
 from typing import Iterable, Sequence
 
 from .._version import __version__
-from .._words import counted, signed
+from .._words import signed
 from .view import (ARENAS_LABEL, EMPTY_ARENAS_MEANING, FORWARDED_LABEL, OUTSIDE_LABEL,
                    OUTSIDE_MEANING, RSS_UNKNOWN, format_bytes, generation_columns,
                    own_objects_sentence, type_changes, type_rows, types_heading)
+from .view import when as _when
 
 __all__ = ["diff_html", "diff_section", "render_report", "snapshot_html",
            "snapshot_section", "write_report"]
@@ -89,10 +90,6 @@ CSS = """
 
 def _e(value: object) -> str:
     return html.escape(str(value), quote=True)
-
-
-def _when(seconds: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(seconds))
 
 
 def _int(n: int) -> str:

@@ -1,13 +1,13 @@
 """Plain-text reports of snapshots, diffs and tracked runs: aligned tables to scan."""
 from __future__ import annotations
 
-import time
 from typing import Sequence
 
 from .._words import counted, plural, signed
 from .view import (ARENAS_LABEL, EMPTY_ARENAS_MEANING, FORWARDED_LABEL, OUTSIDE_LABEL,
                    OUTSIDE_MEANING, RSS_UNKNOWN, format_bytes, generation_columns,
                    own_objects_sentence, type_changes, type_rows, types_heading)
+from .view import when as _when
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]], indent: str = "  ") -> str:
     """Columns padded to their widest cell: the first left-aligned, the others right."""
@@ -18,10 +18,6 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]], indent: str 
         parts = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:])]
         lines.append((indent + "  ".join(parts)).rstrip())
     return "\n".join(lines)
-
-
-def _when(seconds: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(seconds))
 
 
 # --------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ same thing in the same words. Renderers lay these out; they compute nothing twic
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from .._errors import UnsupportedInterpreter
@@ -20,6 +21,11 @@ EMPTY_ARENAS_MEANING = "empty, no pool in use: pymalloc's reserve"
 #: Said instead of an RSS, or a change of it, that a snapshot lacks (never "+0 B").
 RSS_UNKNOWN = "RSS unknown"
 
+
+
+def when(seconds: float) -> str:
+    """A moment (seconds since the epoch) as every report writes it: in UTC, to the second."""
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(seconds))
 
 
 def format_bytes(size: float, sign: bool = False) -> str:

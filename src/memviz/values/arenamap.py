@@ -7,13 +7,13 @@ holds, never a reading). Drawn by ``memviz.render.arenamap``. Public as
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 from . import public
 
 from .._errors import MemvizError
 from ..render import arenamap as _draw
+from ..render.view import when
 from .fragmentation import SPARSE_THRESHOLD, is_sparse
 
 # The 64-bit layout, for arena tuples given without one where none can be read.
@@ -145,8 +145,7 @@ class ArenaMap:
     def of_snapshot(cls, snapshot) -> ArenaMap:
         """The map a snapshot holds, laid out with the snapshot's own layout (never this
         interpreter's: a snapshot may come from another process)."""
-        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(snapshot.taken_at))
-        label = f"snapshot of pid {snapshot.pid}, {when} UTC"
+        label = f"snapshot of pid {snapshot.pid}, {when(snapshot.taken_at)}"
         arenas, layout, reason = snapshot.arenas, snapshot.layout, None
         if arenas is None:
             reason = _snapshot_reason(snapshot)

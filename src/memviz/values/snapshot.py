@@ -12,7 +12,6 @@ from __future__ import annotations
 import gc as _gc
 import json
 import os
-import time
 from dataclasses import dataclass
 
 from . import public
@@ -26,6 +25,7 @@ from ..formats.snapshot_json import (GENERATION_FIELDS, LAYOUT_FIELDS, POOL_FIEL
                                      SIZE_CLASS_FIELDS, SNAPSHOT_FIELDS, STATS_FIELDS)
 from ..render import html as _html
 from ..render import text as _text
+from ..render.view import when
 from .arenamap import ArenaMap
 from .capabilities import Capabilities, Capability
 from .diff import SnapshotDiff
@@ -427,8 +427,7 @@ class Snapshot:
         return _text.snapshot_report(self, limit)
 
     def __repr__(self) -> str:
-        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(self._taken_at))
-        parts = [f"{self._description}", f"pid {self._pid}", f"{when} UTC"]
+        parts = [f"{self._description}", f"pid {self._pid}", when(self._taken_at)]
         if self._gc is not None:
             objects = sum(row[0] for row in _rows("q", self._gc, len(GENERATION_FIELDS)))
             parts.append(f"{objects:,} GC objects in {len(self._type_names):,} types")
