@@ -4,10 +4,10 @@ documented error.
 One child interpreter per mode (``PYTHONMALLOC=...``, ``-X dev``, ``-X tracemalloc`` and
 combinations) runs ``child_checks()`` below and reports what it saw as JSON:
 
-* GC readings and refcounts do not depend on the allocator: exact in every mode (test_gc's
-  ``assert_generations_match_get_objects``, ``type_counts`` against ``gc.get_objects``,
-  ``permanent`` against ``gc.get_freeze_count``; test_refcount's owned-load site against
-  ``sys.getrefcount``).
+* GC readings and refcounts do not depend on the allocator: exact in every mode
+  (support.gc's ``assert_generations_match_get_objects``, ``type_counts`` against
+  ``gc.get_objects``, ``permanent`` against ``gc.get_freeze_count``; support.refcount's
+  owned-load site against ``sys.getrefcount``).
 * pymalloc readings are exact wherever pymalloc serves objects -- behind debug hooks and
   under tracemalloc's hooks too -- (``sys.getallocatedblocks`` inside the reading's C
   call, CPython's own report where it prints one, the arena map against a stats reading

@@ -116,7 +116,7 @@ def _make(kind: str, size: int):
 
 KINDS = ("bytes", "str", "tuple", "list", "dict", "set", "int", "float", "thing", "slots",
          "object")
-#: Kinds whose allocation is exactly sys.getsizeof(obj) bytes (test_pymalloc's
+#: Kinds whose allocation is exactly sys.getsizeof(obj) bytes (support.pymalloc's
 #: check_located relies on that), given a length that makes them non-singletons.
 EXACT_SIZE = {"bytes": 2, "str": 2, "tuple": 8, "slots": 0, "object": 0}
 

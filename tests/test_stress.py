@@ -136,7 +136,7 @@ def read_everything(anchors: list, tally: dict, state: dict) -> None:
         assert s.blocks_in_use + s.raw_blocks == allocated
         assert s.total_bytes == s.arena_bytes
         # Against CPython's own report, printed inside the reading's C call. (Not
-        # test_pymalloc's arenas_and_stats: its inner reading is a cffi call, which
+        # support.pymalloc's arenas_and_stats: its inner reading is a cffi call, which
         # releases the GIL, and other threads then move the heap between the two walks.)
         with REPORT_LOCK:   # file descriptor 2 is redirected for the report: one at a time
             s, text = with_report(pm._stats)
