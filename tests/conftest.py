@@ -15,6 +15,24 @@ Child interpreters: ``run_python(code)`` (also the fixture ``child_python``) run
 in a fresh ``sys.executable`` with the same installed memviz, for anything that must not
 happen in the test process (import-time patches, PYTHONMALLOC, crashes).
 
+tracemalloc: ``tracing`` and ``not_tracing`` (fixtures) start or stop it for one test and
+put it back as it was.
+
+What a test needs from the interpreter: ``support.capabilities.needs(*names)``, the one
+marker (``@needs("pymalloc.arenas")``, ``pytestmark = needs("gc")``). It skips unless every
+named ``memviz.capabilities()`` entry is available, the skip reason is that capability's
+own reason, and an unknown name raises at collection instead of skipping. The few
+conditions that are not memviz capabilities have one definition each there too
+(``needs_core``: the C core loads; ``needs_allocator_choice``: a child may be started with
+another PYTHONMALLOC; ``needs_a_supported_base``).
+
+Shared oracles and helpers live in ``support/`` (importable as ``support``: pytest puts
+this directory on ``sys.path``), by subject -- ``support.pymalloc``, ``support.refcount``,
+``support.gc``, ``support.snapshot``, ``support.sites``, ``support.threads``,
+``support.html``, ``support.cli`` -- so that no test module imports another. Children that
+run those checks put this directory on their ``sys.path`` (or ``PYTHONPATH``) first.
+Their plain asserts are rewritten like the test modules' own (``register_assert_rewrite``).
+
 Hypothesis profiles: ``ci`` (the default: few examples, so the suite stays fast on six
 interpreters) and ``long`` (``pytest --hypothesis-profile=long``).
 """
@@ -28,11 +46,16 @@ import platform
 import subprocess
 import sys
 import textwrap
+import tracemalloc
 from dataclasses import dataclass
 from typing import Iterator, Mapping, Sequence
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+# support/'s checks are plain asserts: rewritten like the test modules' own, so that a
+# failing one shows its values (registered before any test module imports them).
+pytest.register_assert_rewrite("support")
 
 # -- hypothesis profiles -------------------------------------------------------------
 # No deadline: a reading walks lists whose length depends on the whole heap, and these
@@ -103,6 +126,30 @@ def gc_freeze_restored() -> Iterator[None]:
             gc.enable()
         else:
             gc.disable()
+
+
+# -- tracemalloc ---------------------------------------------------------------------
+@pytest.fixture
+def tracing():
+    """tracemalloc tracing during the test (and as it was after it)."""
+    was_tracing = tracemalloc.is_tracing()
+    if not was_tracing:
+        tracemalloc.start()
+    yield
+    if not was_tracing:
+        tracemalloc.stop()
+
+
+@pytest.fixture
+def not_tracing():
+    """tracemalloc stopped during the test (and as it was after it)."""
+    was_tracing = tracemalloc.is_tracing()
+    frames = tracemalloc.get_traceback_limit()
+    if was_tracing:
+        tracemalloc.stop()
+    yield
+    if was_tracing:
+        tracemalloc.start(frames)
 
 
 # -- child interpreters --------------------------------------------------------------

@@ -4,10 +4,10 @@ documented error.
 One child interpreter per mode (``PYTHONMALLOC=...``, ``-X dev``, ``-X tracemalloc`` and
 combinations) runs ``child_checks()`` below and reports what it saw as JSON:
 
-* GC readings and refcounts do not depend on the allocator: exact in every mode (test_gc's
-  ``assert_generations_match_get_objects``, ``type_counts`` against ``gc.get_objects``,
-  ``permanent`` against ``gc.get_freeze_count``; test_refcount's owned-load site against
-  ``sys.getrefcount``).
+* GC readings and refcounts do not depend on the allocator: exact in every mode
+  (support.gc's ``assert_generations_match_get_objects``, ``type_counts`` against
+  ``gc.get_objects``, ``permanent`` against ``gc.get_freeze_count``; support.refcount's
+  owned-load site against ``sys.getrefcount``).
 * pymalloc readings are exact wherever pymalloc serves objects -- behind debug hooks and
   under tracemalloc's hooks too -- (``sys.getallocatedblocks`` inside the reading's C
   call, CPython's own report where it prints one, the arena map against a stats reading
@@ -34,13 +34,12 @@ from pathlib import Path
 
 import pytest
 
-from memviz import _native
+from support.capabilities import needs_core
 
 HERE = Path(__file__).resolve()
 PY = sys.version_info[:2]
 
-pytestmark = pytest.mark.skipif(_native.interpreter_problem() is not None,
-                                reason=f"no C core here: {_native.interpreter_problem()}")
+pytestmark = needs_core
 
 
 # ---- in the child -----------------------------------------------------------------------
@@ -53,11 +52,11 @@ def child_checks() -> dict:
     import memviz
     from memviz import _debugstats
     from memviz import pymalloc as pm
-    from test_gc import assert_generations_match_get_objects
-    from test_pymalloc import (arenas_and_stats, check_arenas_add_up, check_located,
-                               check_matches_report, gc_off, refusals, stats_at_walk,
-                               with_report)
-    from test_refcount import Holder, expected_refcount, read_at, site_owns
+    from support.gc import assert_generations_match_get_objects
+    from support.pymalloc import (arenas_and_stats, check_arenas_add_up, check_located,
+                                  check_matches_report, gc_off, refusals, stats_at_walk,
+                                  with_report)
+    from support.refcount import Holder, expected_refcount, read_at, site_owns
 
     facts: dict = {"tracing": tracemalloc.is_tracing()}
     caps = memviz.capabilities()

@@ -18,25 +18,14 @@ import pytest
 
 import memviz
 
-from test_pymalloc import needs_allocator_choice
 from memviz import arenamap
 from memviz import pymalloc as pm
 from memviz.arenamap import FILL_COLORS, FILL_GLYPHS, arena_map, render_svg, render_text
 
+from support.capabilities import needs, needs_allocator_choice
+
 SVG = "{http://www.w3.org/2000/svg}"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
-def _pymalloc_reason() -> str | None:
-    try:
-        pm.arenas()
-    except memviz.MemvizError as error:
-        return str(error)
-    return None
-
-
-needs_pymalloc = pytest.mark.skipif(_pymalloc_reason() is not None,
-                                    reason=f"pymalloc unreadable here: {_pymalloc_reason()}")
 
 
 @pytest.fixture
@@ -95,7 +84,7 @@ def arena_rows(text: str, arenas) -> dict[int, list[str]]:
 # -- SVG ----------------------------------------------------------------------------
 
 
-@needs_pymalloc
+@needs("pymalloc.arenas")
 def test_svg_has_one_cell_per_pool_coloured_by_fill(arenas):
     pool_size = pm.layout().pool_size
     root = ET.fromstring(render_svg(arenas))
@@ -125,7 +114,7 @@ def test_svg_has_one_cell_per_pool_coloured_by_fill(arenas):
             assert f"{pool.address:#x}" in rects[slot].find(f"{SVG}title").text
 
 
-@needs_pymalloc
+@needs("pymalloc.arenas")
 def test_svg_is_standalone(arenas):
     text = render_svg(arenas)
     assert text.startswith("<?xml")
@@ -142,7 +131,7 @@ def test_svg_is_standalone(arenas):
 # -- text ---------------------------------------------------------------------------
 
 
-@needs_pymalloc
+@needs("pymalloc.arenas")
 def test_plain_text_cells_follow_fill_and_size_class(arenas):
     pool_size = pm.layout().pool_size
     text = render_text(arenas, color=False, width=200)
@@ -165,7 +154,7 @@ def test_plain_text_cells_follow_fill_and_size_class(arenas):
         assert f"{len(arena.pools)}/{arena.pools_total}" in fills_line[label + arena.pools_total:]
 
 
-@needs_pymalloc
+@needs("pymalloc.arenas")
 def test_color_text_cells_follow_fill(arenas):
     pool_size = pm.layout().pool_size
     text = render_text(arenas, color=True, width=200)
@@ -197,7 +186,7 @@ class _Tty(io.StringIO):
         return True
 
 
-@needs_pymalloc
+@needs("pymalloc.arenas")
 def test_colour_is_decided_by_stream_and_environment(arenas, monkeypatch):
     monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.delenv("FORCE_COLOR", raising=False)
@@ -212,7 +201,7 @@ def test_colour_is_decided_by_stream_and_environment(arenas, monkeypatch):
     assert "\x1b[" not in render_text(arenas, stream=io.StringIO(), color=False)
 
 
-@needs_pymalloc
+@needs("pymalloc.arenas")
 @pytest.mark.parametrize("color", [False, True])
 def test_narrow_width_wraps_without_losing_cells(arenas, color):
     wide = render_text(arenas, color=color, width=300)
@@ -238,7 +227,7 @@ def test_narrow_width_wraps_without_losing_cells(arenas, color):
 # -- where the map comes from -------------------------------------------------------
 
 
-@needs_pymalloc
+@needs("pymalloc.arenas")
 def test_value_renders_itself(arenas):
     amap = arena_map(arenas)
     assert amap.pools_read == sum(len(a.pools) for a in arenas)
@@ -260,7 +249,7 @@ def test_value_renders_itself(arenas):
     assert printer.parts[0].startswith("pymalloc arena map")
 
 
-@needs_pymalloc
+@needs("pymalloc.arenas")
 def test_live_map_reads_pymalloc_now(gc_disabled):
     amap = arena_map()
     assert amap.arenas is not None and amap.reason is None
@@ -269,7 +258,7 @@ def test_live_map_reads_pymalloc_now(gc_disabled):
     assert len(root.findall(f".//{SVG}rect[@class='pool']")) == amap.pools_read
 
 
-@needs_pymalloc
+@needs("pymalloc.arenas")
 def test_snapshot_map(gc_disabled):
     snap = memviz.snapshot()
     amap = arena_map(snap)
@@ -323,7 +312,7 @@ def test_other_values_are_refused():
 # -- fragmentation --------------------------------------------------------------------
 
 
-@needs_pymalloc
+@needs("pymalloc.arenas")
 def test_fragmentation_is_visible(child_python):
     result = child_python(
         """
@@ -356,7 +345,7 @@ def test_fragmentation_is_visible(child_python):
     assert f"sparse arenas: {facts['sparse']} of {facts['arenas']}" in facts["text"]
 
 
-@needs_pymalloc
+@needs("pymalloc.arenas")
 def test_the_snapshot_and_the_map_agree_on_sparse_arenas():
     """One rule of a sparse arena, whoever counts: on a snapshot with a full, a sparse
     and an empty arena (built by hand, so each kind is there on every version), the

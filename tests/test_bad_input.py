@@ -40,20 +40,16 @@ from memviz.cli import main
 from memviz.explain import explain
 from memviz.formats import snapshot_json
 
-from test_cli import one_line_error, run_main
-from test_pymalloc import allocation, check_located, preheader
+from support.capabilities import PYMALLOC_READINGS, needs
+from support.cli import one_line_error, run_main
+from support.pymalloc import allocation, check_located, preheader
 
-CAPS = memviz.capabilities()
-PYMALLOC_DIRECT = all(CAPS[name].available
-                      for name in ("pymalloc.stats", "pymalloc.arenas", "pymalloc.locate"))
-needs_pymalloc = pytest.mark.skipif(not PYMALLOC_DIRECT,
-                                    reason="pymalloc's arenas are not read directly here")
 PY = sys.version_info[:2]
 
 
 # -- locate() and explain() on odd objects ---------------------------------------------
 
-@needs_pymalloc
+@needs(*PYMALLOC_READINGS)
 @pytest.mark.parametrize("obj", [None, True, False, Ellipsis, NotImplemented, int, type,
                                  object, dict, memviz.MemvizError.__mro__[-1]],
                          ids=repr)
@@ -63,7 +59,7 @@ def test_static_objects_and_types(obj):
     assert e.where == "static" and e.block is None and "statically allocated" in str(e)
 
 
-@needs_pymalloc
+@needs(*PYMALLOC_READINGS)
 @pytest.mark.parametrize("name", ["sys", "gc", "_struct", "memviz", "memviz.pymalloc",
                                   "json"])
 def test_modules(name):
@@ -78,7 +74,7 @@ def test_modules(name):
     assert explain(module).block == block
 
 
-@needs_pymalloc
+@needs(*PYMALLOC_READINGS)
 def test_immortal_objects():
     """Static immortals are in no block; heap objects that are immortal (3.12+: e.g.
     interned strings, code constants) are in the block their allocation came from."""
@@ -94,7 +90,7 @@ def test_immortal_objects():
         assert e.block == pm.locate(obj)
 
 
-@needs_pymalloc
+@needs(*PYMALLOC_READINGS)
 @pytest.mark.parametrize("make", [
     lambda: bytes(10_000_000), lambda: 10 ** 100_000, lambda: "x" * 1_000_000,
     lambda: tuple(range(100_000)),
@@ -133,7 +129,7 @@ def _c_objects_without_gc():
     return objects
 
 
-@needs_pymalloc
+@needs(*PYMALLOC_READINGS)
 @pytest.mark.parametrize("index", range(len(_c_objects_without_gc())),
                          ids=[name for name, _, _ in _c_objects_without_gc()])
 def test_c_extension_objects(index):
@@ -163,7 +159,7 @@ def test_most_of_those_have_no_gc_support():
     assert len(without) >= 8, without
 
 
-@needs_pymalloc
+@needs(*PYMALLOC_READINGS)
 def test_the_last_object_of_a_pool_being_emptied(gc_disabled):
     """Fill pools of one size class, free all but one object per pool: each survivor is
     still located in its pool, which arenas() shows with exactly the survivors in use;
@@ -230,7 +226,7 @@ def _check_raw_block(address: int, found) -> None:
     assert pool in pools and pools[pool].size_class == size_class
 
 
-@needs_pymalloc
+@needs(*PYMALLOC_READINGS)
 def test_addresses_in_arenas_given_back_to_the_system(gc_disabled):
     """Allocate whole arenas, free them (pymalloc unmaps an arena once its last pool is
     empty), then locate addresses that were in them: no block, and no read of unmapped
@@ -264,7 +260,7 @@ def test_addresses_in_arenas_given_back_to_the_system(gc_disabled):
                 _check_raw_block(arena + offset, found)
 
 
-@needs_pymalloc
+@needs(*PYMALLOC_READINGS)
 @settings(max_examples=8 * settings.default.max_examples)
 @given(st.data())
 def test_any_address_at_all(data):

@@ -14,25 +14,14 @@ import json
 import os
 import platform
 import re
-import sys
-import sysconfig
 
 import pytest
 
 import memviz
 from memviz import _native
 
-from test_pymalloc import needs_allocator_choice
-
-#: What memviz reads (README, "Where memviz cannot read"): CPython 3.10-3.15 with the GIL.
-SUPPORTED_HERE = (platform.python_implementation() == "CPython"
-                  and (3, 10) <= sys.version_info[:2] <= (3, 15)
-                  and not sysconfig.get_config_var("Py_GIL_DISABLED"))
-#: For the tests that take away one fact from an interpreter memviz reads: elsewhere the
-#: interpreter's own reason comes first.
-needs_a_supported_base = pytest.mark.skipif(
-    not SUPPORTED_HERE, reason=f"simulates one missing fact on an interpreter memviz reads; "
-                               f"{_native.describe_interpreter()} is not one")
+from support.capabilities import (SUPPORTED_HERE, _renderings, needs_a_supported_base,
+                                  needs_allocator_choice, simulate_incremental_collector)
 
 # -- the running interpreter --------------------------------------------------------
 READINGS = {
@@ -82,23 +71,6 @@ def _deepest_parentheses(text: str) -> int:
     return deepest
 
 
-class _Printer:
-    """What IPython's pretty printer hands ``_repr_pretty_``: ``text()`` collects."""
-
-    def __init__(self):
-        self.parts: list[str] = []
-
-    def text(self, value: str) -> None:
-        self.parts.append(value)
-
-
-def _renderings(caps) -> dict[str, str]:
-    printer = _Printer()
-    caps._repr_pretty_(printer, False)
-    return {"repr": repr(caps), "str": str(caps), "pretty": "".join(printer.parts),
-            **{f"repr {c.name}": repr(c) for c in caps}}
-
-
 def test_renderings_are_readable_without_nested_parentheses():
     caps = memviz.capabilities()
     said = _renderings(caps)
@@ -119,7 +91,7 @@ def test_renderings_of_unavailable_readings(child_python):
     the renderings do not wrap it in another pair."""
     result = child_python("""
         import json, memviz
-        from test_capabilities import _renderings
+        from support.capabilities import _renderings
         caps = memviz.capabilities()
         print(json.dumps({"said": _renderings(caps),
                           "missing": {c.name: c.reason for c in caps if not c.available}}))
@@ -178,23 +150,6 @@ def test_gc_readings_refuse_when_the_interpreter_is_unknown(monkeypatch):
     caps = memviz.capabilities()
     assert (caps["refcount"].available, caps["refcount"].reason) == (False, reason)
     assert (caps["gc"].available, caps["gc"].reason) == (False, reason)
-
-
-def simulate_incremental_collector(monkeypatch) -> None:
-    """Makes this interpreter look like 3.14.0-3.14.4 to memviz: the C core says the
-    collector's lists are not readable (mv_interpreter's gc_lists_readable)."""
-    real = _native.lib
-
-    class Incremental:
-        def __getattr__(self, name):
-            return getattr(real, name)
-
-        def mv_interpreter(self, info):
-            status = real.mv_interpreter(info)
-            info.gc_lists_readable = 0
-            return status
-
-    monkeypatch.setattr(_native, "lib", Incremental())
 
 
 @needs_a_supported_base

@@ -15,11 +15,12 @@ from typing import Sequence
 import pytest
 
 import memviz
-from memviz.cli import main
 from memviz._sites import NOT_TRACING
 
-GC_READABLE = memviz.capabilities()["gc"].available
-PYMALLOC = any(c.name == "pymalloc.stats" and c.available for c in memviz.capabilities())
+from support.capabilities import GC_READABLE, available, needs
+from support.cli import one_line_error, run_main
+
+PYMALLOC = available("pymalloc.stats")
 
 
 def cli(*args: str, cwd: Path | None = None, timeout: float = 120,
@@ -50,23 +51,6 @@ def type_row(report: str, name: str) -> list[str] | None:
         if fields[:1] == [name]:
             return fields
     return None
-
-
-def run_main(capsys, *args: str) -> tuple[int, str, str]:
-    """main(ARGS) in this process: (exit status, stdout, stderr)."""
-    try:
-        status = main(list(args))
-    except SystemExit as stop:   # argparse's --help and --version
-        status = stop.code
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
-
-
-def one_line_error(err: str) -> str:
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert "Traceback" not in err
-    return lines[0]
 
 
 class Marker:
@@ -105,7 +89,7 @@ def test_the_live_report(capsys):
         assert "0-25%" not in out
 
 
-@pytest.mark.skipif(not GC_READABLE, reason="no GC readings here")
+@needs("gc")
 def test_top_limits_the_types(capsys):
     status, out, _ = run_main(capsys, "--top", "3")
     assert status == 0
@@ -155,7 +139,7 @@ def test_report_of_a_saved_snapshot(capsys, tmp_path):
     assert out == snap.report(4)
 
 
-@pytest.mark.skipif(not GC_READABLE, reason="no GC readings here")
+@needs("gc")
 def test_diff_of_two_files(capsys, tmp_path, gc_disabled):
     old = memviz.snapshot()
     markers = [Marker() for _ in range(1234)]
@@ -388,7 +372,7 @@ SCRIPT = """
 """
 
 
-@pytest.mark.skipif(not GC_READABLE, reason="no GC readings here")
+@needs("gc")
 def test_run_a_script(tmp_path):
     script = tmp_path / "leaky.py"
     script.write_text(textwrap.dedent(SCRIPT))
@@ -425,7 +409,7 @@ def test_run_a_script(tmp_path):
     assert saved.pid == memviz.Snapshot.load(before).pid != os.getpid()
 
 
-@pytest.mark.skipif(not GC_READABLE, reason="no GC readings here")
+@needs("gc")
 def test_run_a_module(tmp_path):
     package = tmp_path / "pkg"
     package.mkdir()
@@ -486,7 +470,7 @@ def sites_section(out: str) -> dict[str, list[list[str]]]:
     return sections
 
 
-@pytest.mark.skipif(not GC_READABLE, reason="no GC readings here")
+@needs("gc")
 @pytest.mark.parametrize("python, env, start, end, status", [
     (("-X", "tracemalloc"), {}, "", "", 0),
     ((), {"PYTHONTRACEMALLOC": "1"}, "", "", 0),
@@ -508,7 +492,7 @@ def test_run_lists_where_the_growing_types_were_allocated(tmp_path, python, env,
     assert NOT_TRACING not in result.stdout
 
 
-@pytest.mark.skipif(not GC_READABLE, reason="no GC readings here")
+@needs("gc")
 def test_run_without_tracemalloc_says_how_to_get_sites(tmp_path):
     (tmp_path / "script.py").write_text(
         "import tracemalloc\nprint('tracing', tracemalloc.is_tracing())\n"
@@ -645,7 +629,7 @@ CYCLES = f"""
 """
 
 
-@pytest.mark.skipif(not GC_READABLE, reason="no GC readings here")
+@needs("gc")
 def test_run_collect_frees_cyclic_garbage_before_the_last_reading(tmp_path):
     script = tmp_path / "cycles.py"
     script.write_text(textwrap.dedent(CYCLES))
@@ -690,7 +674,7 @@ def test_the_readme_quick_start_order():
     assert third.endswith("python -m pytest tests")
 
 
-@pytest.mark.skipif(not GC_READABLE, reason="no GC readings here")
+@needs("gc")
 def test_the_readme_first_command_shows_the_example_services_leak():
     install, command = quick_start()[0].split(" && ")
     interpreter, dash_m, module, *args = shlex.split(command)

@@ -16,10 +16,8 @@ import pytest
 
 import memviz
 
-#: The readings these tests check: reference counts and the collector's lists.
-needs_readings = pytest.mark.skipif(
-    not (memviz.capabilities()["refcount"].available and memviz.capabilities()["gc"].available),
-    reason=f"memviz cannot read {memviz.capabilities().interpreter}")
+from support.capabilities import needs
+
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "dining_philosophers.py"
 
@@ -125,7 +123,7 @@ def test_forks_are_taken_lower_number_first():
 # -- the naive dinner --------------------------------------------------------------------
 
 
-@needs_readings
+@needs("refcount", "gc")  # the readings these tests check
 def test_naive_dinner_deadlocks():
     dinner = dp.Dinner("naive", think=0.0, eat=0.001).start()
     try:
@@ -153,7 +151,7 @@ def test_naive_dinner_deadlocks():
 # -- memviz readings ------------------------------------------------------------------
 
 
-@needs_readings
+@needs("refcount", "gc")  # the readings these tests check
 def test_readings_while_dining_and_after():
     dinner = dp.Dinner("fair", think=0.001, eat=0.001).start()
     try:

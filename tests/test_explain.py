@@ -30,32 +30,18 @@ from memviz._sites import (NOT_RECORDED, NOT_TRACING, AllocationSite, allocation
                            sites_of_type, sites_of_types)
 from memviz.explain import SUMMARY_WIDTH, Explanation, explain
 
-from test_pymalloc import needs_allocator_choice
+from support.capabilities import available, needs, needs_allocator_choice
+from support.sites import recorded_sites
 
 PY = sys.version_info[:2]
 GLOBAL_LIST: list = []
-
-
-def _pymalloc_reason() -> str | None:
-    """Why pymalloc's blocks cannot be read in this test process, or None."""
-    try:
-        pm.arenas()
-    except memviz.MemvizError as error:
-        return str(error)
-    return None
-
-
-needs_pymalloc = pytest.mark.skipif(_pymalloc_reason() is not None,
-                                    reason=f"pymalloc unreadable here: {_pymalloc_reason()}")
-REFCOUNT_READABLE = memviz.capabilities()["refcount"].available
-needs_refcount = pytest.mark.skipif(
-    not REFCOUNT_READABLE, reason=f"refcounts: {memviz.capabilities()['refcount'].reason}")
+REFCOUNT_READABLE = available("refcount")
 
 
 # -- references: the caller's view ---------------------------------------------------
 
 
-@needs_refcount
+@needs("refcount")
 def test_a_new_local_list_has_one_reference(gc_disabled):
     x = []
     assert explain(x).references == 1
@@ -66,7 +52,7 @@ def test_a_new_local_list_has_one_reference(gc_disabled):
     assert explain(x).references == 1
 
 
-@needs_refcount
+@needs("refcount")
 def test_references_equal_refcount_and_getrefcount_at_the_same_site(gc_disabled):
     x = [1, 2]
     holders = [x, x, {"k": x}]
@@ -80,13 +66,13 @@ def test_references_equal_refcount_and_getrefcount_at_the_same_site(gc_disabled)
     assert explain(x).references == memviz.refcount(x) == 1
 
 
-@needs_refcount
+@needs("refcount")
 def test_references_of_a_global(gc_disabled):
     assert explain(GLOBAL_LIST).references == memviz.refcount(GLOBAL_LIST)
     assert explain(GLOBAL_LIST).references == sys.getrefcount(GLOBAL_LIST) - 1   # owned load
 
 
-@needs_refcount
+@needs("refcount")
 def test_references_of_an_attribute_and_a_temporary(gc_disabled):
     # Read outside the asserts: pytest's assertion rewriting keeps an attribute's value
     # in a temporary of its own.
@@ -99,7 +85,7 @@ def test_references_of_an_attribute_and_a_temporary(gc_disabled):
     assert ours == 0
 
 
-@needs_refcount
+@needs("refcount")
 def test_references_of_a_local_loaded_inside_except(gc_disabled):
     x = []
     try:
@@ -109,7 +95,7 @@ def test_references_of_a_local_loaded_inside_except(gc_disabled):
         assert explain(x).references == 1 == memviz.refcount(x)
 
 
-@needs_refcount
+@needs("refcount")
 def test_references_inside_a_nested_function_argument(gc_disabled):
     def inner(value):
         return explain(value).references, memviz.refcount(value)
@@ -129,7 +115,7 @@ def test_references_inside_a_nested_function_argument(gc_disabled):
     assert ours == theirs == (2 if PY == (3, 10) else 1)
 
 
-@needs_refcount
+@needs("refcount")
 def test_references_through_a_c_caller_count_its_temporary(gc_disabled):
     """Documented: called from C (map), on 3.11+ the C caller's own temporary reference
     to the argument is counted too; on 3.10 the caller's slot is always subtracted."""
@@ -140,7 +126,7 @@ def test_references_through_a_c_caller_count_its_temporary(gc_disabled):
     assert explained.references == expected
 
 
-@needs_refcount
+@needs("refcount")
 @given(st.integers(min_value=0, max_value=40))
 def test_references_count_every_holder(gc_pause, holders):
     with gc_pause():
@@ -155,7 +141,7 @@ def test_references_count_every_holder(gc_pause, holders):
         del kept
 
 
-@needs_refcount
+@needs("refcount")
 def test_references_text_names_what_getrefcount_says(gc_disabled):
     x = []
     text = " ".join(str(explain(x)).split())
@@ -174,7 +160,7 @@ def test_references_text_names_what_getrefcount_says(gc_disabled):
 # -- immortality ------------------------------------------------------------------------
 
 
-@needs_refcount
+@needs("refcount")
 @pytest.mark.parametrize("obj", [None, True, 1, "", int, ()])
 def test_immortal_objects(obj):
     e = explain(obj)
@@ -190,7 +176,7 @@ def test_immortal_objects(obj):
         assert "no immortal objects before 3.12" in str(e)
 
 
-@needs_refcount
+@needs("refcount")
 def test_mortal_object_is_not_immortal():
     e = explain([])
     assert e.immortal is False
@@ -206,11 +192,7 @@ def test_tracking_matches_gc_is_tracked():
         assert e.tracked == gc.is_tracked(obj), obj
 
 
-needs_gc = pytest.mark.skipif(not memviz.capabilities()["gc"].available,
-                              reason=f"GC readings: {memviz.capabilities()['gc'].reason}")
-
-
-@needs_gc
+@needs("gc")
 def test_generation_follows_collections(gc_disabled):
     x = []
     assert explain(x).generation == memviz.gc.generation_of(x) == 0
@@ -221,7 +203,7 @@ def test_generation_follows_collections(gc_disabled):
     assert "generation 2" in str(explain(x))
 
 
-@needs_gc
+@needs("gc")
 def test_permanent_generation(gc_disabled, gc_freeze_restored):
     x = []
     gc.freeze()
@@ -230,7 +212,7 @@ def test_permanent_generation(gc_disabled, gc_freeze_restored):
     assert "permanent generation" in str(e)
 
 
-@needs_refcount
+@needs("refcount")
 def test_untracked_kinds_are_explained():
     mortal = " ".join(str(explain(12345678)).split())
     assert "no GC support" in mortal and "reference counting alone frees it" in mortal
@@ -250,7 +232,7 @@ def test_untracked_kinds_are_explained():
 # -- memory -----------------------------------------------------------------------------
 
 
-@needs_pymalloc
+@needs("pymalloc.arenas")
 def test_a_list_in_its_pymalloc_block(gc_disabled):
     x = []
     e = explain(x)
@@ -276,7 +258,7 @@ def test_a_list_in_its_pymalloc_block(gc_disabled):
     assert f"{e.pool.blocks_in_use} of its {e.pool.capacity} blocks" in " ".join(text.split())
 
 
-@needs_pymalloc
+@needs("pymalloc.arenas")
 def test_instance_header_includes_managed_pointers(gc_disabled):
     class Plain:
         pass
@@ -289,7 +271,7 @@ def test_instance_header_includes_managed_pointers(gc_disabled):
         assert e.block.object_offset == expected
 
 
-@needs_pymalloc
+@needs("pymalloc.arenas")
 @pytest.mark.parametrize("obj", [None, int, type, Ellipsis, NotImplemented])
 def test_static_objects(obj):
     e = explain(obj)
@@ -298,7 +280,7 @@ def test_static_objects(obj):
     assert "statically allocated" in str(e)
 
 
-@needs_pymalloc
+@needs("pymalloc.arenas")
 def test_small_ints_are_static_from_311_on():
     e = explain(7)
     if PY >= (3, 11):
@@ -307,7 +289,7 @@ def test_small_ints_are_static_from_311_on():
         assert e.where == "pymalloc" and e.block == pm.locate(7)
 
 
-@needs_pymalloc
+@needs("pymalloc.arenas")
 def test_large_objects_come_from_malloc():
     big = b"x" * 1000
     e = explain(big)
@@ -319,7 +301,7 @@ def test_large_objects_come_from_malloc():
     assert explain(Heap).where == "large"
 
 
-@needs_pymalloc
+@needs("pymalloc.arenas")
 def test_modules_functions_and_ints_in_pymalloc():
     for obj in (sys, test_modules_functions_and_ints_in_pymalloc, 10**30, "some text" * 3):
         e = explain(obj)
@@ -527,29 +509,6 @@ def test_a_short_repr_is_whole_and_a_huge_token_is_cut():
 # -- where the object was allocated (tracemalloc) ----------------------------------------
 
 
-@pytest.fixture
-def tracing():
-    """tracemalloc tracing during the test (and as it was after it)."""
-    was_tracing = tracemalloc.is_tracing()
-    if not was_tracing:
-        tracemalloc.start()
-    yield
-    if not was_tracing:
-        tracemalloc.stop()
-
-
-@pytest.fixture
-def not_tracing():
-    """tracemalloc stopped during the test (and as it was after it)."""
-    was_tracing = tracemalloc.is_tracing()
-    frames = tracemalloc.get_traceback_limit()
-    if was_tracing:
-        tracemalloc.stop()
-    yield
-    if was_tracing:
-        tracemalloc.start(frames)
-
-
 class _Made:
     __slots__ = ("value",)   # 3.11's tracemalloc misses objects with a managed __dict__
 
@@ -558,19 +517,6 @@ def _oracle_site(obj) -> tuple[str, int]:
     """tracemalloc's own record: the innermost frame of the object's traceback."""
     frame = tracemalloc.get_object_traceback(obj)[-1]
     return frame.filename, frame.lineno
-
-
-def recorded_sites(cls: type) -> dict:
-    """The oracle for sites: {(filename, lineno) or None: live objects} of exactly
-    ``cls``, over gc.get_objects(), from tracemalloc's own record of each (None: no
-    record). Shared by the tests of explain, track and run."""
-    counts: dict = {}
-    for obj in gc.get_objects():
-        if type(obj) is cls:
-            traceback = tracemalloc.get_object_traceback(obj)
-            key = None if traceback is None else (traceback[-1].filename, traceback[-1].lineno)
-            counts[key] = counts.get(key, 0) + 1
-    return counts
 
 
 def test_explain_names_the_line_that_allocated_the_object(tracing):
@@ -688,7 +634,7 @@ def test_debug_hooks_prefix_is_explained(child_python):
     assert facts["block"] >= facts["offset"] + facts["sizeof"]
 
 
-@needs_gc
+@needs("gc")
 def test_explain_from_a_collector_callback_says_the_collector_runs(gc_disabled):
     seen = []
     x = []

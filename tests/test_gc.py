@@ -33,11 +33,12 @@ from hypothesis import given, strategies as st
 import memviz
 from memviz.gc import PERMANENT, Generation, generation_of, generations, permanent, type_counts
 
+from support.capabilities import needs
+from support.gc import _created_by, _identity_count, assert_generations_match_get_objects
+
 PY = sys.version_info[:2]
 
-_CAPABILITY = memviz.capabilities()["gc"]
-pytestmark = pytest.mark.skipif(not _CAPABILITY.available,
-                                reason=f"memviz cannot read gc here: {_CAPABILITY.reason}")
+pytestmark = needs("gc")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -77,30 +78,6 @@ def _prime_tuple_free_list(i=0):
     (gc.get_count()'s result) is then taken from it and not allocated."""
     t = (i, i, i)
     del t
-
-
-def _created_by(result) -> list:
-    """The objects a ``generations()`` result added to generation 0 after its reading."""
-    return [obj for obj in (result, *result) if gc.is_tracked(obj)]
-
-
-def _identity_count(haystack, needles) -> int:
-    ids = {id(n) for n in needles}
-    return sum(1 for obj in haystack if id(obj) in ids)
-
-
-def assert_generations_match_get_objects():
-    """generations()[i].objects == len(gc.get_objects(generation=i)), exactly, with the
-    reading's own result objects accounted for by identity."""
-    gens = generations()
-    listed0 = gc.get_objects(generation=0)
-    listed1 = gc.get_objects(generation=1)
-    listed2 = gc.get_objects(generation=2)
-    created = _created_by(gens)
-    # Each object the reading created is in generation 0's list once; nothing else is new.
-    assert _identity_count(listed0, created) == len(created)
-    assert [g.objects for g in gens] == [len(listed0) - len(created), len(listed1), len(listed2)]
-    return gens
 
 
 # -- generations(): lengths, counters, thresholds, statistics ------------------------

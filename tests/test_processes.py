@@ -15,7 +15,7 @@ import pytest
 
 import memviz
 
-GC_READABLE = memviz.capabilities()["gc"].available
+from support.capabilities import GC_READABLE
 
 
 def _forkserver():

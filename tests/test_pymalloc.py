@@ -8,21 +8,19 @@ with the GIL held right after its walk, before anything is allocated. Two readin
 compared the same way (the inner one is a cffi call through ``functools.partial``, which
 allocates nothing either). The collector is paused around every comparison.
 
-Children (``PYTHONMALLOC=...``, ``-X dev``, tracemalloc, Debian's stripped
-``/usr/bin/python3.11``) run the checks of this very file (``child_checks``) and report
-what they saw as JSON.
+The oracles and the checks built on them are in support/pymalloc.py (other modules hold
+their readings to them too). Children (``PYTHONMALLOC=...``, ``-X dev``, tracemalloc,
+Debian's stripped ``/usr/bin/python3.11``) run the checks of this very file
+(``child_checks``) and report what they saw as JSON.
 """
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import functools
-import gc
 import hashlib
 import json
 import os
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
@@ -30,7 +28,7 @@ import textwrap
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import memviz
 from memviz import _debugstats, _native
@@ -41,238 +39,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from support.capabilities import PYMALLOC_READINGS, needs, needs_allocator_choice
+from support.pymalloc import (Slots, allocation, arenas_and_stats, check, check_arenas_add_up,
+                              check_arenas_match_report, check_located, check_matches_report,
+                              debug_hooks_active, fd2_captured, gc_off, preheader, refusals,
+                              report_now, stats_at_walk, with_report)
+
 HERE = Path(__file__).resolve()
+TESTS = HERE.parent
 ROOT = HERE.parents[1]
 SYSTEM_PYTHON311 = Path("/usr/bin/python3.11")
 
 
 # ---- helpers (also used by the children) ----------------------------------------------
-
-
-def check(condition: bool, message: str) -> None:
-    """An assertion that also holds in a child run with -O."""
-    if not condition:
-        raise AssertionError(message)
-
-
-@contextlib.contextmanager
-def gc_off() -> Iterator[None]:
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-@contextlib.contextmanager
-def fd2_captured() -> Iterator[list[str]]:
-    """Points file descriptor 2 (C's stderr) at a temporary file; the list receives
-    what was written there when the block ends."""
-    sys.stderr.flush()
-    captured: list[str] = []
-    with tempfile.TemporaryFile() as tmp:
-        saved = os.dup(2)
-        os.dup2(tmp.fileno(), 2)
-        try:
-            yield captured
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            tmp.seek(0)
-            captured.append(tmp.read().decode("ascii"))
-
-
-def with_report(read: Callable) -> tuple[object, str]:
-    """read(after_walk=sys._debugmallocstats) and the text CPython printed, at the heap
-    state the reading saw."""
-    with fd2_captured() as captured:
-        value, after = read(after_walk=sys._debugmallocstats)
-    check(after == 0, f"sys._debugmallocstats() returned {after}")
-    return value, captured[0]
-
-
-def report_now() -> str:
-    with fd2_captured() as captured:
-        sys._debugmallocstats()
-    return captured[0]
-
-
-def _line(label: str, value: int) -> str:
-    """obmalloc.c's printone(): the label padded to 35 columns, '=', the value with
-    thousands separators right-aligned in 21 columns."""
-    return f"{label:<35}={value:>21,}\n"
-
-
-def render_report(s: pm.PymallocStats, lay: pm.Layout) -> str:
-    """The pymalloc report _PyObject_DebugMallocStats() prints for these figures,
-    character for character (obmalloc.c, 3.10-3.15)."""
-    text = (
-        f"Small block threshold = {lay.small_request_threshold}, in "
-        f"{len(lay.block_sizes)} size classes.\n\n"
-        "class   size   num pools   blocks in use  avail blocks\n"
-        "-----   ----   ---------   -------------  ------------\n"
-    )
-    for c in s.size_classes:
-        if c.pools:
-            text += f"{c.index:5} {c.block_size:6} {c.pools:11} {c.blocks_in_use:15} {c.blocks_free:13}\n"
-    text += "\n"
-    text += _line("# arenas allocated total", s.arenas_allocated_total)
-    text += _line("# arenas reclaimed", s.arenas_reclaimed)
-    text += _line("# arenas highwater mark", s.arenas_highwater)
-    text += _line("# arenas allocated current", s.arenas_current)
-    text += _line(f"{s.arenas_current} arenas * {lay.arena_size} bytes/arena", s.arena_bytes)
-    text += "\n"
-    text += _line("# bytes in allocated blocks", s.allocated_bytes)
-    text += _line("# bytes in available blocks", s.available_bytes)
-    text += _line(f"{s.unused_pools} unused pools * {lay.pool_size} bytes", s.unused_pool_bytes)
-    text += _line("# bytes lost to pool headers", s.pool_header_bytes)
-    text += _line("# bytes lost to quantization", s.quantization_bytes)
-    text += _line("# bytes lost to arena alignment", s.arena_alignment_bytes)
-    text += _line("Total", s.total_bytes)
-    if s.arena_map_bytes:
-        text += "\narena map counts\n"
-        text += _line("# arena map mid nodes", s.arena_map_mid_nodes)
-        text += _line("# arena map bot nodes", s.arena_map_bot_nodes)
-        text += "\n"
-        text += _line("# bytes lost to arena map root", s.arena_map_root_bytes)
-        text += _line("# bytes lost to arena map mid", s.arena_map_mid_bytes)
-        text += _line("# bytes lost to arena map bot", s.arena_map_bot_bytes)
-        text += _line("Total", s.arena_map_bytes)
-    return text
-
-
-def check_matches_report(s: pm.PymallocStats, text: str) -> None:
-    """Every size class and figure of ``s`` is what CPython printed in ``text``: the
-    report rebuilt from ``s`` is CPython's, character for character, and CPython's text
-    parsed field by field gives the same values."""
-    rendered = render_report(s, pm.layout())
-    if not text.startswith(rendered):
-        mismatch = next(
-            (f"memviz: {a!r}\ncpython: {b!r}" for a, b in
-             zip(rendered.splitlines(), text.splitlines()) if a != b),
-            "lengths differ",
-        )
-        raise AssertionError(f"memviz's figures are not CPython's report:\n{mismatch}")
-    parsed = _debugstats.parse(text)
-    check(parsed is not None, "CPython printed no pymalloc report")
-    rows = {line.index: line for line in parsed.classes}
-    for c in s.size_classes:
-        row = rows.get(c.index)
-        got = (c.block_size, c.pools, c.blocks_in_use, c.blocks_free)
-        want = (row.size, row.pools, row.blocks_in_use, row.blocks_free) if row else \
-            (c.block_size, 0, 0, 0)
-        check(got == want, f"size class {c.index}: memviz {got}, CPython {want}")
-    for name in ("arenas_allocated_total", "arenas_reclaimed", "arenas_highwater",
-                 "arenas_current", "arena_bytes", "allocated_bytes", "available_bytes",
-                 "unused_pools", "unused_pool_bytes", "pool_header_bytes", "quantization_bytes",
-                 "arena_alignment_bytes", "total_bytes", "arena_map_mid_nodes",
-                 "arena_map_bot_nodes", "arena_map_root_bytes", "arena_map_mid_bytes",
-                 "arena_map_bot_bytes"):
-        check(getattr(s, name) == getattr(parsed, name),
-              f"{name}: memviz {getattr(s, name)}, CPython {getattr(parsed, name)}")
-    check(s.arena_map_bytes == parsed.arena_map_total_bytes, "arena map total")
-
-
-def stats_at_walk(after_walk) -> tuple[pm.PymallocStats, int]:
-    return pm._stats(after_walk=after_walk)
-
-
-def arenas_and_stats() -> tuple[tuple[pm.Arena, ...], pm.PymallocStats]:
-    """arenas() and a stats() reading taken inside it, at the same heap state."""
-    ffi, lib = _native.ffi, _native.lib
-    inner = ffi.new("mv_pymalloc_stats *")
-    inner.interpreter_id = _native.interpreter_id()
-    arenas, status = pm._arenas(after_walk=functools.partial(lib.mv_pymalloc_read_stats, inner))
-    check(status == lib.MV_OK, f"the inner stats reading failed with status {status}")
-    return arenas, pm._stats_from_walk(*_native.stats_figures(inner), pm.layout())
-
-
-def check_arenas_add_up(arenas: tuple[pm.Arena, ...], s: pm.PymallocStats) -> None:
-    """The arena map and a stats reading of the same heap state agree, and every arena
-    and pool fits the layout."""
-    lay = pm.layout()
-    check(len(arenas) == s.arenas_current, f"{len(arenas)} arenas, stats {s.arenas_current}")
-    check(sorted({a.index for a in arenas}) == [a.index for a in arenas], "arena slots")
-    per_class = [[0, 0, 0] for _ in lay.block_sizes]
-    unaligned = 0
-    for arena in arenas:
-        aligned = arena.address % lay.pool_size == 0
-        unaligned += not aligned
-        check(arena.pools_total == lay.pools_per_arena - (not aligned),
-              f"arena {arena.index}: {arena.pools_total} pools")
-        check(len(arena.pools) + arena.pools_free == arena.pools_total,
-              f"arena {arena.index}: {len(arena.pools)} used + {arena.pools_free} free")
-        check(arena.pools_used == len(arena.pools), "pools_used")
-        previous = arena.address - 1
-        for pool in arena.pools:
-            check(pool.address % lay.pool_size == 0, f"pool {pool.address:#x} is not aligned")
-            check(arena.address <= pool.address
-                  and pool.address + lay.pool_size <= arena.address + lay.arena_size,
-                  f"pool {pool.address:#x} outside arena {arena.address:#x}")
-            check(pool.address > previous, "pools out of order")
-            previous = pool.address
-            check(pool.block_size == lay.block_sizes[pool.size_class], "block size")
-            check(pool.capacity == lay.blocks_per_pool[pool.size_class], "capacity")
-            check(0 < pool.blocks_in_use <= pool.capacity, f"{pool}")
-            counts = per_class[pool.size_class]
-            counts[0] += 1
-            counts[1] += pool.blocks_in_use
-            counts[2] += pool.blocks_free
-    for c in s.size_classes:
-        check(per_class[c.index] == [c.pools, c.blocks_in_use, c.blocks_free],
-              f"class {c.index}: arenas {per_class[c.index]}, stats {c}")
-    check(sum(a.pools_free for a in arenas) == s.unused_pools, "unused pools")
-    check(unaligned * lay.pool_size == s.arena_alignment_bytes, "arena alignment")
-
-
-def check_arenas_match_report(arenas: tuple[pm.Arena, ...], text: str) -> None:
-    """The arena map adds up to CPython's report of the same heap state."""
-    lay = pm.layout()
-    parsed = _debugstats.parse(text)
-    check(parsed is not None, "CPython printed no pymalloc report")
-    per_class: dict[int, list[int]] = {}
-    for arena in arenas:
-        for pool in arena.pools:
-            counts = per_class.setdefault(pool.size_class, [0, 0, 0])
-            counts[0] += 1
-            counts[1] += pool.blocks_in_use
-            counts[2] += pool.blocks_free
-    rows = {line.index: [line.pools, line.blocks_in_use, line.blocks_free]
-            for line in parsed.classes}
-    check(per_class == rows, f"arenas {per_class}, CPython {rows}")
-    check(len(arenas) == parsed.arenas_current, "arenas")
-    check(sum(a.pools_free for a in arenas) == parsed.unused_pools, "unused pools")
-    unaligned = sum(a.address % lay.pool_size != 0 for a in arenas)
-    check(unaligned * lay.pool_size == parsed.arena_alignment_bytes, "arena alignment")
-
-
-def debug_hooks_active() -> bool:
-    return pm._info().debug_hooks == 1
-
-
-def allocation(request: int) -> int | None:
-    """The block size that serves an object allocation of ``request`` bytes, or None when
-    pymalloc passes it on to malloc. Debug hooks add two size_t before the memory and one
-    after it."""
-    lay = pm.layout()
-    if debug_hooks_active():
-        request += pm._debug_prefix() + struct.calcsize("N")
-    size_class = lay.size_class_for(request)
-    return None if size_class is None else lay.block_sizes[size_class]
-
-
-def preheader(obj: object) -> int:
-    """The bytes before the object in its block: what sys.getsizeof adds to __sizeof__
-    (the GC head and, on 3.11+, the managed dict/weakref pointers), plus the debug
-    hooks' prefix."""
-    extra = sys.getsizeof(obj) - obj.__sizeof__()
-    return extra + (pm._debug_prefix() if debug_hooks_active() else 0)
-
-
-class Slots:
-    __slots__ = ("a", "b")
 
 
 class Plain:
@@ -290,39 +69,6 @@ def exact_size_objects() -> list[tuple[str, object]]:
     for n in (2, 30, 400, 500):
         objects.append((f"str of {n}", "ab" * (n // 2)))
     return objects
-
-
-def check_located(obj: object, name: str, arenas: tuple[pm.Arena, ...] | None = None) -> None:
-    """locate(obj) is the block that pymalloc serves obj's allocation from, or None when
-    pymalloc passes the allocation on to malloc."""
-    block = pm.locate(obj)
-    expected = allocation(sys.getsizeof(obj))
-    if expected is None:
-        check(block is None, f"{name}: {sys.getsizeof(obj)} bytes, located in {block}")
-        return
-    check(block is not None, f"{name}: {sys.getsizeof(obj)} bytes, not located")
-    lay = pm.layout()
-    if isinstance(obj, tuple):
-        # A tuple may come from its length's free list, where a tuple that
-        # _PyTuple_Resize shrank in place also ends up: pymalloc's realloc keeps a
-        # block when the new size is over 3/4 of it, so the block may be larger.
-        check(expected <= block.block_size and 3 * block.block_size < 4 * expected,
-              f"{name}: {block}, expected {expected}-byte blocks or a block it was shrunk in")
-    else:
-        check(block.block_size == expected, f"{name}: {block}, expected {expected}-byte blocks")
-    check(block.block_size == lay.block_sizes[block.size_class], f"{name}: class/size")
-    check(block.object_offset == preheader(obj),
-          f"{name}: object {block.object_offset} bytes into its block, expected {preheader(obj)}")
-    check(block.pool_address % lay.pool_size == 0, "pool alignment")
-    first = block.pool_address + lay.pool_overhead
-    check((block.block_address - first) % block.block_size == 0, f"{name}: block boundary")
-    check(block.arena_address <= block.pool_address < block.arena_address + lay.arena_size,
-          f"{name}: pool outside its arena")
-    if arenas is not None:
-        pools = {p.address: p for a in arenas if a.address == block.arena_address
-                 for p in a.pools}
-        check(block.pool_address in pools, f"{name}: pool not in arenas()")
-        check(pools[block.pool_address].size_class == block.size_class, f"{name}: pool class")
 
 
 def class_growth(make: Callable[[], object], count: int, use_report: bool) -> dict[int, int]:
@@ -416,25 +162,6 @@ def exactness_checks(report: bool) -> dict:
     return facts
 
 
-def refusals() -> dict:
-    """What each pymalloc reading raises here (None when it works), capabilities, and
-    whether the other readings still work."""
-    facts: dict = {}
-    for name, call in (("stats", pm.stats), ("arenas", pm.arenas),
-                       ("locate", lambda: pm.locate(object()))):
-        try:
-            call()
-            facts[name] = None
-        except MemvizError as error:
-            facts[name] = [type(error).__name__, str(error)]
-    facts["capabilities"] = {c.name: [c.available, c.reason] for c in memviz.capabilities()}
-    facts["allocator"] = pm.allocator()
-    facts["layout"] = pm.layout().arena_size
-    facts["gc_readings"] = len(memviz.gc.generations())
-    facts["refcount"] = memviz.refcount(facts)
-    return facts
-
-
 def child_checks(mode: str) -> dict:
     """What a child interpreter runs: ``exact``, ``tracemalloc``, ``refusals``,
     ``stripped`` (the fallback on a build without .symtab)."""
@@ -478,6 +205,7 @@ def child_checks(mode: str) -> dict:
 
 CHILD = """
 import importlib.util, json, sys
+sys.path.insert(0, {tests!r})
 spec = importlib.util.spec_from_file_location("pymalloc_checks", {path!r})
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
@@ -492,7 +220,7 @@ def run_child(mode: str, *, python: str = sys.executable, env: dict | None = Non
                               "PYTHONTRACEMALLOC", "PYTHONDEVMODE")}
     child_env.update(env or {})
     completed = subprocess.run(
-        [python, *args, "-c", CHILD.format(path=str(HERE), mode=mode)],
+        [python, *args, "-c", CHILD.format(tests=str(TESTS), path=str(HERE), mode=mode)],
         capture_output=True, text=True, env=child_env, cwd=tempfile.gettempdir(), timeout=300,
     )
     if completed.returncode != 0:
@@ -505,21 +233,8 @@ def run_child(mode: str, *, python: str = sys.executable, env: dict | None = Non
 
 # ---- fixtures -----------------------------------------------------------------------
 
-def _direct_reason() -> str | None:
-    caps = memviz.capabilities()
-    for name in ("pymalloc.stats", "pymalloc.arenas", "pymalloc.locate"):
-        if not caps[name].available:
-            return f"{name} is not available here: {caps[name].reason}"
-    return None
-
-
-@pytest.fixture(scope="session")
-def direct():
-    """pymalloc is the allocator and its state can be read directly (every CI
-    interpreter; a run under PYTHONMALLOC=malloc or on a stripped build skips, saying so)."""
-    reason = _direct_reason()
-    if reason is not None:
-        pytest.skip(reason)
+# Most tests read pymalloc directly: ``needs(*PYMALLOC_READINGS)`` (every CI interpreter;
+# a run under PYTHONMALLOC=malloc or on a stripped build skips, saying why).
 
 
 @pytest.fixture
@@ -531,7 +246,8 @@ def no_gc():
 # ---- layout --------------------------------------------------------------------------
 
 
-def test_layout_is_the_interpreters(direct, no_gc):
+@needs(*PYMALLOC_READINGS)
+def test_layout_is_the_interpreters(no_gc):
     lay = pm.layout()
     s, text = with_report(pm._stats)
     parsed = _debugstats.parse(text)
@@ -556,7 +272,8 @@ def test_layout_is_the_interpreters(direct, no_gc):
 # ---- stats ---------------------------------------------------------------------------
 
 
-def test_blocks_add_up_to_getallocatedblocks(direct, no_gc):
+@needs(*PYMALLOC_READINGS)
+def test_blocks_add_up_to_getallocatedblocks(no_gc):
     keep = []
     seen_raw = set()
     for step in range(5):
@@ -575,7 +292,8 @@ def test_blocks_add_up_to_getallocatedblocks(direct, no_gc):
     assert len(seen_raw) > 1        # the raw count moved with the large objects
 
 
-def test_raw_blocks_count_large_object_requests(direct, no_gc):
+@needs(*PYMALLOC_READINGS)
+def test_raw_blocks_count_large_object_requests(no_gc):
     before, _ = stats_at_walk(sys.getallocatedblocks)
     big = [bytes(1000 + i) for i in range(500)]
     after, allocated = stats_at_walk(sys.getallocatedblocks)
@@ -584,7 +302,8 @@ def test_raw_blocks_count_large_object_requests(direct, no_gc):
     del big
 
 
-def test_stats_are_debugmallocstats(direct, no_gc):
+@needs(*PYMALLOC_READINGS)
+def test_stats_are_debugmallocstats(no_gc):
     keep = []
     for step in range(3):
         keep.append([str(i) * (i % 40) for i in range(10000 * step)])
@@ -596,7 +315,8 @@ def test_stats_are_debugmallocstats(direct, no_gc):
                 == s.total_bytes == s.arena_bytes)
 
 
-def test_stats_values_are_readable(direct):
+@needs(*PYMALLOC_READINGS)
+def test_stats_values_are_readable():
     s = pm.stats()
     assert [c.index for c in s.size_classes] == list(range(len(pm.layout().block_sizes)))
     assert "blocks in use" in str(s) and "PymallocStats(" in repr(s)
@@ -605,7 +325,8 @@ def test_stats_values_are_readable(direct):
         s.blocks_in_use = 0          # frozen
 
 
-def test_arenas_are_reclaimed_as_the_report_says(direct, no_gc):
+@needs(*PYMALLOC_READINGS)
+def test_arenas_are_reclaimed_as_the_report_says(no_gc):
     lay = pm.layout()
     before, text = with_report(pm._stats)
     check_matches_report(before, text)
@@ -638,7 +359,8 @@ def test_arenas_are_reclaimed_as_the_report_says(direct, no_gc):
 # ---- arenas --------------------------------------------------------------------------
 
 
-def test_arenas_add_up_to_stats(direct, no_gc):
+@needs(*PYMALLOC_READINGS)
+def test_arenas_add_up_to_stats(no_gc):
     keep = []
     for step in range(3):
         keep.append([(i, str(i)) for i in range(20000 * step)])
@@ -648,7 +370,8 @@ def test_arenas_add_up_to_stats(direct, no_gc):
         check_arenas_match_report(arenas, text)
 
 
-def test_arena_values(direct):
+@needs(*PYMALLOC_READINGS)
+def test_arena_values():
     arenas = pm.arenas()
     arena = arenas[0]
     assert isinstance(arena.pools, tuple) and all(isinstance(p, pm.Pool) for p in arena.pools)
@@ -668,7 +391,8 @@ def test_arena_values(direct):
         arena.pools = ()
 
 
-def test_arena_columns_are_the_arenas(direct, no_gc):
+@needs(*PYMALLOC_READINGS)
+def test_arena_columns_are_the_arenas(no_gc):
     """The packed rows memviz.snapshot keeps (array('Q'): arena fields + pool count, then
     Pool's fields) hold the arenas() of the same heap state."""
     from array import array
@@ -695,14 +419,16 @@ def test_arena_columns_are_the_arenas(direct, no_gc):
 # ---- locate --------------------------------------------------------------------------
 
 
-def test_locate_known_sizes(direct, no_gc):
+@needs(*PYMALLOC_READINGS)
+def test_locate_known_sizes(no_gc):
     objects = exact_size_objects()
     arenas = pm.arenas()
     for name, obj in objects:
         check_located(obj, name, arenas)
 
 
-def test_locate_finds_every_block_of_a_batch(direct, no_gc):
+@needs(*PYMALLOC_READINGS)
+def test_locate_finds_every_block_of_a_batch(no_gc):
     """Thousands of objects fill whole pools: every block position of a pool is hit."""
     lay = pm.layout()
     batch = [bytes(30) for _ in range(5000)]
@@ -717,11 +443,13 @@ def test_locate_finds_every_block_of_a_batch(direct, no_gc):
     assert len({b.block_address for b in blocks}) == len(batch)
 
 
-def test_locate_managed_dict_instances(direct, no_gc):
+@needs(*PYMALLOC_READINGS)
+def test_locate_managed_dict_instances(no_gc):
     check_managed_dict_instances(use_report=True)
 
 
-def test_locate_static_and_large_objects(direct):
+@needs(*PYMALLOC_READINGS)
+def test_locate_static_and_large_objects():
     check_static_objects()
     threshold = pm.layout().small_request_threshold
     for obj in (bytes(threshold), bytes(10**6), tuple(range(100)), "x" * 1000):
@@ -730,7 +458,8 @@ def test_locate_static_and_large_objects(direct):
         assert pm.locate(5).block_size == allocation(sys.getsizeof(5))
 
 
-def test_block_values(direct):
+@needs(*PYMALLOC_READINGS)
+def test_block_values():
     obj = []
     block = pm.locate(obj)
     assert block.block_address + block.object_offset == id(obj)
@@ -760,8 +489,9 @@ OPERATIONS = st.lists(
 )
 
 
+@needs(*PYMALLOC_READINGS)
 @given(operations=OPERATIONS)
-def test_random_heaps_keep_every_equality(direct, operations):
+def test_random_heaps_keep_every_equality(operations):
     with gc_off():
         keep: list = []
         for op, a, b, c in operations:
@@ -787,7 +517,8 @@ def test_random_heaps_keep_every_equality(direct, operations):
 # ---- the fallback ------------------------------------------------------------------
 
 
-def test_fallback_equals_the_walk(direct, no_gc):
+@needs(*PYMALLOC_READINGS)
+def test_fallback_equals_the_walk(no_gc):
     """The fallback (CPython's report written into memory by the C core, parsed) gives
     every figure of the direct walk, taken at the same heap state."""
     ffi, lib = _native.ffi, _native.lib
@@ -810,7 +541,8 @@ def test_fallback_equals_the_walk(direct, no_gc):
         assert (fallback.source, walked.source) == ("debug report", "walk")
 
 
-def test_the_fallback_runs_end_to_end(direct, no_gc):
+@needs(*PYMALLOC_READINGS)
+def test_the_fallback_runs_end_to_end(no_gc):
     """The fallback's whole path (the debug report captured in C, parsed, checked against
     the layout) on an interpreter that can also be read directly: its figures are
     CPython's report and sys.getallocatedblocks() at the walk's heap state. Where the
@@ -825,7 +557,8 @@ def test_the_fallback_runs_end_to_end(direct, no_gc):
     assert pm.stats().source == "walk"
 
 
-def test_the_memory_report_is_cpythons(direct, no_gc):
+@needs(*PYMALLOC_READINGS)
+def test_the_memory_report_is_cpythons(no_gc):
     """The C core's capture (open_memstream) holds what sys._debugmallocstats() prints."""
     with fd2_captured() as captured:
         text, allocated, after = pm._debug_report("test", after_walk=sys._debugmallocstats)
@@ -856,13 +589,14 @@ def test_system_python311_uses_the_fallback(system_python311):
 # ---- allocators ----------------------------------------------------------------------
 
 
+@needs(*PYMALLOC_READINGS)
 @pytest.mark.parametrize("env, args", [
     ({"PYTHONMALLOC": "pymalloc_debug"}, ()),
     ({"PYTHONMALLOC": "debug"}, ()),
     ({}, ("-X", "dev")),
     ({"PYTHONMALLOC": "pymalloc"}, ()),
 ], ids=["pymalloc_debug", "debug", "X-dev", "pymalloc"])
-def test_debug_hooks_keep_readings_exact(direct, env, args):
+def test_debug_hooks_keep_readings_exact(env, args):
     facts = run_child("exact", env=env, args=args)
     assert facts["states"] == 4 and facts["report_printed"] and facts["source"] == "walk"
     debug = "PYTHONMALLOC" not in env or env["PYTHONMALLOC"] != "pymalloc"
@@ -870,7 +604,8 @@ def test_debug_hooks_keep_readings_exact(direct, env, args):
     assert facts["allocator"] == ("pymalloc_debug" if debug else "pymalloc")
 
 
-def test_tracemalloc_keeps_readings_exact(direct):
+@needs(*PYMALLOC_READINGS)
+def test_tracemalloc_keeps_readings_exact():
     """While tracemalloc traces, CPython prints no pymalloc report and names no
     allocator; memviz reads pymalloc underneath, without the report."""
     facts = run_child("tracemalloc")
@@ -880,11 +615,6 @@ def test_tracemalloc_keeps_readings_exact(direct):
     facts = run_child("tracemalloc", args=("-X", "dev"))
     assert facts["allocator"] == "pymalloc_debug (under allocator hooks)"
     assert facts["debug_hooks"] is True
-
-
-#: For the tests that start a child with PYTHONMALLOC=malloc (or another allocator).
-needs_allocator_choice = pytest.mark.skipif(
-    _native.free_threaded(), reason="free-threaded builds accept only mimalloc allocators")
 
 
 @needs_allocator_choice
@@ -907,7 +637,8 @@ def test_other_allocators_are_refused_by_name(allocator):
 # ---- robustness ----------------------------------------------------------------------
 
 
-def test_after_walk_errors_are_reported(direct):
+@needs(*PYMALLOC_READINGS)
+def test_after_walk_errors_are_reported():
     def boom():
         raise RuntimeError("boom")
 
@@ -915,7 +646,8 @@ def test_after_walk_errors_are_reported(direct):
         pm._stats(after_walk=boom)
 
 
-def test_readings_while_another_thread_allocates(direct):
+@needs(*PYMALLOC_READINGS)
+def test_readings_while_another_thread_allocates():
     stop = threading.Event()
 
     def churn():
@@ -940,7 +672,8 @@ def test_readings_while_another_thread_allocates(direct):
         worker.join()
 
 
-def test_capabilities_list_the_pymalloc_readings(direct):
+@needs(*PYMALLOC_READINGS)
+def test_capabilities_list_the_pymalloc_readings():
     caps = memviz.capabilities()
     for name in ("pymalloc.stats", "pymalloc.arenas", "pymalloc.locate"):
         assert caps[name].available and caps[name].reason is None

@@ -16,9 +16,10 @@ which includes the call's own reference *when the call holds one*:
   caller's stack slot itself, so it counts the references that exist either way.
 
 The tests below therefore read ``refcount`` and ``sys.getrefcount`` at *sites*: small
-functions that load the same object in one way twice. Which way each site loads it is
-read from its bytecode with ``dis`` (``argument_loads``), and ``test_sites_*`` check that
-the bytecode is what this file assumes on this version and that ``sys.getrefcount`` itself
+functions that load the same object in one way twice (they and the oracle built on them
+are in support/refcount.py: other modules hold refcount to it too). Which way each site
+loads it is read from its bytecode with ``dis`` (``argument_loads``), and
+``test_sites_*`` check that the bytecode is what support/refcount.py assumes on this version and that ``sys.getrefcount`` itself
 really reports one less at a borrowed load, so the expected relation is established on
 the running interpreter, not assumed. Every site gets its parameter from an owned load,
 so that the opname alone says who owns the slot.
@@ -28,7 +29,6 @@ Immortal objects (3.12+) report the stored value, as ``sys.getrefcount`` does.
 from __future__ import annotations
 
 import builtins
-import dis
 import functools
 import gc
 import operator
@@ -43,138 +43,14 @@ from hypothesis import given, strategies as st
 import memviz
 from memviz import is_immortal, refcount
 
+from support.capabilities import needs
+from support.refcount import (BORROWED_LOADS, SITES, Holder, _SiteError, argument_loads,
+                              expected_refcount, hold_everywhere, oracle_is_immortal, read_at,
+                              release_everywhere, site_load, site_owns)
+
 PY = sys.version_info[:2]
 
-_CAPABILITY = memviz.capabilities()["refcount"]
-pytestmark = pytest.mark.skipif(not _CAPABILITY.available,
-                                reason=f"memviz cannot read refcount here: {_CAPABILITY.reason}")
-
-# -- oracles -------------------------------------------------------------------------
-#: Loads that push a borrowed stack reference (3.14+). test_sites_getrefcount_sees_borrowing
-#: checks on the running interpreter that sys.getrefcount agrees with this set.
-BORROWED_LOADS = frozenset({"LOAD_FAST_BORROW", "LOAD_FAST_BORROW_LOAD_FAST_BORROW"})
-_CALLS = frozenset({"CALL", "CALL_FUNCTION", "CALL_METHOD"})
-_NOT_THE_ARGUMENT = frozenset({"PRECALL", "CACHE", "NOP", "EXTENDED_ARG"})
-
-
-def argument_loads(code) -> list[str]:
-    """For each call in ``code`` with at least one positional argument, the opname of the
-    instruction that pushed its last argument; calls whose last argument is itself a
-    call (the outer call of ``float(refcount(x))``) are left out."""
-    instructions = [i for i in dis.get_instructions(code) if i.opname not in _NOT_THE_ARGUMENT]
-    loads = []
-    for index, instruction in enumerate(instructions):
-        if instruction.opname in _CALLS and instruction.arg and index > 0:
-            previous = instructions[index - 1].opname
-            if previous not in _CALLS:
-                loads.append(previous)
-    return loads
-
-
-def oracle_is_immortal(obj) -> bool:
-    """The interpreter's own answer: sys._is_immortal on 3.14+; on 3.12/3.13 the PEP 683
-    test ``(int32_t)ob_refcnt < 0``, i.e. bit 31 of the stored count; nothing before."""
-    if PY < (3, 12):
-        return False
-    if hasattr(sys, "_is_immortal"):
-        return sys._is_immortal(obj)
-    return bool(sys.getrefcount(obj) & (1 << 31))
-
-
-# -- sites: one way of loading the object each, refcount then sys.getrefcount ---------
-# Each returns (float(refcount(obj)), sys.getrefcount(obj)). The float() drops the int
-# that refcount returned before sys.getrefcount runs: on 3.10/3.11 small ints are mortal,
-# and that int could be the very object being counted.
-class Holder:
-    pass
-
-
-class _SiteError(Exception):
-    pass
-
-
-SITE_GLOBAL = None
-
-
-def site_local(x, holder):
-    return float(refcount(x)), sys.getrefcount(x)
-
-
-def site_local_in_except(x, holder):
-    try:
-        raise _SiteError
-    except _SiteError:
-        return float(refcount(x)), sys.getrefcount(x)
-
-
-def site_global(x, holder):
-    return float(refcount(SITE_GLOBAL)), sys.getrefcount(SITE_GLOBAL)
-
-
-def site_attribute(x, holder):
-    return float(refcount(holder.value)), sys.getrefcount(holder.value)
-
-
-def site_item(x, holder):
-    return float(refcount(holder.items[0])), sys.getrefcount(holder.items[0])
-
-
-def _cell_site():
-    # A closure made once: a site that built one per call would itself create new
-    # references (on 3.10/3.11 a function object refers to None, its __doc__).
-    value = None
-
-    def put_in_cell(obj):
-        nonlocal value
-        value = obj
-
-    def site_cell(x, holder):
-        return float(refcount(value)), sys.getrefcount(value)
-
-    return put_in_cell, site_cell
-
-
-put_in_cell, site_cell = _cell_site()
-
-
-SITES = {
-    "local": (site_local, site_local.__code__),
-    "local_in_except": (site_local_in_except, site_local_in_except.__code__),
-    "global": (site_global, site_global.__code__),
-    "attribute": (site_attribute, site_attribute.__code__),
-    "item": (site_item, site_item.__code__),
-    "cell": (site_cell, site_cell.__code__),
-}
-
-
-def site_load(name: str) -> str:
-    """The one kind of load a site uses for both of its calls."""
-    loads = argument_loads(SITES[name][1])
-    assert len(loads) == 2 and loads[0] == loads[1], (name, loads)
-    return loads[0]
-
-
-def site_owns(name: str) -> bool:
-    return site_load(name) not in BORROWED_LOADS
-
-
-def read_at(name: str, holder):
-    """(refcount, sys.getrefcount) of holder.value read at a site; the caller also puts
-    it in holder.items[0], SITE_GLOBAL and the cell (``hold_everywhere``).
-
-    The site's parameter is passed as ``holder.value``, an owned load. On 3.14+ a
-    parameter passed from a borrowed load is itself a borrowed slot of the callee's frame,
-    and a plain LOAD_FAST of it pushes a borrowed reference too: the opname alone then no
-    longer says who owns what (test_borrowed_parameter shows it)."""
-    function = SITES[name][0]
-    return function(holder.value, holder)
-
-
-def expected_refcount(x, getrefcount_value: int, owns: bool) -> int:
-    if memviz.is_immortal(x):
-        return getrefcount_value
-    return getrefcount_value - (1 if owns else 0)
-
+pytestmark = needs("refcount")
 
 # -- the sites themselves ------------------------------------------------------------
 def test_sites_load_as_this_file_assumes():
@@ -269,21 +145,6 @@ objects = st.recursive(
     ),
     max_leaves=12,
 )
-
-
-def hold_everywhere(x):
-    """Puts x where every site can load it; undo with ``release_everywhere``."""
-    global SITE_GLOBAL
-    holder = Holder()
-    holder.value, holder.items, SITE_GLOBAL = x, [x], x
-    put_in_cell(x)
-    return holder
-
-
-def release_everywhere():
-    global SITE_GLOBAL
-    SITE_GLOBAL = None
-    put_in_cell(None)
 
 
 @given(objects)

@@ -9,7 +9,8 @@ import pytest
 
 import memviz
 from memviz import htmlreport
-from test_htmlreport import check_diff_section, check_snapshot_section, parse_html
+
+from support.html import check_diff_section, check_snapshot_section, parse_html
 
 try:
     from IPython.lib.pretty import pretty as ipython_pretty

@@ -2,7 +2,6 @@
 does not disturb."""
 from __future__ import annotations
 
-import array
 import copy
 import gc
 import json
@@ -22,58 +21,8 @@ import memviz
 from memviz import _native
 from memviz.snapshot import TypeCount, type_name
 
-from test_pymalloc import needs_allocator_choice
-
-GC_READABLE = memviz.capabilities()["gc"].available
-needs_gc = pytest.mark.skipif(not GC_READABLE, reason="memviz cannot read this collector")
-
-
-def names(objects) -> Counter:
-    return Counter(type_name(type(o)) for o in objects)
-
-
-def footprint(snap) -> Counter:
-    return names(snap.gc_footprint())
-
-
-def memviz_types() -> set[type]:
-    """The classes memviz defines at module level: the snapshot's rule for whose instances
-    are memviz's own."""
-    return {value for name, module in list(sys.modules.items())
-            if name == "memviz" or name.startswith("memviz.")
-            for value in vars(module).values()
-            if isinstance(value, type) and value.__module__ == name}
-
-
-#: What memviz builds its values from (the snapshot's part types, written again here).
-PART_TYPES = (tuple, list, dict, set, frozenset, array.array, type(threading.Lock()))
-
-
-def split_own(referees) -> tuple[list[Counter], list[Counter]]:
-    """The referee of the C walk's rule, in Python: from every listed instance of
-    memviz's classes, a walk of gc.get_referents through objects of PART_TYPES and
-    memviz's classes only; (per generation, by type name: the others, those)."""
-    own_types = memviz_types()
-    stack = [obj for referee in referees for obj in referee if type(obj) in own_types]
-    own: dict[int, object] = {}
-    while stack:
-        obj = stack.pop()
-        if id(obj) in own:
-            continue
-        own[id(obj)] = obj
-        stack.extend(r for r in gc.get_referents(obj) if gc.is_tracked(r)
-                     and (type(r) in PART_TYPES or type(r) in own_types))
-    others = [names(o for o in referee if id(o) not in own) for referee in referees]
-    mine = [names(o for o in referee if id(o) in own) for referee in referees]
-    return others, mine
-
-
-def pymalloc_available() -> bool:
-    caps = memviz.capabilities()
-    try:
-        return caps["pymalloc.stats"].available
-    except KeyError:
-        return False
+from support.capabilities import GC_READABLE, available, needs, needs_allocator_choice
+from support.snapshot import footprint, memviz_types, split_own
 
 
 # --------------------------------------------------------------------------------------
@@ -98,7 +47,7 @@ def test_when_where_and_which_interpreter():
         (c.name, c.available, c.reason) for c in memviz.capabilities()]
 
 
-@needs_gc
+@needs("gc")
 def test_generations_match_the_collectors_own_figures(gc_disabled):
     snap = memviz.snapshot()
     stats = gc.get_stats()
@@ -115,7 +64,7 @@ def test_generations_match_the_collectors_own_figures(gc_disabled):
             for g in (1, 2)] == lengths
 
 
-@needs_gc
+@needs("gc")
 def test_gc_enabled_is_recorded_and_left_as_it_was():
     assert gc.isenabled()
     snap = memviz.snapshot()
@@ -128,7 +77,7 @@ def test_gc_enabled_is_recorded_and_left_as_it_was():
         gc.enable()
 
 
-@needs_gc
+@needs("gc")
 def test_type_counts_match_gc_get_objects_in_every_generation(gc_disabled):
     snap = memviz.snapshot()
     # Read right away: nothing but the snapshot itself was made since its walk.
@@ -146,7 +95,7 @@ def test_type_counts_match_gc_get_objects_in_every_generation(gc_disabled):
     assert memviz.Snapshot in memviz_types()
 
 
-@needs_gc
+@needs("gc")
 def test_type_table_and_top_types(gc_disabled):
     class Plentiful:
         pass
@@ -171,7 +120,7 @@ def test_type_table_and_top_types(gc_disabled):
     del many
 
 
-@needs_gc
+@needs("gc")
 def test_types_with_one_qualified_name_are_merged(gc_disabled):
     made = []
     for _ in range(3):
@@ -215,7 +164,7 @@ def test_a_snapshot_is_immutable():
         assert "mine" not in snap.type_counts()
 
 
-@needs_gc
+@needs("gc")
 def test_repr_and_report_are_readable(gc_disabled):
     class ReportedThing:
         pass
@@ -245,7 +194,7 @@ def test_repr_and_report_are_readable(gc_disabled):
 # What a snapshot does not disturb
 
 
-@needs_gc
+@needs("gc")
 def test_no_collection_and_no_list_of_all_objects(monkeypatch, gc_disabled):
     def refused(*args, **kwargs):
         raise AssertionError("a snapshot must not call this")
@@ -264,7 +213,7 @@ def test_no_collection_and_no_list_of_all_objects(monkeypatch, gc_disabled):
     assert gc.get_stats() == before
 
 
-@needs_gc
+@needs("gc")
 def test_the_collector_is_restored_when_a_reading_fails(monkeypatch):
     def failing(*args):
         raise memviz.MemvizError("a reading failed")
@@ -278,7 +227,7 @@ def test_the_collector_is_restored_when_a_reading_fails(monkeypatch):
     gc.enable()
 
 
-@needs_gc
+@needs("gc")
 def test_inside_a_collection_it_refuses_and_restores(gc_disabled):
     seen = []
 
@@ -322,7 +271,7 @@ def _back_to_back() -> tuple[Counter, object]:
     return footprint(first), second - first
 
 
-@needs_gc
+@needs("gc")
 def test_memviz_values_the_program_keeps_are_left_out(gc_disabled):
     """Snapshots, diffs, trackers and explanations the program keeps are memviz's own: a
     later snapshot lists them in own_objects() and counts none of them (nor the tuples,
@@ -371,7 +320,7 @@ def _kept_blocks() -> int:
     return kept
 
 
-@needs_gc
+@needs("gc")
 def test_a_snapshot_changes_nothing_but_its_own_objects_on_small_and_large_heaps(gc_disabled):
     """Back to back, the second snapshot finds exactly what the first one keeps -- the
     Snapshot itself and, on 3.10-3.13 (which track every new tuple), its three tuples
@@ -413,13 +362,10 @@ def test_a_snapshot_changes_nothing_but_its_own_objects_on_small_and_large_heaps
 # --------------------------------------------------------------------------------------
 # pymalloc
 
-PYMALLOC = pymalloc_available()
-ARENA_MAP = PYMALLOC and memviz.capabilities()["pymalloc.arenas"].available
-needs_pymalloc = pytest.mark.skipif(not PYMALLOC, reason="pymalloc is not read here")
-needs_arena_map = pytest.mark.skipif(not ARENA_MAP, reason="no arena map here")
+ARENA_MAP = available("pymalloc.stats", "pymalloc.arenas")
 
 
-@needs_pymalloc
+@needs("pymalloc.stats")
 def test_pymalloc_readings_are_memviz_pymallocs(gc_disabled):
     from memviz import pymalloc
 
@@ -443,7 +389,7 @@ def test_pymalloc_readings_are_memviz_pymallocs(gc_disabled):
         assert -4 <= theirs.blocks_in_use - mine.blocks_in_use <= grown + 4, (mine, theirs)
 
 
-@needs_arena_map
+@needs("pymalloc.stats", "pymalloc.arenas")
 def test_the_arena_map_is_memviz_pymallocs_and_adds_up(gc_disabled):
     from memviz import pymalloc
 
@@ -469,7 +415,7 @@ def test_the_arena_map_is_memviz_pymallocs_and_adds_up(gc_disabled):
         assert abs(per_class[size_class.index] - size_class.blocks_in_use) <= 4
 
 
-@needs_arena_map
+@needs("pymalloc.stats", "pymalloc.arenas")
 def test_fragmentation_finds_arenas_held_by_few_blocks(gc_disabled):
     from memviz import pymalloc
 
@@ -505,7 +451,7 @@ def test_fragmentation_finds_arenas_held_by_few_blocks(gc_disabled):
     del survivors
 
 
-@needs_pymalloc
+@needs("pymalloc.stats")
 def test_size_class_and_arena_deltas(gc_disabled):
     from memviz import pymalloc
 
@@ -540,7 +486,7 @@ def test_size_class_and_arena_deltas(gc_disabled):
     assert "Size classes:" in text and f"{grown.blocks_delta:+,}" in text
 
 
-@needs_pymalloc
+@needs("pymalloc.stats")
 def test_the_format_keeps_pymalloc_and_checks_it():
     snap = memviz.snapshot()
     again = memviz.Snapshot.from_json(snap.to_json())
@@ -739,7 +685,7 @@ _BAD_GC_FIELDS = [
 ]
 
 
-@needs_gc
+@needs("gc")
 def test_a_version_1_file_still_loads():
     """Format 1 (no permanent generation by type, no own objects) is read, and what it
     does not hold is said, never guessed."""
@@ -847,7 +793,7 @@ def test_any_corrupted_field_is_a_format_error_or_a_valid_snapshot(path, value):
 # Threads
 
 
-@needs_gc
+@needs("gc")
 def test_snapshots_from_threads_while_others_allocate():
     stop = threading.Event()
     errors: list[BaseException] = []
@@ -910,7 +856,7 @@ def test_a_file_from_an_interpreter_memviz_does_not_know_keeps_its_version(tmp_p
     assert platform.python_version() not in repr(loaded)
 
 
-@needs_pymalloc
+@needs("pymalloc.stats")
 def test_a_diff_shows_the_requests_passed_on_to_malloc(gc_disabled):
     """Requests too big for pymalloc's size classes are counted in raw_blocks (its
     oracle, sys.getallocatedblocks() - blocks_in_use, is held in test_pymalloc): the diff
@@ -926,7 +872,7 @@ def test_a_diff_shows_the_requests_passed_on_to_malloc(gc_disabled):
     del big
 
 
-@needs_pymalloc
+@needs("pymalloc.stats")
 def test_the_rss_split_accounts_for_memory_outside_pymalloc(gc_disabled):
     """A 64 MiB bytes object is one request pymalloc passes on to malloc: the RSS grows
     by it, outside pymalloc, and the arenas' share does not."""
@@ -951,7 +897,7 @@ def test_the_rss_split_accounts_for_memory_outside_pymalloc(gc_disabled):
     assert memviz.Snapshot.from_dict(document).rss_split() is None
 
 
-@needs_gc
+@needs("gc")
 def test_min_change_hides_the_small_changes_and_sums_them(gc_disabled):
     class Many:
         pass

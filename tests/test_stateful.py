@@ -9,8 +9,8 @@ stops tracemalloc -- and takes every memviz reading in between: refcount and
 is_immortal, generations, permanent, generation_of, type_counts, pymalloc stats, arenas
 and locate, snapshot, explain.
 
-The oracles are those of the other test files, imported from them, not copied:
-``sys.getrefcount`` at an owned-load site (test_refcount), ``gc.get_objects`` per
+The oracles are those the other test files established, imported from support/, not
+copied: ``sys.getrefcount`` at an owned-load site (test_refcount), ``gc.get_objects`` per
 generation (test_gc), ``sys._debugmallocstats``' report parsed by memviz._debugstats and
 ``sys.getallocatedblocks`` taken inside the reading's own C call at the very heap state
 of its walk (test_pymalloc), snapshot type counts against ``gc.get_objects`` less the
@@ -44,17 +44,13 @@ import memviz
 from memviz import pymalloc as pm
 from memviz.gc import PERMANENT, generation_of, generations, permanent, type_counts
 
+from support.capabilities import GC_READABLE, PYMALLOC_DIRECT, needs
 # The oracles, from the files that established them.
-from test_gc import assert_generations_match_get_objects
-from test_pymalloc import (Slots, arenas_and_stats, check_arenas_add_up, check_located,
-                           check_matches_report, stats_at_walk, with_report)
-from test_refcount import Holder, expected_refcount, oracle_is_immortal, read_at, site_owns
-from test_snapshot import footprint, split_own
-
-CAPS = memviz.capabilities()
-GC_READABLE = CAPS["gc"].available
-PYMALLOC_DIRECT = all(CAPS[name].available
-                      for name in ("pymalloc.stats", "pymalloc.arenas", "pymalloc.locate"))
+from support.gc import assert_generations_match_get_objects
+from support.pymalloc import (Slots, arenas_and_stats, check_arenas_add_up, check_located,
+                              check_matches_report, stats_at_walk, with_report)
+from support.refcount import Holder, expected_refcount, oracle_is_immortal, read_at, site_owns
+from support.snapshot import footprint, split_own
 
 _LONG = settings.default.max_examples > settings.get_profile("ci").max_examples
 EXAMPLES = int(os.environ.get("MEMVIZ_STATEFUL_EXAMPLES", 2000 if _LONG else 10))
@@ -120,7 +116,7 @@ def _make(kind: str, size: int):
 
 KINDS = ("bytes", "str", "tuple", "list", "dict", "set", "int", "float", "thing", "slots",
          "object")
-#: Kinds whose allocation is exactly sys.getsizeof(obj) bytes (test_pymalloc's
+#: Kinds whose allocation is exactly sys.getsizeof(obj) bytes (support.pymalloc's
 #: check_located relies on that), given a length that makes them non-singletons.
 EXACT_SIZE = {"bytes": 2, "str": 2, "tuple": 8, "slots": 0, "object": 0}
 
@@ -327,7 +323,7 @@ class HeapMachine(RuleBasedStateMachine):
         self.finalizer_outcomes.clear()
 
 
-@pytest.mark.skipif(not GC_READABLE, reason=f"no GC readings here: {CAPS['gc'].reason}")
+@needs("gc")
 def test_random_interleavings_keep_every_oracle(gc_pause):
     """The machine above, EXAMPLES programs of up to STEPS steps each."""
     if tracemalloc.is_tracing():

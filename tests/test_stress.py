@@ -36,8 +36,11 @@ from memviz import pymalloc as pm
 from memviz._records import ARENA_RECORD, POOL_RECORD
 from memviz.gc import generation_of, generations, permanent, type_counts
 
-from test_pymalloc import (allocation, check_arenas_add_up, check_arenas_match_report,
-                           check_located, check_matches_report, stats_at_walk, with_report)
+from support.capabilities import (GC_READABLE, PYMALLOC_DIRECT, PYMALLOC_READINGS, available,
+                                  needs, needs_core)
+from support.pymalloc import (allocation, check_arenas_add_up, check_arenas_match_report,
+                              check_located, check_matches_report, stats_at_walk, with_report)
+from support.threads import _LIBC, _LIBC_HOLDING_GIL, _pthread_t, c_thread, join
 
 SECONDS = float(os.environ.get("MEMVIZ_STRESS_SECONDS", "3"))
 HARD_LIMIT = SECONDS * 4 + 30
@@ -47,13 +50,7 @@ MIN_READINGS = 3            # successful rounds of readings per reader, at least
 ANCHORS = 300
 REPORT_LOCK = threading.Lock()
 
-CAPS = memviz.capabilities()
-GC_READABLE = CAPS["gc"].available
-REFCOUNT = CAPS["refcount"].available
-PYMALLOC_DIRECT = all(CAPS[name].available
-                      for name in ("pymalloc.stats", "pymalloc.arenas", "pymalloc.locate"))
-needs_core = pytest.mark.skipif(_native.interpreter_problem() is not None,
-                                reason=f"no C core here: {_native.interpreter_problem()}")
+REFCOUNT = available("refcount")
 
 
 class Churned:
@@ -140,7 +137,7 @@ def read_everything(anchors: list, tally: dict, state: dict) -> None:
         assert s.blocks_in_use + s.raw_blocks == allocated
         assert s.total_bytes == s.arena_bytes
         # Against CPython's own report, printed inside the reading's C call. (Not
-        # test_pymalloc's arenas_and_stats: its inner reading is a cffi call, which
+        # support.pymalloc's arenas_and_stats: its inner reading is a cffi call, which
         # releases the GIL, and other threads then move the heap between the two walks.)
         with REPORT_LOCK:   # file descriptor 2 is redirected for the report: one at a time
             s, text = with_report(pm._stats)
@@ -212,48 +209,11 @@ def test_readers_while_eight_threads_churn():
         assert tally["rounds"] >= MIN_READINGS, tallies
 
 
-# -- threads that C started ------------------------------------------------------------
-
-_LIBC = ctypes.CDLL(None, use_errno=True)
-_pthread_t = ctypes.c_ulong
-_LIBC.pthread_create.argtypes = [ctypes.POINTER(_pthread_t), ctypes.c_void_p, ctypes.c_void_p,
-                                 ctypes.c_void_p]
-_LIBC.pthread_create.restype = ctypes.c_int
-_LIBC.pthread_join.argtypes = [_pthread_t, ctypes.POINTER(ctypes.c_void_p)]
-_LIBC.pthread_join.restype = ctypes.c_int
-#: The same functions called with the GIL held (PyDLL does not release it).
-_LIBC_HOLDING_GIL = ctypes.PyDLL(None)
-_LIBC_HOLDING_GIL.pthread_create.argtypes = _LIBC.pthread_create.argtypes
-_LIBC_HOLDING_GIL.usleep.argtypes = [ctypes.c_uint]
-
-
-def _address(cdata) -> int:
-    return int(_native.ffi.cast("uintptr_t", cdata))
-
-
-def _function(name: str) -> int:
-    return _address(_native.ffi.addressof(_native.lib, name))
-
-
-def c_thread(function: str, buffer, *, holding_gil: bool = False) -> _pthread_t:
-    """Starts a pthread whose start routine is the C core's ``function`` itself, called
-    with ``buffer``: no Python code, no thread state until the reading makes one."""
-    tid = _pthread_t()
-    create = (_LIBC_HOLDING_GIL if holding_gil else _LIBC).pthread_create
-    assert create(ctypes.byref(tid), None, _function(function), _address(buffer)) == 0
-    return tid
-
-
-def join(tid: _pthread_t) -> int:
-    """The thread's status: the reading's int return value (start routines return a
-    pointer; the C core's readings return an int in its low 32 bits)."""
-    result = ctypes.c_void_p()
-    assert _LIBC.pthread_join(tid, ctypes.byref(result)) == 0
-    return ctypes.c_int32((result.value or 0) & 0xFFFFFFFF).value
+# -- threads that C started (support.threads: c_thread, join) --------------------------
 
 
 @needs_core
-@pytest.mark.skipif(not GC_READABLE, reason="no GC readings here")
+@needs("gc")
 def test_gc_reading_from_a_c_thread_without_a_thread_state(gc_disabled):
     ffi, lib = _native.ffi, _native.lib
     buffer = ffi.new("mv_gc_reading *")
@@ -274,7 +234,7 @@ def test_gc_reading_from_a_c_thread_without_a_thread_state(gc_disabled):
 
 
 @needs_core
-@pytest.mark.skipif(not PYMALLOC_DIRECT, reason="pymalloc is not read directly here")
+@needs(*PYMALLOC_READINGS)
 def test_pymalloc_readings_from_c_threads_are_exact(gc_disabled):
     """Stats with sys.getallocatedblocks inside the same C call, and the arena map with a
     stats reading inside it, from C threads: the oracles run in the reading's thread state
@@ -337,7 +297,7 @@ def _arenas_from(raw) -> tuple[pm.Arena, ...]:
 
 
 @needs_core
-@pytest.mark.skipif(not GC_READABLE, reason="no GC readings here")
+@needs("gc")
 def test_a_c_thread_waits_for_the_thread_that_holds_the_gil(gc_disabled):
     """The main thread keeps the GIL across starting the C thread, a 200 ms sleep in C and
     the making of 5,000 objects; the C thread's reading must wait and see all of them."""

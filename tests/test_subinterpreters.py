@@ -10,8 +10,8 @@ path), runs code there and reads back the JSON that code wrote. What happens:
   extension): on 3.12+ memviz loads and reads *that* interpreter -- its own collector's
   lists, and the pymalloc state it allocates from (the main interpreter's, shared) --
   checked there against the same oracles as in the main interpreter (test_gc's and
-  test_pymalloc's, imported inside the subinterpreter), while the main interpreter holds
-  400,000 objects the subinterpreter must not count. On 3.10/3.11 cffi's
+  test_pymalloc's, in support/, imported inside the subinterpreter), while the main
+  interpreter holds 400,000 objects the subinterpreter must not count. On 3.10/3.11 cffi's
   ``PyGILState_Ensure`` hands the C core the *main* interpreter's thread state, so memviz
   refuses: ``import memviz`` works and every reading raises ``UnsupportedInterpreter``
   saying why (it used to fail the import, and to put its module into the main
@@ -35,11 +35,12 @@ import pytest
 
 from memviz import _native
 
+from support.capabilities import needs_core
+
 TESTS = str(Path(__file__).resolve().parent)
 PY = sys.version_info[:2]
 
-pytestmark = pytest.mark.skipif(_native.interpreter_problem() is not None,
-                                reason=f"no C core here: {_native.interpreter_problem()}")
+pytestmark = needs_core
 
 # In the child's main interpreter: run `code` in a new subinterpreter of `kind` and print
 # the JSON it wrote to RESULT_PATH.
@@ -161,10 +162,10 @@ sys.path.insert(0, TESTS)
 gc.disable()
 import memviz
 from memviz import pymalloc as pm
-from test_gc import assert_generations_match_get_objects
-from test_pymalloc import (arenas_and_stats, check_arenas_add_up, check_located,
-                           check_matches_report, stats_at_walk, with_report)
-from test_refcount import Holder, expected_refcount, read_at, site_owns
+from support.gc import assert_generations_match_get_objects
+from support.pymalloc import (arenas_and_stats, check_arenas_add_up, check_located,
+                              check_matches_report, stats_at_walk, with_report)
+from support.refcount import Holder, expected_refcount, read_at, site_owns
 
 class Here:
     pass
@@ -218,7 +219,7 @@ thread.start(); thread.join()
 facts["thread"] = seen
 
 # A C thread naming this subinterpreter is refused (its GIL state is the main one's).
-from test_stress import c_thread, join
+from support.threads import c_thread, join
 buffer = memviz._native.ffi.new("mv_gc_reading *")
 buffer.interpreter_id = memviz._native.interpreter_id()
 facts["c_thread"] = join(c_thread("mv_read_gc", buffer))

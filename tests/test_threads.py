@@ -30,15 +30,11 @@ import sys
 import threading
 import time
 
-import pytest
-
 import memviz
 from memviz.gc import generation_of, generations, permanent, type_counts
 
-#: The readings these tests check: reference counts and the collector's lists.
-needs_readings = pytest.mark.skipif(
-    not (memviz.capabilities()["refcount"].available and memviz.capabilities()["gc"].available),
-    reason=f"memviz cannot read {memviz.capabilities().interpreter}")
+from support.capabilities import needs
+
 
 DURATION = 1.5  # seconds of churn, at least
 HARD_LIMIT = 20.0  # seconds, at most
@@ -116,7 +112,7 @@ def churn(seed: int, stop: threading.Event, errors: list, collector: bool,
         errors.append(repr(error))
 
 
-@needs_readings
+@needs("refcount", "gc")  # the readings these tests check
 def test_readings_while_threads_churn():
     anchors = [Anchor() for _ in range(ANCHORS)]
     # Also referenced from here; the others only from `anchors`. Few: generation_of walks

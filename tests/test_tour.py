@@ -18,13 +18,13 @@ import pytest
 
 import memviz
 
-from test_pymalloc import needs_allocator_choice
 from memviz import tour
 from memviz.cli import main as cli_main
 
+from support.capabilities import available, needs, needs_allocator_choice
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-GC_READABLE = memviz.capabilities()["gc"].available
-PYMALLOC = memviz.capabilities()["pymalloc.locate"].available
+PYMALLOC = available("pymalloc.locate")
 STEP_COUNT = len(tour.STEPS)
 
 
@@ -128,7 +128,7 @@ def full_run() -> Transcript:
 # 1. references
 
 
-@pytest.mark.skipif(not GC_READABLE, reason="memviz cannot read this interpreter")
+@needs("gc")
 def test_references(full_run):
     step = full_run.step(1)
     assert step.result("memviz.refcount(test_list)", 0) == "1"
@@ -148,7 +148,7 @@ def test_references(full_run):
     assert step.int("sys.getrefcount - memviz.refcount inside a function") == got - mine
 
 
-@pytest.mark.skipif(not GC_READABLE, reason="memviz cannot read this interpreter")
+@needs("gc")
 def test_destruction_cascade(full_run):
     step = full_run.step(1)
     assert step.result("memviz.refcount(head), memviz.refcount(head.next), "
@@ -166,7 +166,7 @@ def test_destruction_cascade(full_run):
 # 2. cycles
 
 
-@pytest.mark.skipif(not GC_READABLE, reason="memviz cannot read the collector here")
+@needs("gc")
 def test_cycles(full_run):
     step = full_run.step(2)
     assert step.result("memviz.refcount(loop)") == "2"
@@ -182,7 +182,7 @@ def test_cycles(full_run):
     assert step.int("dicts in generation 0 after the collection") == 0
 
 
-@pytest.mark.skipif(not GC_READABLE, reason="memviz cannot read the collector here")
+@needs("gc")
 def test_disable_and_enable(full_run):
     step = full_run.step(2)
     assert step.result("gc.isenabled()") == "False"
@@ -202,7 +202,7 @@ def test_disable_and_enable(full_run):
 # 3. generations
 
 
-@pytest.mark.skipif(not GC_READABLE, reason="memviz cannot read the collector here")
+@needs("gc")
 def test_generations(full_run):
     step = full_run.step(3)
     thresholds = eval(step.result("gc.get_threshold()"))
@@ -224,8 +224,7 @@ def test_generations(full_run):
 # 4. pymalloc
 
 
-@pytest.mark.skipif(not memviz.capabilities()["refcount"].available,
-                    reason="memviz cannot read this interpreter")
+@needs("refcount")
 def test_pymalloc_layout_against_the_classic_numbers(full_run):
     step = full_run.step(4)
     layout = memviz.pymalloc.layout()
@@ -245,7 +244,7 @@ def test_pymalloc_layout_against_the_classic_numbers(full_run):
     assert "bpo-27987" in step.text and "bpo-37448" in step.text
 
 
-@pytest.mark.skipif(not PYMALLOC, reason="pymalloc cannot be read here")
+@needs("pymalloc.locate")
 def test_pymalloc_objects_in_their_pools(full_run):
     step = full_run.step(4)
     alignment = memviz.pymalloc.layout().alignment
@@ -265,7 +264,7 @@ def test_pymalloc_objects_in_their_pools(full_run):
         assert int(offset) == (header if tracked else 0), label
 
 
-@pytest.mark.skipif(not PYMALLOC, reason="pymalloc cannot be read here")
+@needs("pymalloc.locate")
 def test_pymalloc_large_requests_and_reuse(full_run):
     step = full_run.step(4)
     assert step.result("raw_requests(1000)") == "(1, None)"
@@ -295,8 +294,7 @@ def test_threads_lost_update_and_its_lock(full_run):
     assert step.int("counter after 8 locked increments") == 8
 
 
-@pytest.mark.skipif(not memviz.capabilities()["refcount"].available,
-                    reason="memviz cannot read refcounts here")
+@needs("refcount")
 def test_threads_semaphore_and_queue(full_run):
     step = full_run.step(5)
     most = int(step.result("most_inside"))
@@ -315,7 +313,7 @@ def test_threads_semaphore_and_queue(full_run):
 # 6. processes
 
 
-@pytest.mark.skipif(not GC_READABLE, reason="memviz cannot read the collector here")
+@needs("gc")
 def test_processes_have_their_own_heaps(full_run):
     step = full_run.step(6)
     readings = step.readings()

@@ -15,11 +15,10 @@ from memviz.snapshot import type_name
 
 from memviz._sites import NOT_TRACING, GrowthSites, TypeSites
 
-from test_capabilities import simulate_incremental_collector
-from test_explain import not_tracing, recorded_sites, tracing  # noqa: F401 - fixtures
+from support.capabilities import needs, simulate_incremental_collector
+from support.sites import recorded_sites
 
-GC_READABLE = memviz.capabilities()["gc"].available
-pytestmark = pytest.mark.skipif(not GC_READABLE, reason="memviz cannot read this collector")
+pytestmark = needs("gc")
 
 
 class Kept:
