@@ -24,13 +24,12 @@ from ._errors import CollectorRunning, MemvizError, PymallocUnavailable, Unsuppo
 NEWEST_KNOWN = (3, 15)
 OLDEST_KNOWN = (3, 10)
 
-ffi: Any
-lib: Any
 try:
     from ._core import ffi, lib
 except ImportError as exc:  # PyPy, a build without the extension, an isolated
-    # subinterpreter (3.12+: it refuses single-phase extensions such as cffi's)
-    ffi = lib = None
+    # subinterpreter (3.12+: it refuses single-phase extensions such as cffi's).
+    # Typed as the loaded lib: every use is behind require_core(), which refuses first.
+    ffi = lib = None  # type: ignore[assignment]
     _LOAD_ERROR: str | None = f"memviz's C core is not available here ({exc})"
 else:
     _LOAD_ERROR = None

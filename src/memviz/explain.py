@@ -136,6 +136,8 @@ def explain(obj: object, /) -> Explanation:
     box = [obj]
     del obj
     unavailable: list[tuple[str, str]] = []
+    references: int | None
+    immortal: bool | None
     try:
         references = _refcount(box[0])
         immortal = bool(_is_immortal(box[0]))
@@ -171,7 +173,7 @@ def _explain(box: list, references, immortal, unavailable: list) -> Explanation:
     getsizeof = sizeof = None
     try:
         getsizeof = sys.getsizeof(obj)
-        sizeof = cls.__sizeof__(obj)
+        sizeof = cls.__sizeof__(obj)   # type: ignore[call-arg]  # the type's, unbound
         if not isinstance(sizeof, int):
             raise TypeError("__sizeof__ returned a non-int")
         sizeof = int(sizeof)
@@ -244,16 +246,17 @@ def _locate(obj, header: int, sizeof: int | None, unavailable: list):
         return UNKNOWN, f"memviz cannot tell here: {_error_text(error)}", None, None, None, \
             threshold
     if block is not None:
-        pool = arena = None
+        pool: pymalloc.Pool | None = None
+        arena: pymalloc.Arena | None = None
         try:
-            for candidate in pymalloc.arenas():
-                if candidate.address == block.arena_address:
-                    arena = candidate
+            for each_arena in pymalloc.arenas():
+                if each_arena.address == block.arena_address:
+                    arena = each_arena
                     break
             if arena is not None:
-                for candidate in arena.pools:
-                    if candidate.address == block.pool_address:
-                        pool = candidate
+                for each_pool in arena.pools:
+                    if each_pool.address == block.pool_address:
+                        pool = each_pool
                         break
             if pool is None:
                 unavailable.append(("pool", "the pool was not in the arena map read just after"))
