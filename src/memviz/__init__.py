@@ -12,6 +12,13 @@
   (``python -m memviz report -o page.html``); snapshots and diffs also render in
   IPython and Jupyter.
 - ``python -m memviz tour``: a guided, live walk through all of it (``memviz.tour``).
+
+The package is laid out one way down (README, "Development"): the commands (``cli/``,
+``tour``) use the readings (``snapshot``, ``gc``, ``pymalloc``, ``explain``, ``arenamap``
+...), which alone call the C boundary (``_native``, over the compiled ``_core``) and
+return values (``values/``: immutable, never reading the interpreter); values render
+through ``render/`` (text, HTML, the arena map, fed by one view model) and save through
+``formats/`` (the versioned snapshot JSON). No module imports one above it.
 """
 from . import gc, pymalloc
 from ._capabilities import Capabilities, Capability, capabilities
