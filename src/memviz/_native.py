@@ -158,24 +158,22 @@ def check(reading: str, status: int) -> None:
         raise status_error(reading, status)
 
 
-def _fill(reading: str, c_type: str, read: str, **inputs: int) -> tuple[int, Any]:
-    """(status, buffer): a fresh ``c_type`` for this interpreter, its ``inputs`` set,
-    filled by the core's function ``read``; UnsupportedInterpreter where the core cannot
-    read this interpreter. One buffer per call, so that threads reading at once never
-    share one."""
+def _fill(reading: str, c_type: str, read: str,
+          after_walk: Callable[[], object] | None = None, address: int = 0
+          ) -> tuple[int, Any]:
+    """(status, buffer): a fresh ``c_type`` for this interpreter, filled by the core's
+    function ``read``; UnsupportedInterpreter where the core cannot read this
+    interpreter. One buffer per call, so that threads reading at once never share one.
+    Inputs are plain parameters: a ``**kwargs`` dict would be a tracked object (3.14+
+    tracks every new dict) alive during the walk that counts them."""
     require_core(reading)
     raw = ffi.new(f"{c_type} *")
     raw.interpreter_id = interpreter_id()
-    for name, value in inputs.items():
-        setattr(raw, name, value)
+    if after_walk is not None:
+        raw.after_walk = id(after_walk)   # the caller holds it for the whole call
+    if address:
+        raw.address = address
     return getattr(lib, read)(raw), raw
-
-
-def _callable_id(after_walk: Callable[[], object] | None) -> int:
-    """The ``after_walk`` input of a reading: id() of a callable the core calls right
-    after its walk, at the heap state the walk saw (0: none). The callable stays alive
-    for the call: the caller holds it."""
-    return 0 if after_walk is None else id(after_walk)
 
 
 def _after_walk_result(value: int) -> int:
@@ -294,7 +292,7 @@ def pymalloc_stats(reading: str, after_walk: Callable[[], object] | None = None
     of ``after_walk()`` called in C right after the walk); figures and counts are None
     unless the status is OK."""
     status, raw = _fill(reading, "mv_pymalloc_stats", "mv_pymalloc_read_stats",
-                        after_walk=_callable_id(after_walk))
+                        after_walk)
     if status != OK:
         return status, None, None, 0
     figures, counts = stats_figures(raw)
@@ -313,7 +311,7 @@ def pymalloc_debug_text(reading: str, after_walk: Callable[[], object] | None = 
     """(status, CPython's pymalloc report or "" when none was printed,
     sys.getallocatedblocks(), after_walk()), all at one heap state."""
     status, raw = _fill(reading, "mv_pymalloc_text", "mv_pymalloc_debug_text",
-                        after_walk=_callable_id(after_walk))
+                        after_walk)
     if status != OK:
         return status, "", 0, 0
     try:
@@ -328,7 +326,7 @@ def pymalloc_map(reading: str, after_walk: Callable[[], object] | None = None
     """(status, the arena records of one walk (copied), a view of its pool records (the
     C buffer itself, freed when the last view of it goes), after_walk())."""
     status, raw = _fill(reading, "mv_pymalloc_map", "mv_pymalloc_read_map",
-                        after_walk=_callable_id(after_walk))
+                        after_walk)
     if status != OK:
         return status, b"", None, 0
     try:

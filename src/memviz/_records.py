@@ -10,16 +10,30 @@ boundary.
 from __future__ import annotations
 
 import struct
+from typing import Iterator
 
 
-class Record(struct.Struct):
-    """A struct format of native uint64 fields, with the C struct it mirrors."""
+class Record:
+    """A record of native uint64 fields, with the C struct it mirrors and the ``struct``
+    format that unpacks it (``count`` records in a row: an array field)."""
+
+    __slots__ = ("c_type", "fields", "count", "format")
 
     def __init__(self, c_type: str, fields: tuple[str, ...], count: int = 1):
-        super().__init__("=" + "Q" * (len(fields) * count))
         self.c_type = c_type
         self.fields = fields
-        self.count = count      # records of c_type in a row (an array field)
+        self.count = count
+        self.format = struct.Struct("=" + "Q" * (len(fields) * count))
+
+    @property
+    def size(self) -> int:
+        return self.format.size
+
+    def unpack(self, buffer) -> tuple[int, ...]:
+        return self.format.unpack(buffer)
+
+    def iter_unpack(self, buffer) -> Iterator[tuple[int, ...]]:
+        return self.format.iter_unpack(buffer)
 
 
 #: One arena of the map: address, slot, pools, free pools, its pools in the pool records.
