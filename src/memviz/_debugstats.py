@@ -108,7 +108,9 @@ def parse(text: str) -> DebugMallocStats | None:
     following = [line for line in lines[start + 1:start + 4] if line.strip()]
     if following and not following[0].startswith("class"):
         return None     # mimalloc's report starts with the same line
-    threshold, count = map(int, _HEADER.match(lines[start]).groups())
+    header = _HEADER.match(lines[start])
+    assert header is not None   # the line found above
+    threshold, count = map(int, header.groups())
     fields: dict[str, int] = {}
     classes: list[ClassLine] = []
     totals = 0

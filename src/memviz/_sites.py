@@ -36,7 +36,7 @@ try:
 except ImportError:
     # An isolated subinterpreter (3.12+) cannot load _tracemalloc, a single-phase module,
     # once the main interpreter has: memviz must still import there, without sites.
-    tracemalloc = None
+    tracemalloc = None   # type: ignore[assignment]  # mypy has no "module or None" type
 
 from .render.text import table
 from ._words import plural, signed

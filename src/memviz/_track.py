@@ -10,6 +10,7 @@ import threading
 import time
 from array import array
 from dataclasses import dataclass
+from typing import Callable, Literal
 
 from .render import text as _text
 from .values.diff import SnapshotDiff
@@ -86,6 +87,12 @@ class track:
     __slots__ = ("_report", "_file", "_limit", "_lock", "_events", "_start_time", "_started",
                  "_callback", "_before", "_after", "_sites", "_balance", "__weakref__")
 
+    # None until the tracker has run (the callback: while it runs only)
+    _callback: Callable[[Literal["start", "stop"], dict[str, int]], object] | None
+    _before: Snapshot | None
+    _after: Snapshot | None
+    _sites: GrowthSites | None
+
     def __new__(cls, func=None, /, **options):
         # ``@memviz.track`` without parentheses: Python calls track(func). The function
         # gets what ``@memviz.track()`` would give it, so the two spellings are one.
@@ -117,7 +124,7 @@ class track:
         self._balance = with_statement
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(self, exc_type, exc, tb) -> Literal[False]:
         # A bound method alive during the exit reading, for the entry's bound __enter__.
         balance = self._noop if self._balance else None
         self._stop()
@@ -158,7 +165,8 @@ class track:
             self._sites = growth_sites(self.diff)
         finally:
             try:
-                gc.callbacks.remove(self._callback)
+                if self._callback is not None:   # set by _start
+                    gc.callbacks.remove(self._callback)
             except ValueError:
                 pass   # taken out by someone else
             self._callback = None
@@ -198,29 +206,31 @@ class track:
 
     # -- results --------------------------------------------------------------------------
 
-    def _finished(self) -> None:
-        if self._after is None:
+    def _finished(self) -> tuple[Snapshot, Snapshot]:
+        """(the entry snapshot, the exit snapshot); RuntimeError until the block has run
+        (an exit reading always follows an entry one)."""
+        if self._after is None or self._before is None:
             state = "is still running" if self._lock.locked() else "has not run"
             raise RuntimeError(f"the tracked block {state}: no results yet")
+        return self._before, self._after
 
     @property
     def before(self) -> Snapshot:
         """The snapshot taken at entry."""
-        if self._before is None:
-            self._finished()
-        return self._before
+        if self._before is not None:   # while the block runs, too
+            return self._before
+        return self._finished()[0]
 
     @property
     def after(self) -> Snapshot:
         """The snapshot taken at exit."""
-        self._finished()
-        return self._after
+        return self._finished()[1]
 
     @property
     def diff(self) -> SnapshotDiff:
         """``after - before``."""
-        self._finished()
-        return SnapshotDiff(self._after, self._before)
+        before, after = self._finished()
+        return SnapshotDiff(after, before)
 
     @property
     def gc_events(self) -> tuple[GcEvent, ...]:
@@ -243,12 +253,14 @@ class track:
         tracemalloc's records (``GrowthSites.tracing`` is False when it was not
         tracing; then ``str()`` says how to get them)."""
         self._finished()
+        if self._sites is None:   # the exit reading's growth_sites() raised
+            raise RuntimeError("the tracked block's allocation sites were not read")
         return self._sites
 
     @property
     def elapsed(self) -> float:
-        self._finished()
-        return self._after.taken_at - self._before.taken_at
+        before, after = self._finished()
+        return after.taken_at - before.taken_at
 
     def report(self, limit: int = 10, *, min_change: int = 1) -> str:
         """The diff, the collections and the allocation sites as plain-text tables;

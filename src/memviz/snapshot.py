@@ -184,7 +184,7 @@ def _pymalloc_module():
     module = sys.modules.get(__package__ + ".pymalloc")
     if module is None and not _PYMALLOC_MISSING:
         try:
-            from . import pymalloc as module  # type: ignore[attr-defined]
+            from . import pymalloc as module
         except ImportError:
             _PYMALLOC_MISSING = True
     return module

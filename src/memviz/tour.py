@@ -38,7 +38,7 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass
-from typing import Callable, Sequence, TextIO
+from typing import Callable, Sequence, TextIO, Tuple
 
 import memviz
 
@@ -494,10 +494,10 @@ def lesson_pymalloc(t: _Tour) -> None:
             block is a class or two larger than sys.getsizeof says, and each object
             starts {2 * word} bytes further into its block.
         """)
-    samples = (("float('1.5')", float("1.5")), ("'memviz' * 5", "memviz" * 5),
+    samples: tuple[tuple[str, object], ...] = (("float('1.5')", float("1.5")), ("'memviz' * 5", "memviz" * 5),
                ("tuple([1, 2, 3])", tuple([1, 2, 3])), ("[]", []),
                ("bytes(200)", bytes(200)), ("bytes(500)", bytes(500)))
-    rows = []
+    rows: list[tuple[object, ...]] = []
     for label, obj in samples:
         block = memviz.pymalloc.locate(obj)
         size = sys.getsizeof(obj)
@@ -679,7 +679,12 @@ def _readings_while(namespace: dict):
 # 6. Processes
 
 
-def _worker_snapshot(size: int):
+#: What a child process sends back: (pid, lists made, lists its tracker saw made or
+#: None, its snapshot).
+_WorkerReading = Tuple[int, int, "int | None", memviz.Snapshot]
+
+
+def _worker_snapshot(size: int) -> _WorkerReading:
     """In a child process: make ``size`` lists under memviz.track(), snapshot, and
     return (pid, size, lists the tracker saw made, snapshot). A collection first and
     none during the block: the tracker then sees exactly these lists (and the list that
@@ -691,7 +696,7 @@ def _worker_snapshot(size: int):
     collector.disable()
     try:
         with memviz.track() as tracker:
-            made = [[] for _ in range(size)]
+            made: list[list[object]] = [[] for _ in range(size)]
     finally:
         if enabled:
             collector.enable()
@@ -719,6 +724,7 @@ def _pool_init(results, barrier) -> None:
 
 def _pool_job(size: int) -> int:
     # Both jobs wait for each other: each runs in its own worker process.
+    assert _POOL_QUEUE is not None and _POOL_BARRIER is not None   # set by _pool_init
     _POOL_BARRIER.wait(timeout=60)
     _POOL_QUEUE.put(_worker_snapshot(size))
     return os.getpid()
@@ -766,10 +772,12 @@ def lesson_processes(t: _Tour) -> None:
         results.close()
         results.join_thread()
     queued.sort(key=lambda item: item[1])
-    rows = [("this process", here)]
+    children: list[tuple[str, _WorkerReading]] = []
     if piped is not None:
-        rows.append(("child (Pipe)", piped))
-    rows += [("Pool worker (Queue)", item) for item in queued]
+        children.append(("child (Pipe)", piped))
+    children += [("Pool worker (Queue)", item) for item in queued]
+    rows: list[tuple[str, memviz.Snapshot | _WorkerReading]] = [("this process", here),
+                                                                *children]
     parent_arenas = {a.address for a in (here.arenas or ())}
     table = []
     for label, item in rows:
@@ -796,8 +804,8 @@ def lesson_processes(t: _Tour) -> None:
     """)
     t.table(("process", "pid", "lists made", "track() saw", "GC objects", "arenas",
              "arenas at parent's addresses", "blocks in use"), table)
-    for label, item in rows[1:]:
-        pid, made, seen, snap = item
+    for label, child_reading in children:
+        pid, made, seen, snap = child_reading
         t.reading(f"{label} pid {pid}, lists made and seen by track()", f"{made} {seen}")
     if here.pymalloc is None:
         t.unavailable("pymalloc arenas", here.capabilities["pymalloc.stats"].reason
@@ -807,8 +815,8 @@ def lesson_processes(t: _Tour) -> None:
         lists_here = parent.diff.type_deltas().get("builtins.list", 0)
         t.reading("lists made in this process meanwhile", signed(lists_here),
                   "the children's 6,000 lists are not here")
-    t.reading("distinct pids", len({here.pid, *(item[0] for _, item in rows[1:])}),
-              f"this process and {len(rows) - 1} children")
+    t.reading("distinct pids", len({here.pid, *(item[0] for _, item in children)}),
+              f"this process and {len(children)} children")
     t.say("""
         The snapshots came back as values (they pickle as their JSON document): compare
         them, save them, diff them -- e.g. python -m memviz report -o report.html A.json

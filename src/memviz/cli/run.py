@@ -9,6 +9,7 @@ import os
 import runpy
 import sys
 import traceback
+from typing import TextIO
 
 from .. import track
 from .._words import counted
@@ -141,6 +142,9 @@ class _OriginalStdout:
     script: the script may close sys.stdout (`json.tool` does), replace it, or close its
     file descriptor. A duplicate of the descriptor, taken before the script starts,
     outlives all three."""
+
+    _stream: TextIO
+    _fd: int | None   # the duplicate; None when there is none, or once it is used
 
     def __enter__(self) -> _OriginalStdout:
         self._stream = sys.stdout

@@ -103,7 +103,8 @@ _ANSI_RESET = "\x1b[0m"
 def _ansi_cells(cells) -> str:
     """One SGR sequence per change of colour: a pool's cell sets the background (and
     black text), a free cell resets it and draws a grey dot."""
-    out, current = [], None
+    out: list[str] = []
+    current: int | str | None = None   # a cell's background, or "free"
     for pool in cells:
         state = None if pool is None else ansi_background(pool)
         if pool is None:

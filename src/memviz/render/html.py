@@ -243,13 +243,15 @@ def _key_figures(snap, amap) -> str:
         total = sum(g.objects for g in gens)
         cards.append(("gc_objects", "GC-tracked objects", _int(total), total))
     stats = snap.pymalloc
+    arenas: int | None
+    blocks: int | None
     if amap.arenas is not None:
         arenas, blocks = len(amap.arenas), amap.blocks_in_use
     elif stats is not None:
         arenas, blocks = stats.arenas_current, stats.blocks_in_use
     else:
         arenas = blocks = None
-    if arenas is not None:
+    if arenas is not None and blocks is not None:   # found together
         cards.append(("arenas_current", "pymalloc arenas", _int(arenas), arenas))
         cards.append(("blocks_in_use", "blocks in use", _int(blocks), blocks))
     if snap.rss is not None:
@@ -287,7 +289,7 @@ def _gc_part(snap) -> str:
     if gens is None:
         return ""
     state = "enabled" if snap.gc_enabled else "disabled"
-    rows = [(str(g.index), (
+    rows: list[tuple[str, tuple[_Cell, ...]]] = [(str(g.index), (
         _Cell(g.index, "index"), _count(g.objects, "objects"), _count(g.count, "count"),
         _count(g.threshold, "threshold"), _count(g.collections, "collections"),
         _count(g.collected, "collected"), _count(g.uncollectable, "uncollectable")))
@@ -468,7 +470,7 @@ def diff_section(diff, limit: int = 15, *, title: str | None = None,
     out.append(_type_changes(diff, limit, min_change))
     gens = diff.generations
     if gens is not None:
-        rows = [(str(g.index), (
+        rows: list[tuple[str, tuple[_Cell, ...]]] = [(str(g.index), (
             _Cell(g.index, "index"), _count(g.objects, "objects"),
             _change(g.objects_delta, "objects_delta"),
             _change(g.collections_delta, "collections_delta"),
@@ -603,9 +605,9 @@ def render_report(snapshots: Sequence, limit: int = 15, *,
     snapshots = list(snapshots)
     if not snapshots:
         raise ValueError("render_report needs at least one snapshot")
-    names = list(names) if names is not None else [None] * len(snapshots)
+    file_names: list[str | None] = list(names) if names is not None else [None] * len(snapshots)
     labels = [name or f"pid {snap.pid}, {_when(snap.taken_at)}"
-              for name, snap in zip(names, snapshots)]
+              for name, snap in zip(file_names, snapshots)]
     if len(snapshots) == 1:
         heading = f"memviz report: {labels[0]}"
     else:

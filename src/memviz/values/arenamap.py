@@ -8,6 +8,7 @@ holds, never a reading). Drawn by ``memviz.render.arenamap``. Public as
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from . import public
 
@@ -15,6 +16,9 @@ from .._errors import MemvizError
 from ..render import arenamap as _draw
 from ..render.view import when
 from .fragmentation import SPARSE_THRESHOLD, is_sparse
+
+if TYPE_CHECKING:
+    from .pymalloc import Arena, Pool
 
 # The 64-bit layout, for arena tuples given without one where none can be read.
 DEFAULT_POOL_SIZE = 16 * 1024
@@ -27,8 +31,8 @@ class ArenaRow:
     """One arena laid out: ``cells`` has one entry per pool slot (``pools_total`` of
     them), a ``Pool`` or None for a free slot."""
 
-    arena: object
-    cells: tuple
+    arena: Arena
+    cells: tuple[Pool | None, ...]
     live_bytes: int
     arena_size: int
 
@@ -52,12 +56,12 @@ class ArenaMap:
     ``arena_size`` place the pools in their arena; ``source`` says where the map comes
     from."""
 
-    arenas: tuple | None
+    arenas: tuple[Arena, ...] | None
     pool_size: int = DEFAULT_POOL_SIZE
     arena_size: int = DEFAULT_ARENA_SIZE
     source: str = "this process, now"
     reason: str | None = None
-    _rows: tuple = field(default=None, repr=False, compare=False)   # type: ignore[assignment]
+    _rows: tuple[ArenaRow, ...] | None = field(default=None, repr=False, compare=False)
 
     # -- figures ----------------------------------------------------------------------
 

@@ -119,6 +119,10 @@ class SnapshotDiff:
 
     __slots__ = ("_new", "_old", "_exclude")
 
+    _new: Snapshot
+    _old: Snapshot
+    _exclude: tuple[Mapping[str, int], Mapping[str, int], Mapping[str, int]] | None
+
     def __init__(self, new: Snapshot, old: Snapshot,
                  exclude: tuple[Mapping[str, int], Mapping[str, int], Mapping[str, int]]
                  | None = None):
@@ -143,7 +147,7 @@ class SnapshotDiff:
         return self._old
 
     @property
-    def exclude(self):
+    def exclude(self) -> tuple[Mapping[str, int], Mapping[str, int], Mapping[str, int]] | None:
         return self._exclude
 
     @property

@@ -14,6 +14,7 @@ from . import public
 
 if TYPE_CHECKING:   # a reading module's value (tracemalloc's record); not imported at run time
     from .._sites import AllocationSite
+    from .pymalloc import Arena, Block, Pool
 
 _VERSION = sys.version_info[:2]
 
@@ -65,9 +66,9 @@ class Explanation:
     header_size: int
     where: str
     where_detail: str
-    block: object | None = None           # memviz.pymalloc.Block
-    pool: object | None = None            # memviz.pymalloc.Pool
-    arena: object | None = None           # memviz.pymalloc.Arena
+    block: Block | None = None
+    pool: Pool | None = None
+    arena: Arena | None = None
     small_request_threshold: int | None = None
     unavailable: tuple[tuple[str, str], ...] = ()
     python: tuple[int, int] = field(default=_VERSION)

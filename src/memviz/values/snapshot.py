@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass
 
 from . import public
-from typing import BinaryIO, Iterator, Mapping
+from typing import BinaryIO, Iterator, Mapping, cast
 
 from .._errors import UnsupportedInterpreter
 from .._packed import rows as _rows
@@ -155,6 +155,30 @@ class Snapshot:
 
     __slots__ = _SLOTS
 
+    # The slots' types (``_SLOTS``: the format's fields; ``_make`` sets them): the
+    # packed ``bytes`` are ``memviz._packed`` figures, None where that reading is missing.
+    _taken_at: float
+    _pid: int
+    _implementation: str
+    _version: str
+    _description: str
+    _allocator: str
+    _capabilities: tuple[str | None, ...]   # name, reason (None: available), name, ...
+    _gc_enabled: bool | None
+    _gc: bytes | None
+    _permanent: int | None
+    _type_names: tuple[str, ...] | None
+    _type_counts: bytes | None
+    _layout: bytes | None
+    _pymalloc_stats: bytes | None
+    _size_classes: bytes | None
+    _arenas: bytes | None
+    _pools: bytes | None
+    _rss: int | None
+    _rss_peak: int | None
+    _own_names: tuple[str, ...] | None
+    _own_counts: bytes | None
+
     def __init__(self) -> None:
         raise TypeError(
             "take a snapshot with memviz.snapshot(), or read one with "
@@ -202,7 +226,8 @@ class Snapshot:
         """Which readings the interpreter supported when the snapshot was taken."""
         flat = self._capabilities
         return Capabilities(self._description, tuple(
-            Capability(flat[i], flat[i + 1] is None, flat[i + 1])
+            # a name at each even place (a str), its reason after it
+            Capability(cast(str, flat[i]), flat[i + 1] is None, flat[i + 1])
             for i in range(0, len(flat), 2)
         ))
 
@@ -222,7 +247,7 @@ class Snapshot:
         return self._gc_enabled
 
     @property
-    def generations(self):
+    def generations(self) -> tuple[Generation, ...] | None:
         """The three ``memviz.gc.Generation`` values, or None without GC readings."""
         if self._gc is None:
             return None
@@ -248,19 +273,19 @@ class Snapshot:
         :meth:`own_objects`); types with no objects there are left out. The mapping is
         also indexed by the type itself: ``counts[MyClass]``. Raises
         ``UnsupportedInterpreter`` when the snapshot has no GC readings."""
-        names = self._require_types()
+        names, counts = self._require_types()
         check_generation(generation)
         if generation == 3 and self._permanent and self._own_names is None:
             raise UnsupportedInterpreter(
                 "this snapshot was read from a file of format version 1, which does not "
                 "count the permanent generation's objects by type")
-        return _column(names, self._type_counts, generation)
+        return _column(names, counts, generation)
 
     def type_table(self) -> dict[str, tuple[int, int, int]]:
         """{type name: (generation 0, 1, 2)} for every type in the snapshot (the
         permanent generation: ``type_counts(PERMANENT)``)."""
-        names = self._require_types()
-        values = _unpack("q", self._type_counts)
+        names, counts = self._require_types()
+        values = _unpack("q", counts)
         return {name: tuple(values[4 * i:4 * i + 3]) for i, name in enumerate(names)}
 
     def own_objects(self, generation: int | None = None) -> TypeCounts | None:
@@ -274,6 +299,7 @@ class Snapshot:
         check_generation(generation)
         if self._own_names is None:
             return None
+        assert self._own_counts is not None   # read (or left out) with the names
         return _column(self._own_names, self._own_counts, generation)
 
     def top_types(self, limit: int | None = 10, generation: int | None = None) -> list[TypeCount]:
@@ -284,17 +310,19 @@ class Snapshot:
             ranked = ranked[:limit]
         return [TypeCount(name, count) for name, count in ranked]
 
-    def _require_types(self) -> tuple[str, ...]:
-        if self._type_names is None:
+    def _require_types(self) -> tuple[tuple[str, ...], bytes]:
+        """The type names and their packed counts (read together), or
+        UnsupportedInterpreter."""
+        if self._type_names is None or self._type_counts is None:
             raise UnsupportedInterpreter(
                 f"this snapshot ({self._description}) has no GC readings: {self._reason('gc')}"
             )
-        return self._type_names
+        return self._type_names, self._type_counts
 
     # -- pymalloc -----------------------------------------------------------------------
 
     @property
-    def layout(self):
+    def layout(self) -> Layout | None:
         """``memviz.pymalloc.Layout`` of the interpreter, or None without pymalloc readings."""
         if self._layout is None:
             return None
@@ -303,10 +331,11 @@ class Snapshot:
         return Layout(**fixed, block_sizes=tuple(values[len(LAYOUT_FIELDS):]))
 
     @property
-    def pymalloc(self):
+    def pymalloc(self) -> PymallocStats | None:
         """``memviz.pymalloc.PymallocStats``, or None without pymalloc statistics."""
         if self._pymalloc_stats is None:
             return None
+        assert self._size_classes is not None   # read with the statistics
         scalars = dict(zip(STATS_FIELDS, _unpack("q", self._pymalloc_stats)))
         size_classes = tuple(
             SizeClass(*row)
@@ -315,7 +344,9 @@ class Snapshot:
         return PymallocStats(**scalars, size_classes=size_classes)
 
     def _arena_rows(self) -> Iterator[tuple[tuple[int, ...], list[tuple[int, ...]]]]:
-        """(arena columns, [pool columns]) per arena, without building value objects."""
+        """(arena columns, [pool columns]) per arena, without building value objects
+        (for a snapshot with the arena map: callers check ``_arenas`` first)."""
+        assert self._arenas is not None and self._pools is not None   # read together
         return snapshot_json.arena_rows(self._arenas, self._pools)
 
     def _arena_map(self) -> ArenaMap:
@@ -324,14 +355,15 @@ class Snapshot:
         return ArenaMap.of_snapshot(self)
 
     @property
-    def arenas(self):
+    def arenas(self) -> tuple[Arena, ...] | None:
         """pymalloc's arenas (``memviz.pymalloc.Arena``, each with its pools), or None
         without the arena map. Built from the snapshot's packed map at each access."""
         if self._arenas is None:
             return None
         return tuple(
-            Arena(*arena, pools=tuple(Pool(*pool) for pool in pools))
-            for arena, pools in self._arena_rows()
+            Arena(address, index, pools_total, pools_free,
+                  pools=tuple(Pool(*pool) for pool in pools))
+            for (address, index, pools_total, pools_free), pools in self._arena_rows()
         )
 
     def fragmentation(self, threshold: float = SPARSE_THRESHOLD) -> Fragmentation | None:
@@ -364,7 +396,8 @@ class Snapshot:
                 sparse_live += live
                 sparse_blocks += blocks
         return Fragmentation(threshold, arenas, arena_bytes, live_bytes, sparse, sparse_bytes,
-                             sparse_live, sparse_blocks, tuple(histogram), empty)
+                             sparse_live, sparse_blocks,
+                             (histogram[0], histogram[1], histogram[2], histogram[3]), empty)
 
     # -- the process --------------------------------------------------------------------
 
@@ -428,7 +461,7 @@ class Snapshot:
 
     def __repr__(self) -> str:
         parts = [f"{self._description}", f"pid {self._pid}", when(self._taken_at)]
-        if self._gc is not None:
+        if self._gc is not None and self._type_names is not None:   # read together
             objects = sum(row[0] for row in _rows("q", self._gc, len(GENERATION_FIELDS)))
             parts.append(f"{objects:,} GC objects in {len(self._type_names):,} types")
         if self._pymalloc_stats is not None:
