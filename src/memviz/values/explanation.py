@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 from ..render import explanation as _words
 from . import public
 
-if TYPE_CHECKING:   # a reading module's value (tracemalloc's record); not imported at run time
-    from .._sites import AllocationSite
+if TYPE_CHECKING:   # sibling values, for the fields' types only
     from .pymalloc import Arena, Block, Pool
+    from .sites import AllocationSite
 
 _VERSION = sys.version_info[:2]
 
@@ -48,7 +48,7 @@ class Explanation:
     allocated, ``where_detail`` names the file), ``"large"`` or ``"malloc"`` (from the C
     allocator) or ``"unknown"``. ``unavailable`` lists ``(reading, reason)`` for every
     reading that could not be taken. ``allocated_at`` is where the object's memory was
-    allocated (``memviz._sites.AllocationSite``, file and line) when tracemalloc was
+    allocated (``memviz.values.sites.AllocationSite``, file and line) when tracemalloc was
     tracing and recorded it; otherwise ``reason("allocated")`` says why not.
     """
 
