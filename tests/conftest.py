@@ -38,7 +38,6 @@ interpreters) and ``long`` (``pytest --hypothesis-profile=long``).
 """
 from __future__ import annotations
 
-import contextlib
 import gc
 import json
 import os
@@ -56,6 +55,8 @@ from hypothesis import HealthCheck, settings
 # support/'s checks are plain asserts: rewritten like the test modules' own, so that a
 # failing one shows its values (registered before any test module imports them).
 pytest.register_assert_rewrite("support")
+
+from support.gc import gc_paused  # noqa: E402 - after the rewrite hook is registered
 
 # -- hypothesis profiles -------------------------------------------------------------
 # No deadline: a reading walks lists whose length depends on the whole heap, and these
@@ -79,20 +80,7 @@ settings.load_profile("ci")
 
 
 # -- the collector -------------------------------------------------------------------
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """Disables automatic collections for the block and restores the previous state
-    (enabled or not) after it, exceptions included. Manual ``gc.collect()`` still works.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
+# gc_paused: one definition, in support.gc (children and subinterpreters use it too).
 @pytest.fixture
 def gc_disabled() -> Iterator[None]:
     """The whole test runs with automatic collections off; the previous state is restored."""

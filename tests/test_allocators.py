@@ -52,9 +52,9 @@ def child_checks() -> dict:
     import memviz
     from memviz import _debugstats
     from memviz import pymalloc as pm
-    from support.gc import assert_generations_match_get_objects
+    from support.gc import gc_paused, assert_generations_match_get_objects
     from support.pymalloc import (arenas_and_stats, check_arenas_add_up, check_located,
-                                  check_matches_report, gc_off, refusals, stats_at_walk,
+                                  check_matches_report, refusals, stats_at_walk,
                                   with_report)
     from support.refcount import Holder, expected_refcount, read_at, site_owns
 
@@ -66,7 +66,7 @@ def child_checks() -> dict:
     memviz.gc.generations(), memviz.gc.permanent(), memviz.gc.type_counts()
     for generation in range(3):
         gc.get_objects(generation=generation)
-    with gc_off():
+    with gc_paused():
         assert_generations_match_get_objects()
         assert memviz.gc.permanent() == gc.get_freeze_count()
         for generation in range(3):
@@ -88,7 +88,7 @@ def child_checks() -> dict:
 
     # -- pymalloc
     if caps["pymalloc.stats"].available:
-        with gc_off():
+        with gc_paused():
             s, allocated = stats_at_walk(sys.getallocatedblocks)
             assert s.blocks_in_use + s.raw_blocks == allocated
             s, text = with_report(pm._stats)

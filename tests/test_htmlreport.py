@@ -27,7 +27,6 @@ import memviz
 from memviz import htmlreport
 from memviz.cli import main as cli_main
 from memviz.render import view as _report
-from memviz.render.view import format_bytes
 
 from support.capabilities import GC_READABLE, available, needs, needs_allocator_choice
 from support.html import (Element, check_anchors, check_diff_section, check_fragmentation,

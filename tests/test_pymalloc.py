@@ -33,7 +33,7 @@ from typing import Callable
 import memviz
 from memviz import _debugstats, _native
 from memviz import pymalloc as pm
-from memviz import MemvizError, UnsupportedInterpreter
+from memviz import MemvizError
 
 import pytest
 from hypothesis import given
@@ -42,8 +42,9 @@ from hypothesis import strategies as st
 from support.capabilities import PYMALLOC_READINGS, needs, needs_allocator_choice
 from support.pymalloc import (Slots, allocation, arenas_and_stats, check, check_arenas_add_up,
                               check_arenas_match_report, check_located, check_matches_report,
-                              debug_hooks_active, fd2_captured, gc_off, preheader, refusals,
+                              debug_hooks_active, fd2_captured, preheader, refusals,
                               report_now, stats_at_walk, with_report)
+from support.gc import gc_paused
 
 HERE = Path(__file__).resolve()
 TESTS = HERE.parent
@@ -131,7 +132,7 @@ def exactness_checks(report: bool) -> dict:
     CPython prints its pymalloc report here (not while tracemalloc traces)."""
     facts: dict = {"states": 0}
     keep: list = []
-    with gc_off():
+    with gc_paused():
         for step in range(4):
             if step == 1:
                 keep.append([bytes(n % 500) for n in range(20000)])
@@ -178,7 +179,7 @@ def child_checks(mode: str) -> dict:
         return refusals()
     if mode == "stripped":
         facts = refusals()
-        with gc_off():
+        with gc_paused():
             s, text = with_report(pm._stats)
             check_matches_report(s, text)
             s, allocated = stats_at_walk(sys.getallocatedblocks)
@@ -239,7 +240,7 @@ def run_child(mode: str, *, python: str = sys.executable, env: dict | None = Non
 
 @pytest.fixture
 def no_gc():
-    with gc_off():
+    with gc_paused():
         yield
 
 
@@ -492,7 +493,7 @@ OPERATIONS = st.lists(
 @needs(*PYMALLOC_READINGS)
 @given(operations=OPERATIONS)
 def test_random_heaps_keep_every_equality(operations):
-    with gc_off():
+    with gc_paused():
         keep: list = []
         for op, a, b, c in operations:
             if op == "make":

@@ -26,7 +26,6 @@ path), runs code there and reads back the JSON that code wrote. What happens:
 """
 from __future__ import annotations
 
-import json
 import sys
 import textwrap
 from pathlib import Path

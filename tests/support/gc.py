@@ -6,9 +6,25 @@ Imports memviz and the standard library only: subinterpreters and children impor
 """
 from __future__ import annotations
 
+import contextlib
 import gc
+from typing import Iterator
 
 from memviz.gc import generations
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Disables automatic collections for the block and restores the previous state
+    (enabled or not) after it, exceptions included. Manual ``gc.collect()`` still works.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _created_by(result) -> list:

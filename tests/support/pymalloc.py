@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import gc
 import os
 import struct
 import sys
@@ -27,17 +26,6 @@ def check(condition: bool, message: str) -> None:
     """An assertion that also holds in a child run with -O."""
     if not condition:
         raise AssertionError(message)
-
-
-@contextlib.contextmanager
-def gc_off() -> Iterator[None]:
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 @contextlib.contextmanager

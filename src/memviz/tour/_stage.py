@@ -47,6 +47,14 @@ class Tour:
     def unavailable(self, what: str, error: BaseException | str) -> None:
         self.reading(what, "not available here", str(error))
 
+    def cannot_read(self, capability: str) -> bool:
+        """Says why, and is True, when memviz cannot take the reading ``capability``
+        (``"gc"``, ``"refcount"`` ...) here: the lesson that needs it then ends."""
+        problem = available(capability)
+        if problem:
+            self.unavailable(f"memviz.{capability}", problem)
+        return problem is not None
+
     def table(self, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
         self.write()
         self.write(table(headers, rows, indent="    "))

@@ -5,7 +5,7 @@ import gc
 
 
 from .._words import signed
-from ._stage import Tour, available, collector_restored, gen0_count
+from ._stage import Tour, collector_restored, gen0_count
 
 
 def lesson_cycles(t: Tour) -> None:
@@ -16,9 +16,7 @@ def lesson_cycles(t: Tour) -> None:
         that what the next one finds is ours alone; then, with the collector disabled, a
         list that contains itself and two dicts that refer to each other:
     """)
-    problem = available("gc")
-    if problem:
-        t.unavailable("memviz.gc", problem)
+    if t.cannot_read("gc"):
         return
     s = t.session()
     with collector_restored():

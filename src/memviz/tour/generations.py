@@ -5,7 +5,7 @@ import gc
 
 import memviz
 
-from ._stage import Tour, available, collector_restored
+from ._stage import Tour, collector_restored
 
 
 def lesson_generations(t: Tour) -> None:
@@ -19,9 +19,7 @@ def lesson_generations(t: Tour) -> None:
         collections of generation 1 -- and only once the objects that survived into it
         since its last collection are a quarter of those it holds.
     """)
-    problem = available("gc")
-    if problem:
-        t.unavailable("memviz.gc", problem)
+    if t.cannot_read("gc"):
         return
     s = t.session()
     with collector_restored():

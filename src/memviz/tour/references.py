@@ -6,7 +6,7 @@ import sys
 
 
 from .._words import signed
-from ._stage import Tour, available, collection_count, collector_restored
+from ._stage import Tour, collection_count, collector_restored
 
 
 def lesson_references(t: Tour) -> None:
@@ -15,9 +15,7 @@ def lesson_references(t: Tour) -> None:
         to it exist. memviz.refcount(obj) reads it, not counting the reference of the call
         itself. The classic example:
     """)
-    problem = available("refcount")
-    if problem:
-        t.unavailable("memviz.refcount", problem)
+    if t.cannot_read("refcount"):
         return
     s = t.session()
     s.run("test_list = [1, 2, 3]")
