@@ -11,11 +11,8 @@
  * nothing until the walk is over and every type found is INCREF'd before
  * the first Python object of the result is built.
  */
+#include "census.h"
 #include "gcread.h"
-
-#if MV_PY_AT_LEAST(3, 14) && MV_KNOWN_LAYOUT
-#  include "internal/pycore_interpframe.h"
-#endif
 
 /* Raised with (status, message); memviz._native turns it into the public
  * exception that fits the status.  Each interpreter that imports memviz gets a
@@ -117,7 +114,21 @@ generation_of(PyObject *module, PyObject *op)
 
 #if MV_KNOWN_LAYOUT
 static PyObject *
-table_to_dict(mv_type_table *table)
+object_count(const mv_type_count *slot)
+{
+    return PyLong_FromLongLong(slot->count);
+}
+
+/* The census's (objects, tracked_objects). */
+static PyObject *
+object_and_tracked_counts(const mv_type_count *slot)
+{
+    return Py_BuildValue("(LL)", (long long)slot->count, (long long)slot->tracked);
+}
+
+/* {type: value(slot)}; value is object_count unless said otherwise. */
+static PyObject *
+table_to_dict_of(mv_type_table *table, PyObject *(*value)(const mv_type_count *))
 {
     /* Types first: building the dict may run a collection that frees one. */
     for (size_t i = 0; i < table->capacity; i++) {
@@ -129,16 +140,22 @@ table_to_dict(mv_type_table *table)
         if (slot->type == NULL) {
             continue;
         }
-        PyObject *count = PyLong_FromLongLong(slot->count);
-        if (count == NULL || PyDict_SetItem(result, (PyObject *)slot->type, count) < 0) {
+        PyObject *figure = value(slot);
+        if (figure == NULL || PyDict_SetItem(result, (PyObject *)slot->type, figure) < 0) {
             Py_CLEAR(result);
         }
-        Py_XDECREF(count);
+        Py_XDECREF(figure);
     }
     for (size_t i = 0; i < table->capacity; i++) {
         Py_XDECREF(table->slots[i].type);
     }
     return result;
+}
+
+static PyObject *
+table_to_dict(mv_type_table *table)
+{
+    return table_to_dict_of(table, object_count);
 }
 #endif
 
@@ -169,6 +186,28 @@ type_counts(PyObject *module, PyObject *arg)
     return result;
 #else
     (void)arg;
+    return raise_status(module, MV_ERR_UNSUPPORTED);
+#endif
+}
+
+static PyObject *
+census(PyObject *module, PyObject *unused)
+{
+    (void)unused;
+#if MV_KNOWN_LAYOUT
+    PyInterpreterState *interp = PyInterpreterState_Get();
+    int status = mv_gc_readable(MV_GC_STATE(interp));
+    mv_type_table table;
+    if (status == MV_OK) {
+        status = mv_census_count_types(interp, &table);
+    }
+    if (status != MV_OK) {
+        return raise_status(module, status);
+    }
+    PyObject *result = table_to_dict_of(&table, object_and_tracked_counts);
+    mv_type_table_free(&table);
+    return result;
+#else
     return raise_status(module, MV_ERR_UNSUPPORTED);
 #endif
 }
@@ -249,6 +288,9 @@ static PyMethodDef methods[] = {
      "generation_of(obj) -> 0, 1, 2, 3 (permanent) or None when not tracked"},
     {"type_counts", type_counts, METH_O,
      "type_counts(generation) -> {type: count}; 3 is the permanent generation, -1 counts 0, 1 and 2"},
+    {"census", census, METH_NOARGS,
+     "census() -> {type: (objects, tracked_objects)}: every object reachable from the "
+     "collector's lists, sys.modules, builtins, the sys dict and the running frames, once"},
     {"type_counts_apart", (PyCFunction)(void (*)(void))type_counts_apart, METH_FASTCALL,
      "type_counts_apart(own_types, part_types) -> 8 {type: count}: generations 0, 1, 2, "
      "permanent, then memviz's own objects in each (instances of own_types and the "
