@@ -17,9 +17,9 @@
  * allocated from pymalloc or the Python heap, no collection can start, and
  * nothing the walk has seen can be freed under it.
  */
-#include <stdlib.h>
+#include "census.h"    /* first: Python.h sets the feature macros the system headers see */
 
-#include "census.h"
+#include <stdlib.h>
 
 #if MV_KNOWN_LAYOUT
 

@@ -11,10 +11,10 @@
  * are half-built), and allocates nothing from pymalloc or the Python heap
  * while it walks, so the lists cannot change under it.
  */
+#include "gcread.h"    /* first: Python.h sets the feature macros the system headers see */
+
 #include <stdlib.h>
 #include <string.h>
-
-#include "gcread.h"
 
 #if MV_KNOWN_LAYOUT
 

@@ -2,9 +2,10 @@
 (tests/support/census.py) and against deltas the test makes itself.
 
 What a census creates (and what a second census therefore also sees): its result
-dict, one tuple per type, and the ints in them above the small-int cache (256)."""
+dict, one tuple per type, and the ints in them past the small ints the interpreter keeps."""
 import gc
 import sys
+from array import array
 
 from hypothesis import given, settings, strategies as st
 
@@ -36,8 +37,19 @@ def objects(census, kind):
 
 
 def result_ints(census):
-    """The int objects a census's result holds (each count above 256 is its own int)."""
-    return sum(1 for counts in census.values() for count in counts if count > 256)
+    """(new, referenced): the int objects a census's result made (those not the one
+    object the interpreter keeps for a small int) and all it refers to.  A small int no
+    root refers to is counted once a result refers to it, like a static type."""
+    ints = [count for counts in census.values() for count in counts]
+    return (sum(1 for count in ints if count is not int(str(count))),
+            len({id(count) for count in ints}))
+
+
+def counts_of(*kinds):
+    """A census's objects of each kind, kept in an array: machine ints, not int objects
+    (the next census would count those)."""
+    census = _census_walk()
+    return array("q", [objects(census, kind) for kind in kinds])
 
 
 def test_the_census_has_every_type_the_reference_walk_finds_and_as_many():
@@ -55,15 +67,11 @@ def test_the_census_has_every_type_the_reference_walk_finds_and_as_many():
 
 
 def test_unique_values_raise_their_types_counts_exactly():
-    before = _census_walk()
+    kinds = (Holder, str, bytes, int, float)
+    before = counts_of(*kinds)
     holders = [Holder(i) for i in range(250)]
-    after = _census_walk()
-    n = len(holders)
-    assert objects(after, Holder) - objects(before, Holder) == n
-    assert objects(after, str) - objects(before, str) == n
-    assert objects(after, bytes) - objects(before, bytes) == n
-    assert objects(after, float) - objects(before, float) == n
-    assert objects(after, int) - objects(before, int) == n + result_ints(before)
+    after = counts_of(*kinds)
+    assert [b - a for a, b in zip(before, after)] == [len(holders)] * len(kinds)
 
 
 def held_by_no_object(target):
@@ -138,6 +146,15 @@ def test_the_permanent_generation_is_a_root(gc_freeze_restored):
     assert Node not in _census_walk()
 
 
+def blocks_grown_and_left(call):
+    """pymalloc blocks in use more than before, with call's result, then without it."""
+    blocks = sys.getallocatedblocks()
+    result = call()
+    grown = sys.getallocatedblocks() - blocks
+    del result
+    return grown, sys.getallocatedblocks() - blocks
+
+
 def test_the_walk_allocates_nothing_and_collects_nothing():
     """With the threshold out of reach, any collection is one the census caused (and a
     collection would reset generation 0's count)."""
@@ -147,12 +164,11 @@ def test_the_walk_allocates_nothing_and_collects_nothing():
     try:
         gc.collect()
         gc.set_threshold(10**6)
-        _census_walk()    # a first call may warm up what a call needs
-        blocks = sys.getallocatedblocks()
-        census = _census_walk()
-        grown = sys.getallocatedblocks() - blocks
-        del census
-        left = sys.getallocatedblocks() - blocks
+        for _ in range(2):    # fills the free lists the result's objects come from
+            blocks_grown_and_left(_census_walk)
+            blocks_grown_and_left(dict)
+        grown, left = blocks_grown_and_left(_census_walk)
+        _, left_by_an_empty_dict = blocks_grown_and_left(dict)
         counts = gc.get_count()
         census = _census_walk()
         counted = gc.get_count()[0] - counts[0]
@@ -160,13 +176,12 @@ def test_the_walk_allocates_nothing_and_collects_nothing():
         gc.set_threshold(*thresholds)
         gc.callbacks.pop()
     assert events == ["start", "stop"]    # gc.collect()'s own
-    # What the census added is its result (the dict, a tuple per type, the ints above
-    # 256; some from free lists, so at most one block each), and with the result gone
-    # nothing is left but the int `blocks` (made after its own reading) and `grown` when
-    # it is above 256.
-    assert 0 <= grown <= 1 + len(census) + result_ints(census)
+    # What the census added is its result (the dict, a tuple per type, the ints past the
+    # small ones; some from free lists, so at most one block each), and with the result
+    # gone it left no more behind than making and dropping an empty dict does.
+    assert 0 <= grown <= 1 + len(census) + result_ints(census)[0]
+    assert left <= left_by_an_empty_dict
     assert 0 <= counted <= 1 + len(census)    # a tuple from the free list is not counted
-    assert left == 1 + (grown > 256)
 
 
 def test_a_second_census_equals_the_first_apart_from_the_first_ones_result():
@@ -176,11 +191,19 @@ def test_a_second_census_equals_the_first_apart_from_the_first_ones_result():
     differences = {kind: (second.get(kind), first.get(kind))
                    for kind in first.keys() | second.keys()
                    if second.get(kind) != first.get(kind)}
-    own = {tuple: len(first), int: result_ints(first), dict: 1}
-    unexplained = {kind: pair for kind, pair in differences.items() if kind not in own}
+    own = {tuple: len(first), dict: 1}
+    unexplained = {kind: pair for kind, pair in differences.items()
+                   if kind not in own and kind not in (int, type)}
     assert unexplained == {}
     for kind, extra in own.items():
         assert objects(second, kind) - objects(first, kind) == extra
+    # The first result's keys are types: a static type no root reaches (its instances do
+    # not refer to it) becomes reachable through them.  Static types are never tracked.
+    static_keys = sum(1 for kind in first if not kind.__flags__ & (1 << 9))  # HEAPTYPE
+    assert second[type][1] == first[type][1]
+    assert 0 <= second[type][0] - first[type][0] <= static_keys
+    new_ints, referenced_ints = result_ints(first)
+    assert new_ints <= objects(second, int) - objects(first, int) <= referenced_ints
 
 
 def _graph(draw, node_types, leaf_type):
