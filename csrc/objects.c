@@ -126,7 +126,7 @@ object_and_tracked_counts(const mv_type_count *slot)
     return Py_BuildValue("(LL)", (long long)slot->count, (long long)slot->tracked);
 }
 
-/* {type: value(slot)}; value is object_count unless said otherwise. */
+/* {type: value(slot)} for every type of the table. */
 static PyObject *
 table_to_dict_of(mv_type_table *table, PyObject *(*value)(const mv_type_count *))
 {
