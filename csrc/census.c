@@ -16,6 +16,10 @@
  * objects, the stack and the type table are malloc'd, so nothing is
  * allocated from pymalloc or the Python heap, no collection can start, and
  * nothing the walk has seen can be freed under it.
+ *
+ * Sizes come after the walk: sys.getsizeof may run Python code (a __sizeof__
+ * written in Python), so every object found is held first (a reference
+ * taken while nothing else can run) and released after the result is built.
  */
 #include "census.h"    /* first: Python.h sets the feature macros the system headers see */
 
@@ -28,14 +32,14 @@ typedef struct {
     mv_object_stack pending;    /* counted, not yet traversed */
     mv_type_table *types;
     int status;
-} mv_census_walk;
+} mv_walk;
 
 /* A visitproc: counts an object the first time the walk meets it, and keeps
  * it to traverse when it has references to follow. */
 static int
 discover(PyObject *op, void *arg)
 {
-    mv_census_walk *walk = arg;
+    mv_walk *walk = arg;
     if (walk->status != MV_OK) {
         return -1;
     }
@@ -58,7 +62,7 @@ discover(PyObject *op, void *arg)
 /* Traverses what was discovered until nothing is left: depth first, so the
  * stack stays as deep as the object graph, not as wide as the heap. */
 static int
-drain(mv_census_walk *walk)
+drain(mv_walk *walk)
 {
     while (walk->status == MV_OK && walk->pending.used > 0) {
         PyObject *op = walk->pending.items[--walk->pending.used];
@@ -68,7 +72,7 @@ drain(mv_census_walk *walk)
 }
 
 static int
-walk_from(mv_census_walk *walk, PyObject *root)
+walk_from(mv_walk *walk, PyObject *root)
 {
     if (root != NULL) {
         discover(root, walk);
@@ -77,7 +81,7 @@ walk_from(mv_census_walk *walk, PyObject *root)
 }
 
 static int
-walk_gc_lists(mv_census_walk *walk, struct _gc_runtime_state *gcstate)
+walk_gc_lists(mv_walk *walk, struct _gc_runtime_state *gcstate)
 {
     for (int i = 0; walk->status == MV_OK && i <= MV_PERMANENT_GENERATION; i++) {
         PyGC_Head *head = mv_gc_list_head(gcstate, i);
@@ -91,7 +95,7 @@ walk_gc_lists(mv_census_walk *walk, struct _gc_runtime_state *gcstate)
 
 /* Every frame every thread of the interpreter is running, innermost first. */
 static int
-walk_frames(mv_census_walk *walk, PyInterpreterState *interp)
+walk_frames(mv_walk *walk, PyInterpreterState *interp)
 {
     for (PyThreadState *tstate = PyInterpreterState_ThreadHead(interp);
          walk->status == MV_OK && tstate != NULL; tstate = PyThreadState_Next(tstate)) {
@@ -105,9 +109,9 @@ walk_frames(mv_census_walk *walk, PyInterpreterState *interp)
 }
 
 int
-mv_census_count_types(PyInterpreterState *interp, mv_type_table *table)
+mv_census_walk(PyInterpreterState *interp, mv_type_table *table, mv_object_set *objects)
 {
-    mv_census_walk walk = {{NULL, 0, 0}, {NULL, 0, 0}, table, MV_OK};
+    mv_walk walk = {{NULL, 0, 0}, {NULL, 0, 0}, table, MV_OK};
     walk.status = mv_type_table_init(table, 1024);
     if (walk.status == MV_OK) {
         walk_gc_lists(&walk, MV_GC_STATE(interp));
@@ -118,12 +122,51 @@ mv_census_count_types(PyInterpreterState *interp, mv_type_table *table)
         walk_from(&walk, interp->sysdict);
         walk_frames(&walk, interp);
     }
-    mv_object_set_free(&walk.seen);
     mv_object_stack_free(&walk.pending);
     if (walk.status != MV_OK) {
+        mv_object_set_free(&walk.seen);
         mv_type_table_free(table);
+        return walk.status;
     }
-    return walk.status;
+    /* Nothing has run since the walk saw them: every object is alive.  Held from
+     * here on, none can be freed while their sizes are taken. */
+    for (size_t i = 0; i < walk.seen.capacity; i++) {
+        Py_XINCREF(walk.seen.slots[i]);
+    }
+    *objects = walk.seen;
+    return MV_OK;
+}
+
+int
+mv_census_add_sizes(mv_type_table *table, const mv_object_set *objects)
+{
+    for (size_t i = 0; i < objects->capacity; i++) {
+        PyObject *op = objects->slots[i];
+        if (op == NULL) {
+            continue;
+        }
+        size_t size = _PySys_GetSizeOf(op);
+        if (size == (size_t)-1 && PyErr_Occurred()) {
+            return -1;
+        }
+        /* A __sizeof__ written in Python could have changed the object's class
+         * (__class__ assignment) to one the walk did not count: its bytes then
+         * stay with no type rather than be given to the wrong one. */
+        mv_type_count *slot = mv_type_table_find(table, Py_TYPE(op));
+        if (slot != NULL) {
+            slot->bytes += (int64_t)size;
+        }
+    }
+    return 0;
+}
+
+void
+mv_census_release(mv_object_set *objects)
+{
+    for (size_t i = 0; i < objects->capacity; i++) {
+        Py_XDECREF(objects->slots[i]);
+    }
+    mv_object_set_free(objects);
 }
 
 #endif /* MV_KNOWN_LAYOUT */

@@ -31,6 +31,10 @@
 #if MV_KNOWN_LAYOUT
 #  include "internal/pycore_interp.h"    /* PyInterpreterState, struct _gc_runtime_state */
 #  include "internal/pycore_gc.h"        /* PyGC_Head */
+/* _PySys_GetSizeOf (sys.getsizeof): cpython/sysmodule.h until 3.12, internal from 3.13. */
+#  if MV_PY_AT_LEAST(3, 13)
+#    include "internal/pycore_sysmodule.h"
+#  endif
 #endif
 
 /* The running interpreter's version: Py_Version is exported from 3.11 on. */

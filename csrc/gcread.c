@@ -129,6 +129,13 @@ mv_type_table_add(mv_type_table *table, PyTypeObject *type)
     return &table->slots[i];
 }
 
+mv_type_count *
+mv_type_table_find(mv_type_table *table, PyTypeObject *type)
+{
+    mv_type_count *slot = &table->slots[slot_of(table, type)];
+    return slot->type == NULL ? NULL : slot;
+}
+
 static int
 table_has(const mv_type_table *table, PyTypeObject *type)
 {

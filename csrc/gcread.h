@@ -12,6 +12,7 @@ typedef struct {
     PyTypeObject *type;
     int64_t count;
     int64_t tracked;    /* the census's: how many of them the collector tracks */
+    int64_t bytes;      /* the census's: the sum of their sys.getsizeof() */
 } mv_type_count;
 
 /* Objects per exact type: a malloc'd open-addressing table. */
@@ -28,6 +29,8 @@ void mv_type_table_free(mv_type_table *table);
 int mv_type_table_init(mv_type_table *table, size_t capacity);
 /* Counts one more object of type; its slot, or NULL when out of memory. */
 mv_type_count *mv_type_table_add(mv_type_table *table, PyTypeObject *type);
+/* The slot of type, or NULL when the table has none. */
+mv_type_count *mv_type_table_find(mv_type_table *table, PyTypeObject *type);
 
 /* A set of objects keyed by address (open addressing) and a stack of them,
  * both malloc'd: a walk may keep them while it must not allocate from the

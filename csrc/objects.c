@@ -119,11 +119,12 @@ object_count(const mv_type_count *slot)
     return PyLong_FromLongLong(slot->count);
 }
 
-/* The census's (objects, tracked_objects). */
+/* The census's (objects, tracked_objects, bytes). */
 static PyObject *
-object_and_tracked_counts(const mv_type_count *slot)
+census_figures(const mv_type_count *slot)
 {
-    return Py_BuildValue("(LL)", (long long)slot->count, (long long)slot->tracked);
+    return Py_BuildValue("(LLL)", (long long)slot->count, (long long)slot->tracked,
+                         (long long)slot->bytes);
 }
 
 /* {type: value(slot)} for every type of the table. */
@@ -198,13 +199,19 @@ census(PyObject *module, PyObject *unused)
     PyInterpreterState *interp = PyInterpreterState_Get();
     int status = mv_gc_readable(MV_GC_STATE(interp));
     mv_type_table table;
+    mv_object_set objects;
     if (status == MV_OK) {
-        status = mv_census_count_types(interp, &table);
+        status = mv_census_walk(interp, &table, &objects);
     }
     if (status != MV_OK) {
         return raise_status(module, status);
     }
-    PyObject *result = table_to_dict_of(&table, object_and_tracked_counts);
+    /* The objects are held until the dict holds their types. */
+    PyObject *result = NULL;
+    if (mv_census_add_sizes(&table, &objects) == 0) {
+        result = table_to_dict_of(&table, census_figures);
+    }
+    mv_census_release(&objects);
     mv_type_table_free(&table);
     return result;
 #else
@@ -289,8 +296,9 @@ static PyMethodDef methods[] = {
     {"type_counts", type_counts, METH_O,
      "type_counts(generation) -> {type: count}; 3 is the permanent generation, -1 counts 0, 1 and 2"},
     {"census", census, METH_NOARGS,
-     "census() -> {type: (objects, tracked_objects)}: every object reachable from the "
-     "collector's lists, sys.modules, builtins, the sys dict and the running frames, once"},
+     "census() -> {type: (objects, tracked_objects, bytes)}: every object reachable from the "
+     "collector's lists, sys.modules, builtins, the sys dict and the running frames, once; "
+     "bytes is the sum of their sys.getsizeof()"},
     {"type_counts_apart", (PyCFunction)(void (*)(void))type_counts_apart, METH_FASTCALL,
      "type_counts_apart(own_types, part_types) -> 8 {type: count}: generations 0, 1, 2, "
      "permanent, then memviz's own objects in each (instances of own_types and the "

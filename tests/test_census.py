@@ -33,7 +33,11 @@ class SlotNode:
 
 
 def objects(census, kind):
-    return census.get(kind, (0, 0))[0]
+    return census.get(kind, (0, 0, 0))[0]
+
+
+def sizes(census, kind):
+    return census.get(kind, (0, 0, 0))[2]
 
 
 def result_ints(census):
@@ -46,10 +50,11 @@ def result_ints(census):
 
 
 def counts_of(*kinds):
-    """A census's objects of each kind, kept in an array: machine ints, not int objects
-    (the next census would count those)."""
+    """A census's objects and bytes of each kind, kept in an array: machine ints, not int
+    objects (the next census would count those)."""
     census = _census_walk()
-    return array("q", [objects(census, kind) for kind in kinds])
+    return array("q", [figure for kind in kinds for figure in (objects(census, kind),
+                                                                sizes(census, kind))])
 
 
 def test_the_census_has_every_type_the_reference_walk_finds_and_as_many():
@@ -57,21 +62,26 @@ def test_the_census_has_every_type_the_reference_walk_finds_and_as_many():
     expected = reference_walk()
     census = _census_walk()
     assert expected[Holder] == len(holders)
-    assert census[Holder] == (len(holders), len(holders))
+    assert census[Holder] == (len(holders), len(holders),
+                              sum(sys.getsizeof(holder) for holder in holders))
     missing = {kind: count for kind, count in expected.items() if kind not in census}
     assert missing == {}
     fewer = {kind: (census[kind][0], count) for kind, count in expected.items()
              if census[kind][0] < count}
     assert fewer == {}
-    assert all(0 <= tracked <= count for count, tracked in census.values())
+    assert all(0 <= tracked <= count and size >= 0 for count, tracked, size in census.values())
 
 
-def test_unique_values_raise_their_types_counts_exactly():
+def test_unique_values_raise_their_types_counts_and_bytes_exactly():
     kinds = (Holder, str, bytes, int, float)
     before = counts_of(*kinds)
     holders = [Holder(i) for i in range(250)]
     after = counts_of(*kinds)
-    assert [b - a for a, b in zip(before, after)] == [len(holders)] * len(kinds)
+    made = {Holder: holders, str: [h.text for h in holders], bytes: [h.data for h in holders],
+            int: [h.number for h in holders], float: [h.real for h in holders]}
+    expected = [figure for kind in kinds
+                for figure in (len(made[kind]), sum(map(sys.getsizeof, made[kind])))]
+    assert [b - a for a, b in zip(before, after)] == expected
 
 
 def held_by_no_object(target):
@@ -125,6 +135,7 @@ def test_an_untracked_tuple_and_the_floats_in_it_are_counted():
     assert not gc.is_tracked(pair) and held_by_no_object(pair)
     after = _census_walk()
     assert objects(after, float) - objects(before, float) == 2
+    assert sizes(after, float) - sizes(before, float) == sum(map(sys.getsizeof, pair))
     # The pair is new; so are `before`'s own tuples, one per type, which `after` sees too.
     assert objects(after, tuple) - objects(before, tuple) == 1 + len(before)
     assert after[tuple][0] - after[tuple][1] >= 1    # an untracked one among them
@@ -136,10 +147,11 @@ def test_the_permanent_generation_is_a_root(gc_freeze_restored):
     node = Node()
     node.itself = node
     node.payload = b"only a frozen cycle holds this: %d" % id(before)
+    size = sys.getsizeof(node)
     gc.freeze()
     del node     # a cycle nothing refers to, kept by the permanent generation
     census = _census_walk()
-    assert census[Node] == (1, 1)
+    assert census[Node] == (1, 1, size)
     assert objects(census, bytes) - objects(before, bytes) == 1
     gc.unfreeze()
     gc.collect()
@@ -244,8 +256,9 @@ def test_random_graphs_are_counted_exactly(data):
     expected = reference_walk()
     census = _census_walk()
     for kind in (*node_types, leaf_type):
-        made = sum(1 for obj in nodes + leaves if type(obj) is kind)
-        assert expected[kind] == made
-        assert census.get(kind, (0, 0)) == (made, made)
+        made = [obj for obj in nodes + leaves if type(obj) is kind]
+        assert expected[kind] == len(made)
+        assert census.get(kind, (0, 0, 0)) == (len(made), len(made),
+                                               sum(map(sys.getsizeof, made)))
     missing = [kind for kind in expected if kind not in census]
     assert missing == []

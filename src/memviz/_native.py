@@ -233,8 +233,8 @@ def type_counts(reading: str, generation: int) -> dict[type, int]:
         raise status_error(reading, error.args[0]) from None
 
 
-def census(reading: str) -> dict[type, tuple[int, int]]:
-    """{type: (objects, tracked objects)} of every object reachable from the roots."""
+def census(reading: str) -> dict[type, tuple[int, int, int]]:
+    """{type: (objects, tracked objects, bytes)} of every object reachable from the roots."""
     module = require_objects(reading)
     try:
         return module.census()

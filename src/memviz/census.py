@@ -10,7 +10,8 @@ from __future__ import annotations
 from . import _native
 
 
-def _census_walk() -> dict[type, tuple[int, int]]:
-    """{type: (objects, tracked_objects)}: every object reachable from the collector's
-    lists, sys.modules, builtins, the sys dict and every thread's running frames, once."""
+def _census_walk() -> dict[type, tuple[int, int, int]]:
+    """{type: (objects, tracked_objects, bytes)}: every object reachable from the
+    collector's lists, sys.modules, builtins, the sys dict and every thread's running
+    frames, once; bytes is the sum of their ``sys.getsizeof()``, taken after the walk."""
     return _native.census("census")
