@@ -5,6 +5,7 @@ What a census creates (and what a second census therefore also sees): its result
 dict, one tuple per type, and the ints in them past the small ints the interpreter keeps."""
 import gc
 import sys
+import threading
 from array import array
 
 from hypothesis import given, settings, strategies as st
@@ -125,6 +126,29 @@ def test_a_local_of_a_function_further_up_the_stack_is_counted():
 
     before = _census_walk()
     assert objects(outer(before), bytes) - objects(before, bytes) == 1
+
+
+def test_a_local_of_another_threads_running_function_is_counted():
+    ready, release = threading.Event(), threading.Event()
+
+    def hold():
+        payload = b"held by another thread's frame: %d" % id(ready)
+        ready.set()
+        release.wait()
+        assert payload
+
+    before = counts_of(bytes)
+    thread = threading.Thread(target=hold)
+    thread.start()
+    try:
+        ready.wait()
+        during = counts_of(bytes)
+    finally:
+        release.set()
+        thread.join()
+    after = counts_of(bytes)
+    assert during[0] - before[0] == 1
+    assert during[0] - after[0] == 1
 
 
 def test_an_untracked_tuple_and_the_floats_in_it_are_counted():
