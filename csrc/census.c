@@ -59,8 +59,9 @@ discover(PyObject *op, void *arg)
     return 0;
 }
 
-/* Traverses what was discovered until nothing is left: depth first, so the
- * stack stays as deep as the object graph, not as wide as the heap. */
+/* Traverses what was discovered until nothing is left.  Called after each
+ * root, so the stack holds what is still to follow from one root, not every
+ * object of the collector's lists at once. */
 static int
 drain(mv_walk *walk)
 {
