@@ -31,6 +31,10 @@
 #if MV_KNOWN_LAYOUT
 #  include "internal/pycore_interp.h"    /* PyInterpreterState, struct _gc_runtime_state */
 #  include "internal/pycore_gc.h"        /* PyGC_Head */
+/* _PySys_GetSizeOf (sys.getsizeof): cpython/sysmodule.h until 3.12, internal from 3.13. */
+#  if MV_PY_AT_LEAST(3, 13)
+#    include "internal/pycore_sysmodule.h"
+#  endif
 #endif
 
 /* The running interpreter's version: Py_Version is exported from 3.11 on. */
@@ -87,6 +91,157 @@ mv_generation_stats(struct _gc_runtime_state *gcstate, int i)
 #define MV_GC_NEXT(g) ((PyGC_Head *)((g)->_gc_next & MV_GC_LINK_MASK))
 #define MV_AS_GC(op) ((PyGC_Head *)(op) - 1)
 #define MV_FROM_GC(g) ((PyObject *)((PyGC_Head *)(g) + 1))
+
+/* sys.modules of an interpreter: 3.12 moved it into interp->imports. */
+#  if MV_PY_AT_LEAST(3, 12)
+#    define MV_INTERP_MODULES(interp) ((interp)->imports.modules)
+#  else
+#    define MV_INTERP_MODULES(interp) ((interp)->modules)
+#  endif
+
+/* ---- Running frames (csrc/census.c) --------------------------------------
+ * What a running function holds lives in its frame: on 3.10 a PyFrameObject
+ * (a GC object whose tp_traverse visits its locals and value stack), on 3.11+
+ * a _PyInterpreterFrame, which is no object at all.  mv_thread_frame() is a
+ * thread's innermost frame, mv_frame_previous() its caller, and
+ * mv_frame_visit() visits what one frame holds, as the frame's own
+ * _PyFrame_Traverse would (not exported): the code, the function, globals,
+ * builtins, the locals dict, the frame object, then the locals, cells and
+ * the value stack.  The value stack is only valid up to the top the frame
+ * saved: 3.11-3.13 set stacktop to -1 while the frame itself executes, 3.14+
+ * may leave stackpointer NULL; the locals are always initialised (NULL until
+ * bound), so without a saved top only they are visited. */
+#  if MV_PY_AT_LEAST(3, 11)
+#    if MV_PY_AT_LEAST(3, 14)
+#      include "internal/pycore_interpframe.h"
+#    else
+#      include "internal/pycore_frame.h"
+#    endif
+typedef _PyInterpreterFrame mv_frame;
+
+static inline mv_frame *
+mv_thread_frame(PyThreadState *tstate)
+{
+#    if MV_PY_AT_LEAST(3, 13)
+    return tstate->current_frame;
+#    else
+    return tstate->cframe == NULL ? NULL : tstate->cframe->current_frame;
+#    endif
+}
+
+static inline mv_frame *
+mv_frame_previous(mv_frame *frame)
+{
+    return frame->previous;
+}
+
+/* 3.14+ keeps the code, the function, the locals and the stack as tagged
+ * stack references: NULL, a tagged int (no object) or a pointer with flag bits. */
+#    if MV_PY_AT_LEAST(3, 14)
+static inline PyObject *
+mv_stackref_object(_PyStackRef ref)
+{
+    if (PyStackRef_IsNull(ref) || PyStackRef_IsTaggedInt(ref)) {
+        return NULL;
+    }
+    return PyStackRef_AsPyObjectBorrow(ref);
+}
+#      define MV_FRAME_SLOT(object) mv_stackref_object(object)
+#      define MV_FRAME_CODE(frame) mv_stackref_object((frame)->f_executable)
+#      define MV_FRAME_FUNCTION(frame) mv_stackref_object((frame)->f_funcobj)
+#    elif MV_PY_AT_LEAST(3, 13)
+#      define MV_FRAME_SLOT(object) (object)
+#      define MV_FRAME_CODE(frame) ((frame)->f_executable)
+#      define MV_FRAME_FUNCTION(frame) ((frame)->f_funcobj)
+#    elif MV_PY_AT_LEAST(3, 12)
+#      define MV_FRAME_SLOT(object) (object)
+#      define MV_FRAME_CODE(frame) ((PyObject *)(frame)->f_code)
+#      define MV_FRAME_FUNCTION(frame) ((frame)->f_funcobj)
+#    else
+#      define MV_FRAME_SLOT(object) (object)
+#      define MV_FRAME_CODE(frame) ((PyObject *)(frame)->f_code)
+#      define MV_FRAME_FUNCTION(frame) ((PyObject *)(frame)->f_func)
+#    endif
+
+/* Frames the C stack or the interpreter owns (entry shims, 3.14's base
+ * frame) hold no Python function's state: their other fields are not valid. */
+static inline int
+mv_frame_is_python(mv_frame *frame)
+{
+#    if MV_PY_AT_LEAST(3, 14)
+    return frame->owner < FRAME_OWNED_BY_INTERPRETER;
+#    elif MV_PY_AT_LEAST(3, 12)
+    return frame->owner != FRAME_OWNED_BY_CSTACK;
+#    else
+    (void)frame;
+    return 1;
+#    endif
+}
+
+/* Slots of localsplus that hold objects now: up to the saved stack top, or
+ * only the locals (and cells and free variables) without a valid one. */
+static inline Py_ssize_t
+mv_frame_live_slots(mv_frame *frame, PyCodeObject *code)
+{
+    Py_ssize_t top;
+#    if MV_PY_AT_LEAST(3, 14)
+    top = frame->stackpointer == NULL ? -1 : frame->stackpointer - frame->localsplus;
+#    else
+    top = frame->stacktop;
+#    endif
+    if (top < code->co_nlocalsplus || top > code->co_nlocalsplus + code->co_stacksize) {
+        return code->co_nlocalsplus;
+    }
+    return top;
+}
+
+static inline int
+mv_frame_visit(mv_frame *frame, visitproc visit, void *arg)
+{
+    if (!mv_frame_is_python(frame)) {
+        return 0;
+    }
+    PyObject *code = MV_FRAME_CODE(frame);
+    Py_VISIT(code);
+    Py_VISIT(MV_FRAME_FUNCTION(frame));
+    Py_VISIT(frame->f_globals);
+    Py_VISIT(frame->f_builtins);
+    Py_VISIT(frame->f_locals);
+    Py_VISIT(frame->frame_obj);
+    if (code == NULL || !PyCode_Check(code)) {
+        return 0;
+    }
+    Py_ssize_t live = mv_frame_live_slots(frame, (PyCodeObject *)code);
+    for (Py_ssize_t i = 0; i < live; i++) {
+        Py_VISIT(MV_FRAME_SLOT(frame->localsplus[i]));
+    }
+    return 0;
+}
+
+#  else /* 3.10 */
+#    include "frameobject.h"
+typedef PyFrameObject mv_frame;
+
+static inline mv_frame *
+mv_thread_frame(PyThreadState *tstate)
+{
+    return tstate->frame;
+}
+
+static inline mv_frame *
+mv_frame_previous(mv_frame *frame)
+{
+    return frame->f_back;
+}
+
+/* The frame object itself: the walk then traverses it like any object. */
+static inline int
+mv_frame_visit(mv_frame *frame, visitproc visit, void *arg)
+{
+    Py_VISIT((PyObject *)frame);
+    return 0;
+}
+#  endif
 
 #endif /* MV_KNOWN_LAYOUT */
 

@@ -11,10 +11,10 @@
  * are half-built), and allocates nothing from pymalloc or the Python heap
  * while it walks, so the lists cannot change under it.
  */
+#include "gcread.h"    /* first: Python.h sets the feature macros the system headers see */
+
 #include <stdlib.h>
 #include <string.h>
-
-#include "gcread.h"
 
 #if MV_KNOWN_LAYOUT
 
@@ -83,8 +83,8 @@ slot_of(const mv_type_table *table, PyTypeObject *type)
     return i;
 }
 
-static int
-table_init(mv_type_table *table, size_t capacity)
+int
+mv_type_table_init(mv_type_table *table, size_t capacity)
 {
     /* calloc, not PyMem_*: nothing may come from pymalloc during a walk. */
     table->slots = calloc(capacity, sizeof(mv_type_count));
@@ -97,7 +97,7 @@ static int
 table_grow(mv_type_table *table)
 {
     mv_type_table bigger;
-    if (table_init(&bigger, table->capacity * 2) != MV_OK) {
+    if (mv_type_table_init(&bigger, table->capacity * 2) != MV_OK) {
         return MV_ERR_NO_MEMORY;
     }
     for (size_t i = 0; i < table->capacity; i++) {
@@ -111,14 +111,14 @@ table_grow(mv_type_table *table)
     return MV_OK;
 }
 
-static int
-table_add(mv_type_table *table, PyTypeObject *type)
+mv_type_count *
+mv_type_table_add(mv_type_table *table, PyTypeObject *type)
 {
     size_t i = slot_of(table, type);
     if (table->slots[i].type == NULL) {
         if ((table->used + 1) * 2 > table->capacity) {
             if (table_grow(table) != MV_OK) {
-                return MV_ERR_NO_MEMORY;
+                return NULL;
             }
             i = slot_of(table, type);
         }
@@ -126,7 +126,14 @@ table_add(mv_type_table *table, PyTypeObject *type)
         table->used++;
     }
     table->slots[i].count++;
-    return MV_OK;
+    return &table->slots[i];
+}
+
+mv_type_count *
+mv_type_table_find(mv_type_table *table, PyTypeObject *type)
+{
+    mv_type_count *slot = &table->slots[slot_of(table, type)];
+    return slot->type == NULL ? NULL : slot;
 }
 
 static int
@@ -139,7 +146,7 @@ static int
 count_list_types(PyGC_Head *head, mv_type_table *table)
 {
     for (PyGC_Head *g = MV_GC_NEXT(head); g != head; g = MV_GC_NEXT(g)) {
-        if (table_add(table, Py_TYPE(MV_FROM_GC(g))) != MV_OK) {
+        if (mv_type_table_add(table, Py_TYPE(MV_FROM_GC(g))) == NULL) {
             return MV_ERR_NO_MEMORY;
         }
     }
@@ -149,7 +156,7 @@ count_list_types(PyGC_Head *head, mv_type_table *table)
 int
 mv_gc_count_types(struct _gc_runtime_state *gcstate, int generation, mv_type_table *table)
 {
-    int status = table_init(table, 1024);
+    int status = mv_type_table_init(table, 1024);
     int first = generation < 0 ? 0 : generation;
     int last = generation < 0 ? 2 : generation;
     for (int i = first; status == MV_OK && i <= last; i++) {
@@ -177,80 +184,91 @@ mv_gc_count_types(struct _gc_runtime_state *gcstate, int generation, mv_type_tab
  * malloc'd, like the type tables.  With no instance found (the usual case
  * with no memviz value kept), the counting walk is the plain one. */
 
-typedef struct {
-    PyObject **slots;       /* open addressing set of object pointers */
-    size_t capacity;
-    size_t used;
-    PyObject **stack;       /* found, not yet traversed */
-    size_t stack_used;
-    size_t stack_capacity;
-    const mv_type_table *own_types;
-    const mv_type_table *part_types;
-    int status;
-} mv_own_objects;
+/* -- sets and stacks of objects, malloc'd (shared with census.c) ---------- */
 
 static size_t
-own_slot(const mv_own_objects *own, PyObject *op)
+object_slot(const mv_object_set *set, PyObject *op)
 {
-    size_t mask = own->capacity - 1;
+    size_t mask = set->capacity - 1;
     size_t i = ((uintptr_t)op >> 4) * 0x9E3779B97F4A7C15ull & mask;
-    while (own->slots[i] != NULL && own->slots[i] != op) {
+    while (set->slots[i] != NULL && set->slots[i] != op) {
         i = (i + 1) & mask;
     }
     return i;
 }
 
-static int
-own_contains(const mv_own_objects *own, PyObject *op)
+int
+mv_object_set_has(const mv_object_set *set, PyObject *op)
 {
-    return own->used != 0 && own->slots[own_slot(own, op)] == op;
+    return set->used != 0 && set->slots[object_slot(set, op)] == op;
 }
 
-/* 1 when op is new to the set, 0 when it was there; -1: out of memory. */
-static int
-own_insert(mv_own_objects *own, PyObject *op)
+int
+mv_object_set_add(mv_object_set *set, PyObject *op)
 {
-    if ((own->used + 1) * 2 > own->capacity) {
-        size_t capacity = own->capacity ? own->capacity * 2 : 64;
+    if ((set->used + 1) * 2 > set->capacity) {
+        size_t capacity = set->capacity ? set->capacity * 2 : 64;
         PyObject **bigger = calloc(capacity, sizeof(PyObject *));
         if (bigger == NULL) {
             return -1;
         }
-        PyObject **old = own->slots;
-        size_t old_capacity = own->capacity;
-        own->slots = bigger;
-        own->capacity = capacity;
+        PyObject **old = set->slots;
+        size_t old_capacity = set->capacity;
+        set->slots = bigger;
+        set->capacity = capacity;
         for (size_t i = 0; i < old_capacity; i++) {
             if (old[i] != NULL) {
-                own->slots[own_slot(own, old[i])] = old[i];
+                set->slots[object_slot(set, old[i])] = old[i];
             }
         }
         free(old);
     }
-    size_t i = own_slot(own, op);
-    if (own->slots[i] == op) {
+    size_t i = object_slot(set, op);
+    if (set->slots[i] == op) {
         return 0;
     }
-    own->slots[i] = op;
-    own->used++;
+    set->slots[i] = op;
+    set->used++;
     return 1;
 }
 
-static int
-own_push(mv_own_objects *own, PyObject *op)
+void
+mv_object_set_free(mv_object_set *set)
 {
-    if (own->stack_used == own->stack_capacity) {
-        size_t capacity = own->stack_capacity ? own->stack_capacity * 2 : 64;
-        PyObject **bigger = realloc(own->stack, capacity * sizeof(PyObject *));
+    free(set->slots);
+    *set = (mv_object_set){NULL, 0, 0};
+}
+
+int
+mv_object_stack_push(mv_object_stack *stack, PyObject *op)
+{
+    if (stack->used == stack->capacity) {
+        size_t capacity = stack->capacity ? stack->capacity * 2 : 64;
+        PyObject **bigger = realloc(stack->items, capacity * sizeof(PyObject *));
         if (bigger == NULL) {
             return MV_ERR_NO_MEMORY;
         }
-        own->stack = bigger;
-        own->stack_capacity = capacity;
+        stack->items = bigger;
+        stack->capacity = capacity;
     }
-    own->stack[own->stack_used++] = op;
+    stack->items[stack->used++] = op;
     return MV_OK;
 }
+
+void
+mv_object_stack_free(mv_object_stack *stack)
+{
+    free(stack->items);
+    *stack = (mv_object_stack){NULL, 0, 0};
+}
+
+typedef struct {
+    mv_object_set found;
+    mv_object_stack pending;    /* found, not yet traversed */
+    const mv_type_table *own_types;
+    const mv_type_table *part_types;
+    int status;
+} mv_own_objects;
 
 static int
 visit_own(PyObject *op, void *arg)
@@ -258,16 +276,9 @@ visit_own(PyObject *op, void *arg)
     mv_own_objects *own = arg;
     if (own->status == MV_OK && PyObject_IS_GC(op) && PyObject_GC_IsTracked(op)
         && (table_has(own->part_types, Py_TYPE(op)) || table_has(own->own_types, Py_TYPE(op)))) {
-        own->status = own_push(own, op);
+        own->status = mv_object_stack_push(&own->pending, op);
     }
     return 0;
-}
-
-static void
-own_free(mv_own_objects *own)
-{
-    free(own->slots);
-    free(own->stack);
 }
 
 static int
@@ -277,14 +288,15 @@ find_own_objects(struct _gc_runtime_state *gcstate, mv_own_objects *own)
         PyGC_Head *head = mv_gc_list_head(gcstate, i);
         for (PyGC_Head *g = MV_GC_NEXT(head); g != head; g = MV_GC_NEXT(g)) {
             PyObject *op = MV_FROM_GC(g);
-            if (table_has(own->own_types, Py_TYPE(op)) && own_push(own, op) != MV_OK) {
+            if (table_has(own->own_types, Py_TYPE(op))
+                && mv_object_stack_push(&own->pending, op) != MV_OK) {
                 return MV_ERR_NO_MEMORY;
             }
         }
     }
-    while (own->stack_used > 0 && own->status == MV_OK) {
-        PyObject *op = own->stack[--own->stack_used];
-        int added = own_insert(own, op);
+    while (own->pending.used > 0 && own->status == MV_OK) {
+        PyObject *op = own->pending.items[--own->pending.used];
+        int added = mv_object_set_add(&own->found, op);
         if (added < 0) {
             return MV_ERR_NO_MEMORY;
         }
@@ -302,7 +314,8 @@ count_list_types_apart(PyGC_Head *head, const mv_own_objects *own, mv_type_table
 {
     for (PyGC_Head *g = MV_GC_NEXT(head); g != head; g = MV_GC_NEXT(g)) {
         PyObject *op = MV_FROM_GC(g);
-        if (table_add(own_contains(own, op) ? own_table : table, Py_TYPE(op)) != MV_OK) {
+        if (mv_type_table_add(mv_object_set_has(&own->found, op) ? own_table : table,
+                              Py_TYPE(op)) == NULL) {
             return MV_ERR_NO_MEMORY;
         }
     }
@@ -312,9 +325,10 @@ count_list_types_apart(PyGC_Head *head, const mv_own_objects *own, mv_type_table
 static int
 type_set(PyObject *types, mv_type_table *set)
 {
-    int status = table_init(set, 64);
+    int status = mv_type_table_init(set, 64);
     for (Py_ssize_t i = 0; status == MV_OK && i < PyTuple_GET_SIZE(types); i++) {
-        status = table_add(set, (PyTypeObject *)PyTuple_GET_ITEM(types, i));
+        status = mv_type_table_add(set, (PyTypeObject *)PyTuple_GET_ITEM(types, i)) == NULL
+                 ? MV_ERR_NO_MEMORY : MV_OK;
     }
     return status;
 }
@@ -325,7 +339,7 @@ mv_gc_count_types_apart(struct _gc_runtime_state *gcstate, PyObject *own_types,
                         mv_type_table own_tables[MV_COUNTED_LISTS])
 {
     mv_type_table own_type_set = {NULL, 0, 0}, part_type_set = {NULL, 0, 0};
-    mv_own_objects own = {NULL, 0, 0, NULL, 0, 0, &own_type_set, &part_type_set, MV_OK};
+    mv_own_objects own = {{NULL, 0, 0}, {NULL, 0, 0}, &own_type_set, &part_type_set, MV_OK};
     int status = type_set(own_types, &own_type_set);
     if (status == MV_OK) {
         status = type_set(part_types, &part_type_set);
@@ -335,9 +349,9 @@ mv_gc_count_types_apart(struct _gc_runtime_state *gcstate, PyObject *own_types,
     }
     int counted = 0;   /* tables[0 .. counted) and own_tables[0 .. counted) are filled */
     while (status == MV_OK && counted < MV_COUNTED_LISTS) {
-        status = table_init(&tables[counted], 1024);
+        status = mv_type_table_init(&tables[counted], 1024);
         if (status == MV_OK) {
-            status = table_init(&own_tables[counted], 64);
+            status = mv_type_table_init(&own_tables[counted], 64);
             if (status != MV_OK) {
                 mv_type_table_free(&tables[counted]);
             }
@@ -360,7 +374,8 @@ mv_gc_count_types_apart(struct _gc_runtime_state *gcstate, PyObject *own_types,
             mv_type_table_free(&own_tables[i]);
         }
     }
-    own_free(&own);
+    mv_object_set_free(&own.found);
+    mv_object_stack_free(&own.pending);
     mv_type_table_free(&own_type_set);
     mv_type_table_free(&part_type_set);
     return status;

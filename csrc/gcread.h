@@ -11,6 +11,8 @@
 typedef struct {
     PyTypeObject *type;
     int64_t count;
+    int64_t tracked;    /* the census's: how many of them the collector tracks */
+    int64_t bytes;      /* the census's: the sum of their sys.getsizeof() */
 } mv_type_count;
 
 /* Objects per exact type: a malloc'd open-addressing table. */
@@ -23,6 +25,40 @@ typedef struct {
 void mv_type_table_free(mv_type_table *table);
 
 #if MV_KNOWN_LAYOUT
+/* MV_OK, or MV_ERR_NO_MEMORY. */
+int mv_type_table_init(mv_type_table *table, size_t capacity);
+/* Counts one more object of type; its slot, or NULL when out of memory. */
+mv_type_count *mv_type_table_add(mv_type_table *table, PyTypeObject *type);
+/* The slot of type, or NULL when the table has none. */
+mv_type_count *mv_type_table_find(mv_type_table *table, PyTypeObject *type);
+
+/* A set of objects keyed by address (open addressing) and a stack of them,
+ * both malloc'd: a walk may keep them while it must not allocate from the
+ * interpreter.  Zero-initialised ({NULL, 0, 0}) means empty. */
+typedef struct {
+    PyObject **slots;
+    size_t capacity;
+    size_t used;
+} mv_object_set;
+
+typedef struct {
+    PyObject **items;
+    size_t used;
+    size_t capacity;
+} mv_object_stack;
+
+int mv_object_set_has(const mv_object_set *set, PyObject *op);
+/* 1 when op is new to the set, 0 when it was there, -1 when out of memory. */
+int mv_object_set_add(mv_object_set *set, PyObject *op);
+void mv_object_set_free(mv_object_set *set);
+/* MV_OK, or MV_ERR_NO_MEMORY. */
+int mv_object_stack_push(mv_object_stack *stack, PyObject *op);
+void mv_object_stack_free(mv_object_stack *stack);
+#endif
+
+#if MV_KNOWN_LAYOUT
+/* The list head of generation 0..2 or MV_PERMANENT_GENERATION. */
+PyGC_Head *mv_gc_list_head(struct _gc_runtime_state *gcstate, int i);
 /* MV_OK when the lists can be walked now. */
 int mv_gc_readable(struct _gc_runtime_state *gcstate);
 /* 0..2, MV_PERMANENT_GENERATION, or -1: the list that holds a tracked object. */

@@ -11,11 +11,8 @@
  * nothing until the walk is over and every type found is INCREF'd before
  * the first Python object of the result is built.
  */
+#include "census.h"
 #include "gcread.h"
-
-#if MV_PY_AT_LEAST(3, 14) && MV_KNOWN_LAYOUT
-#  include "internal/pycore_interpframe.h"
-#endif
 
 /* Raised with (status, message); memviz._native turns it into the public
  * exception that fits the status.  Each interpreter that imports memviz gets a
@@ -117,7 +114,22 @@ generation_of(PyObject *module, PyObject *op)
 
 #if MV_KNOWN_LAYOUT
 static PyObject *
-table_to_dict(mv_type_table *table)
+object_count(const mv_type_count *slot)
+{
+    return PyLong_FromLongLong(slot->count);
+}
+
+/* The census's (objects, tracked_objects, bytes). */
+static PyObject *
+census_figures(const mv_type_count *slot)
+{
+    return Py_BuildValue("(LLL)", (long long)slot->count, (long long)slot->tracked,
+                         (long long)slot->bytes);
+}
+
+/* {type: value(slot)} for every type of the table. */
+static PyObject *
+table_to_dict_of(mv_type_table *table, PyObject *(*value)(const mv_type_count *))
 {
     /* Types first: building the dict may run a collection that frees one. */
     for (size_t i = 0; i < table->capacity; i++) {
@@ -129,16 +141,22 @@ table_to_dict(mv_type_table *table)
         if (slot->type == NULL) {
             continue;
         }
-        PyObject *count = PyLong_FromLongLong(slot->count);
-        if (count == NULL || PyDict_SetItem(result, (PyObject *)slot->type, count) < 0) {
+        PyObject *figure = value(slot);
+        if (figure == NULL || PyDict_SetItem(result, (PyObject *)slot->type, figure) < 0) {
             Py_CLEAR(result);
         }
-        Py_XDECREF(count);
+        Py_XDECREF(figure);
     }
     for (size_t i = 0; i < table->capacity; i++) {
         Py_XDECREF(table->slots[i].type);
     }
     return result;
+}
+
+static PyObject *
+table_to_dict(mv_type_table *table)
+{
+    return table_to_dict_of(table, object_count);
 }
 #endif
 
@@ -169,6 +187,34 @@ type_counts(PyObject *module, PyObject *arg)
     return result;
 #else
     (void)arg;
+    return raise_status(module, MV_ERR_UNSUPPORTED);
+#endif
+}
+
+static PyObject *
+census(PyObject *module, PyObject *unused)
+{
+    (void)unused;
+#if MV_KNOWN_LAYOUT
+    PyInterpreterState *interp = PyInterpreterState_Get();
+    int status = mv_gc_readable(MV_GC_STATE(interp));
+    mv_type_table table;
+    mv_object_set objects;
+    if (status == MV_OK) {
+        status = mv_census_walk(interp, &table, &objects);
+    }
+    if (status != MV_OK) {
+        return raise_status(module, status);
+    }
+    /* The objects are held until the dict holds their types. */
+    PyObject *result = NULL;
+    if (mv_census_add_sizes(&table, &objects) == 0) {
+        result = table_to_dict_of(&table, census_figures);
+    }
+    mv_census_release(&objects);
+    mv_type_table_free(&table);
+    return result;
+#else
     return raise_status(module, MV_ERR_UNSUPPORTED);
 #endif
 }
@@ -249,6 +295,10 @@ static PyMethodDef methods[] = {
      "generation_of(obj) -> 0, 1, 2, 3 (permanent) or None when not tracked"},
     {"type_counts", type_counts, METH_O,
      "type_counts(generation) -> {type: count}; 3 is the permanent generation, -1 counts 0, 1 and 2"},
+    {"census", census, METH_NOARGS,
+     "census() -> {type: (objects, tracked_objects, bytes)}: every object reachable from the "
+     "collector's lists, sys.modules, builtins, the sys dict and the running frames, once; "
+     "bytes is the sum of their sys.getsizeof()"},
     {"type_counts_apart", (PyCFunction)(void (*)(void))type_counts_apart, METH_FASTCALL,
      "type_counts_apart(own_types, part_types) -> 8 {type: count}: generations 0, 1, 2, "
      "permanent, then memviz's own objects in each (instances of own_types and the "

@@ -231,6 +231,15 @@ def type_counts(reading: str, generation: int) -> dict[type, int]:
         raise status_error(reading, error.args[0]) from None
 
 
+def census(reading: str) -> dict[type, tuple[int, int, int]]:
+    """{type: (objects, tracked objects, bytes)} of every object reachable from the roots."""
+    module = require_objects(reading)
+    try:
+        return module.census()
+    except module.ReadingError as error:
+        raise status_error(reading, error.args[0]) from None
+
+
 def type_counts_apart(reading: str, own_types: tuple[type, ...], part_types: tuple[type, ...]
                       ) -> tuple[dict[type, int], ...]:
     module = require_objects(reading)

@@ -1,0 +1,288 @@
+"""The census's walk (csrc/census.c) against the pure-Python reference walk
+(tests/support/census.py) and against deltas the test makes itself.
+
+What a census creates (and what a second census therefore also sees): its result
+dict, one tuple per type, and the ints in them past the small ints the interpreter keeps."""
+import gc
+import sys
+import threading
+from array import array
+
+from hypothesis import given, settings, strategies as st
+
+from memviz.census import _census_walk
+from support.capabilities import needs
+from support.census import reference_walk
+
+pytestmark = needs("gc")
+
+
+class Holder:
+    def __init__(self, i):
+        self.text = f"census-text-{i}-{id(self)}"
+        self.data = b"census-bytes-%d-%d" % (i, id(self))
+        self.number = 10**30 + i
+        self.real = i + 0.25
+
+
+class Node:
+    pass
+
+
+class SlotNode:
+    __slots__ = ("a", "b")
+
+
+def objects(census, kind):
+    return census.get(kind, (0, 0, 0))[0]
+
+
+def sizes(census, kind):
+    return census.get(kind, (0, 0, 0))[2]
+
+
+def result_ints(census):
+    """(new, referenced): the int objects a census's result made (those not the one
+    object the interpreter keeps for a small int) and all it refers to.  A small int no
+    root refers to is counted once a result refers to it, like a static type."""
+    ints = [count for counts in census.values() for count in counts]
+    return (sum(1 for count in ints if count is not int(str(count))),
+            len({id(count) for count in ints}))
+
+
+def counts_of(*kinds):
+    """A census's objects and bytes of each kind, kept in an array: machine ints, not int
+    objects (the next census would count those)."""
+    census = _census_walk()
+    return array("q", [figure for kind in kinds for figure in (objects(census, kind),
+                                                                sizes(census, kind))])
+
+
+def test_the_census_has_every_type_the_reference_walk_finds_and_as_many():
+    holders = [Holder(i) for i in range(300)]
+    expected = reference_walk()
+    census = _census_walk()
+    assert expected[Holder] == len(holders)
+    assert census[Holder] == (len(holders), len(holders),
+                              sum(sys.getsizeof(holder) for holder in holders))
+    missing = {kind: count for kind, count in expected.items() if kind not in census}
+    assert missing == {}
+    fewer = {kind: (census[kind][0], count) for kind, count in expected.items()
+             if census[kind][0] < count}
+    assert fewer == {}
+    assert all(0 <= tracked <= count and size >= 0 for count, tracked, size in census.values())
+
+
+def test_unique_values_raise_their_types_counts_and_bytes_exactly():
+    kinds = (Holder, str, bytes, int, float)
+    before = counts_of(*kinds)
+    holders = [Holder(i) for i in range(250)]
+    after = counts_of(*kinds)
+    made = {Holder: holders, str: [h.text for h in holders], bytes: [h.data for h in holders],
+            int: [h.number for h in holders], float: [h.real for h in holders]}
+    expected = [figure for kind in kinds
+                for figure in (len(made[kind]), sum(map(sys.getsizeof, made[kind])))]
+    assert [b - a for a, b in zip(before, after)] == expected
+
+
+def held_by_no_object(target):
+    """True when no object the collector lists refers to target (a frame's local, say).
+    A plain loop: a generator expression would hold target in a cell."""
+    for obj in gc.get_objects():
+        for referent in gc.get_referents(obj):
+            if referent is target:
+                return False
+    return True
+
+
+def test_an_object_held_only_by_a_running_functions_local_is_counted():
+    gc.collect()
+    before = _census_walk()
+    payload = b"held by this frame alone: %d" % id(before)
+    # Outside the asserts: pytest's rewritten asserts keep their operands in locals.
+    alone = not gc.is_tracked(payload) and held_by_no_object(payload)
+    during = _census_walk()
+    del payload
+    after = _census_walk()
+    assert alone
+    assert objects(during, bytes) - objects(before, bytes) == 1
+    assert objects(after, bytes) == objects(during, bytes) - 1
+    # The reference walk finds such a local too (last: on 3.10-3.12 reading f_locals
+    # leaves a dict of the locals on the frame, which keeps them alive).
+    walked = reference_walk()
+    payload = b"held by this frame alone, again: %d" % id(before)
+    assert reference_walk()[bytes] - walked[bytes] == 1
+
+
+def test_a_local_of_a_function_further_up_the_stack_is_counted():
+    def inner():
+        return _census_walk()
+
+    def outer(before):
+        payload = b"held by the caller's frame: %d" % id(before)
+        census = inner()
+        assert held_by_no_object(payload)
+        return census
+
+    before = _census_walk()
+    assert objects(outer(before), bytes) - objects(before, bytes) == 1
+
+
+def test_a_local_of_another_threads_running_function_is_counted():
+    ready, release = threading.Event(), threading.Event()
+
+    def hold():
+        payload = b"held by another thread's frame: %d" % id(ready)
+        ready.set()
+        release.wait()
+        assert payload
+
+    before = counts_of(bytes)
+    thread = threading.Thread(target=hold)
+    thread.start()
+    try:
+        ready.wait()
+        during = counts_of(bytes)
+    finally:
+        release.set()
+        thread.join()
+    after = counts_of(bytes)
+    assert during[0] - before[0] == 1
+    assert during[0] - after[0] == 1
+
+
+def test_an_untracked_tuple_and_the_floats_in_it_are_counted():
+    gc.collect()    # first: a collection may free floats of earlier tests' cycles
+    before = _census_walk()
+    pair = (len(before) + 0.5, len(before) + 1.5)
+    gc.collect()    # untracks the pair: it holds no object the collector could track
+    assert not gc.is_tracked(pair) and held_by_no_object(pair)
+    after = _census_walk()
+    assert objects(after, float) - objects(before, float) == 2
+    assert sizes(after, float) - sizes(before, float) == sum(map(sys.getsizeof, pair))
+    # The pair is new; so are `before`'s own tuples, one per type, which `after` sees too.
+    assert objects(after, tuple) - objects(before, tuple) == 1 + len(before)
+    assert after[tuple][0] - after[tuple][1] >= 1    # an untracked one among them
+
+
+def test_the_permanent_generation_is_a_root(gc_freeze_restored):
+    gc.collect()
+    before = _census_walk()
+    node = Node()
+    node.itself = node
+    node.payload = b"only a frozen cycle holds this: %d" % id(before)
+    size = sys.getsizeof(node)
+    gc.freeze()
+    del node     # a cycle nothing refers to, kept by the permanent generation
+    census = _census_walk()
+    assert census[Node] == (1, 1, size)
+    assert objects(census, bytes) - objects(before, bytes) == 1
+    gc.unfreeze()
+    gc.collect()
+    assert Node not in _census_walk()
+
+
+def blocks_grown_and_left(call):
+    """pymalloc blocks in use more than before, with call's result, then without it."""
+    blocks = sys.getallocatedblocks()
+    result = call()
+    grown = sys.getallocatedblocks() - blocks
+    del result
+    return grown, sys.getallocatedblocks() - blocks
+
+
+def test_the_walk_allocates_nothing_and_collects_nothing():
+    """With the threshold out of reach, any collection is one the census caused (and a
+    collection would reset generation 0's count)."""
+    thresholds = gc.get_threshold()
+    events = []
+    gc.callbacks.append(lambda phase, info: events.append(phase))
+    try:
+        gc.collect()
+        gc.set_threshold(10**6)
+        for _ in range(2):    # fills the free lists the result's objects come from
+            blocks_grown_and_left(_census_walk)
+            blocks_grown_and_left(dict)
+        grown, left = blocks_grown_and_left(_census_walk)
+        _, left_by_an_empty_dict = blocks_grown_and_left(dict)
+        counts = gc.get_count()
+        census = _census_walk()
+        counted = gc.get_count()[0] - counts[0]
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.callbacks.pop()
+    assert events == ["start", "stop"]    # gc.collect()'s own
+    # What the census added is its result (the dict, a tuple per type, the ints past the
+    # small ones; some from free lists, so at most one block each), and with the result
+    # gone it left no more behind than making and dropping an empty dict does.
+    assert 0 <= grown <= 1 + len(census) + result_ints(census)[0]
+    assert left <= left_by_an_empty_dict
+    assert 0 <= counted <= 1 + len(census)    # a tuple from the free list is not counted
+
+
+def test_a_second_census_equals_the_first_apart_from_the_first_ones_result():
+    gc.collect()
+    first = _census_walk()
+    second = _census_walk()
+    differences = {kind: (second.get(kind), first.get(kind))
+                   for kind in first.keys() | second.keys()
+                   if second.get(kind) != first.get(kind)}
+    own = {tuple: len(first), dict: 1}
+    unexplained = {kind: pair for kind, pair in differences.items()
+                   if kind not in own and kind not in (int, type)}
+    assert unexplained == {}
+    for kind, extra in own.items():
+        assert objects(second, kind) - objects(first, kind) == extra
+    # The first result's keys are types: a static type no root reaches (its instances do
+    # not refer to it) becomes reachable through them.  Static types are never tracked.
+    static_keys = sum(1 for kind in first if not kind.__flags__ & (1 << 9))  # HEAPTYPE
+    assert second[type][1] == first[type][1]
+    assert 0 <= second[type][0] - first[type][0] <= static_keys
+    new_ints, referenced_ints = result_ints(first)
+    assert new_ints <= objects(second, int) - objects(first, int) <= referenced_ints
+
+
+def _graph(draw, node_types, leaf_type):
+    """Random nodes (with __dict__ or __slots__) in lists, tuples, dicts and sets, with
+    cycles, closures and leaves; returns the nodes and the leaves."""
+    size = draw(st.integers(1, 25))
+    nodes = [draw(st.sampled_from(node_types))() for _ in range(size)]
+    leaves = [leaf_type(b"leaf-%d" % i) for i in range(draw(st.integers(0, 10)))]
+    everything = nodes + leaves
+    for node in nodes:
+        targets = draw(st.lists(st.sampled_from(everything), max_size=4))
+        shape = draw(st.sampled_from(["list", "tuple", "dict", "set", "closure", "direct"]))
+        if shape == "list":
+            value = list(targets)
+        elif shape == "tuple":
+            value = tuple(targets)
+        elif shape == "dict":
+            value = {i: target for i, target in enumerate(targets)}
+        elif shape == "set":
+            value = set(targets)
+        elif shape == "closure":
+            value = (lambda held: (lambda: held))(targets)
+        else:
+            value = targets[0] if targets else None
+        node.a = value
+        node.b = draw(st.sampled_from(everything))   # cycles, self-loops included
+    return nodes, leaves
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.data())
+def test_random_graphs_are_counted_exactly(data):
+    # Types of this example's own: hypothesis may keep earlier examples' objects.
+    node_types = (type("Node", (), {}), type("SlotNode", (), {"__slots__": ("a", "b")}))
+    leaf_type = type("Leaf", (bytes,), {"__slots__": ()})
+    nodes, leaves = data.draw(st.composite(_graph)(node_types, leaf_type))
+    # Only what the two lists (locals) reach stays alive, cycles among them.
+    expected = reference_walk()
+    census = _census_walk()
+    for kind in (*node_types, leaf_type):
+        made = [obj for obj in nodes + leaves if type(obj) is kind]
+        assert expected[kind] == len(made)
+        assert census.get(kind, (0, 0, 0)) == (len(made), len(made),
+                                               sum(map(sys.getsizeof, made)))
+    missing = [kind for kind in expected if kind not in census]
+    assert missing == []
