@@ -7,7 +7,6 @@ from .values.capabilities import Capabilities, Capability
 __all__ = ["Capabilities", "Capability", "capabilities"]
 
 
-
 def _refcount() -> Capability:
     problem = _native.interpreter_problem()
     if problem is not None:

@@ -45,6 +45,7 @@ __all__ = ["AllocationSite", "GrowthSites", "TypeSites", "allocation_site", "gro
            "missing_site_reason", "sites_of_type", "sites_of_types", "NOT_TRACING",
            "NO_TRACEMALLOC"]
 
+
 def _tracing() -> bool:
     return tracemalloc is not None and tracemalloc.is_tracing()
 

@@ -57,6 +57,8 @@ _HAVE_GC = 1 << 14
 _HEAPTYPE = 1 << 9
 _MANAGED_DICT = 1 << 4       # 3.11+
 _MANAGED_WEAKREF = 1 << 3    # 3.12+
+
+
 def _type_name(cls: type) -> str:
     """``memviz.snapshot.type_name`` (the one reading of a type's name), without the
     ``builtins.`` of the built-in types: an explanation says ``int``, not

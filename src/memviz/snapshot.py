@@ -266,6 +266,7 @@ def _attempt(want_gc: bool, want_stats: bool, want_arenas: bool):
 #: How long a snapshot waits for a collection that another thread is running.
 COLLECTOR_WAIT = 5.0
 
+
 def _take() -> Snapshot:
     """The reading (see :func:`snapshot`)."""
     taken_at = time.time()

@@ -5,6 +5,7 @@ import argparse
 
 from ._common import MIN_CHANGE_HELP, check_stdin_once, load, out, positive
 
+
 def add_to(commands) -> None:
     """Adds the command to the parser's subcommands."""
     diff = commands.add_parser(

@@ -12,6 +12,7 @@ from ..htmlreport import render_report
 from ._common import (MIN_CHANGE_HELP, STDIN, CommandError, UsageError, check_outputs,
                       check_stdin_once, load, os_reason, out, positive)
 
+
 def add_to(commands) -> None:
     """Adds the command to the parser's subcommands."""
     report = commands.add_parser(

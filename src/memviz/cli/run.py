@@ -16,6 +16,7 @@ from .._words import counted
 from ._common import (MIN_CHANGE_HELP, PROG, CommandError, UsageError, check_outputs, out,
                       positive, save)
 
+
 def add_to(commands) -> None:
     """Adds the command to the parser's subcommands."""
     run = commands.add_parser(

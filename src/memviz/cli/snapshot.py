@@ -8,6 +8,7 @@ from .. import snapshot
 from ..render.view import format_bytes
 from ._common import check_outputs, out, save
 
+
 def add_to(commands) -> None:
     """Adds the command to the parser's subcommands."""
     snap = commands.add_parser(

@@ -6,6 +6,7 @@ import argparse
 from ..tour import configure_parser as tour_options
 from ..tour import main as tour_main
 
+
 def add_to(commands) -> None:
     """Adds the command to the parser's subcommands."""
     tour = commands.add_parser(

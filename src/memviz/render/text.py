@@ -9,6 +9,7 @@ from .view import (ARENAS_LABEL, EMPTY_ARENAS_MEANING, FORWARDED_LABEL, OUTSIDE_
                    own_objects_sentence, type_changes, type_rows, types_heading)
 from .view import when as _when
 
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]], indent: str = "  ") -> str:
     """Columns padded to their widest cell: the first left-aligned, the others right."""
     cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]

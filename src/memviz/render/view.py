@@ -22,7 +22,6 @@ EMPTY_ARENAS_MEANING = "empty, no pool in use: pymalloc's reserve"
 RSS_UNKNOWN = "RSS unknown"
 
 
-
 def when(seconds: float) -> str:
     """A moment (seconds since the epoch) as every report writes it: in UTC, to the second."""
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(seconds))

@@ -21,6 +21,7 @@ from ..render.text import table
 
 WIDTH = 88
 
+
 class Tour:
     """Where a lesson writes: prose (wrapped, indented 2), readings (one per line,
     ``  - label: value``), tables, and sessions (indented 4, ``>>>``)."""

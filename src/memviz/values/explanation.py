@@ -29,7 +29,6 @@ MALLOC = "malloc"
 UNKNOWN = "unknown"
 
 
-
 @public("memviz.explain")
 @dataclass(frozen=True)
 class Explanation:

@@ -16,6 +16,7 @@ from .._records import POOL_RECORD
 
 __all__ = ["Arena", "Block", "Layout", "Pool", "PymallocStats", "SizeClass"]
 
+
 @public("memviz.pymalloc")
 @dataclass(frozen=True)
 class Layout:
@@ -218,8 +219,6 @@ class Pool:
         )
 
 
-
-
 def _fast_constructor(cls):
     """A constructor of a frozen, slotted dataclass of five fields that sets the slots
     directly instead of going through the generated __init__ (one object.__setattr__
@@ -335,7 +334,6 @@ class Block:
             f"{self.block_size}-byte block {self.block_address:#x} (class {self.size_class}) "
             f"in pool {self.pool_address:#x} of arena {self.arena_address:#x}"
         )
-
 
 
 def _make_stats(fields: dict) -> PymallocStats:
