@@ -1,18 +1,25 @@
-"""The census's walk (csrc/census.c) against the pure-Python reference walk
-(tests/support/census.py) and against deltas the test makes itself.
+"""The census (``memviz.census()``) and its walk (csrc/census.c), against the
+pure-Python reference walk (tests/support/census.py) and against deltas the test makes
+itself.
 
 What a census creates (and what a second census therefore also sees): its result
 dict, one tuple per type, and the ints in them past the small ints the interpreter keeps."""
 import gc
+import pickle
 import sys
 import threading
 from array import array
 
+import pytest
 from hypothesis import given, settings, strategies as st
 
-from memviz.census import _census_walk
+import memviz
+from memviz.census import Census, TypeStat, _census_walk
+from memviz.render.view import format_bytes
+from memviz.snapshot import type_name
 from support.capabilities import needs
 from support.census import reference_walk
+from support.html import parse_html, table
 
 pytestmark = needs("gc")
 
@@ -286,3 +293,89 @@ def test_random_graphs_are_counted_exactly(data):
                                                sum(map(sys.getsizeof, made)))
     missing = [kind for kind in expected if kind not in census]
     assert missing == []
+
+
+# ---- the value: memviz.census() ----------------------------------------------------------
+
+def test_the_census_is_its_walk_by_type_name():
+    """memviz.census() is the walk's figures by module.qualname, with totals that add
+    up, largest bytes first; its own figures leave the test's objects as they were."""
+    kept = [Holder(i) for i in range(40)]
+    walked = _census_walk()
+    value = memviz.census()
+    assert value[Holder] == value[type_name(Holder)] == TypeStat(
+        type_name(Holder), 40, sizes(walked, Holder), 40)
+    assert value[Holder].bytes == sum(sys.getsizeof(h) for h in kept)
+    assert value.total_objects == sum(stat.count for stat in value.types)
+    assert value.total_bytes == sum(stat.bytes for stat in value.types)
+    assert value.tracked_objects == sum(stat.tracked for stat in value.types)
+    assert all(0 <= stat.tracked <= stat.count for stat in value.types)
+    assert [stat.bytes for stat in value.types] == sorted(
+        (stat.bytes for stat in value.types), reverse=True)
+    assert value.sized_by_getsizeof == value.total_objects   # no C sizes yet: all of them
+    assert len({stat.name for stat in value.types}) == len(value) == len(value.types)
+
+
+def test_the_census_counts_what_the_collector_does_not():
+    value = memviz.census()
+    untracked = {"builtins.str", "builtins.int", "builtins.float", "builtins.bytes"}
+    assert untracked <= {stat.name for stat in value.types}
+    assert value.tracked_objects < value.total_objects
+    assert all(value[name].tracked == 0 for name in untracked)
+
+
+def test_new_instances_raise_their_type_by_their_count_and_bytes():
+    before = memviz.census()
+    made = [Holder(i) for i in range(25)]
+    after = memviz.census()
+    grew = after[Holder].count - (before[Holder].count if Holder in before else 0)
+    assert grew == 25
+    assert after[Holder].bytes - (before[Holder].bytes if Holder in before else 0) == \
+        sum(sys.getsizeof(h) for h in made)
+
+
+def test_top_ranks_by_bytes_or_count():
+    value = memviz.census()
+    assert value.top(5) == value.types[:5]
+    by_count = value.top(5, by="count")
+    assert [stat.count for stat in by_count] == sorted(
+        (stat.count for stat in value.types), reverse=True)[:5]
+    assert value.top(0) == ()
+    for bad in ({"by": "size"}, {"n": -1}, {"n": True}, {"n": 2.5}):
+        with pytest.raises(ValueError):
+            value.top(**bad)
+
+
+def test_the_census_is_an_immutable_mapping_of_type_names():
+    value = memviz.census()
+    with pytest.raises(KeyError):
+        value["no.such.Type"]
+    assert "no.such.Type" not in value and 42 not in value
+    assert "builtins.str" in value and str in value
+    with pytest.raises(AttributeError):
+        value._types = ()
+    copy = pickle.loads(pickle.dumps(value))
+    assert copy == value and copy.types == value.types
+    with pytest.raises(ValueError, match="each type once"):
+        Census((TypeStat("a.A", 1, 8, 0), TypeStat("a.A", 2, 16, 0)), 3)
+
+
+def test_the_report_and_the_html_show_the_census():
+    value = memviz.census()
+    top = value.types[0]
+    text = value.report(5)
+    lines = text.splitlines()
+    assert lines[0].startswith(f"memviz census: {value.total_objects:,} objects "
+                               f"({value.tracked_objects:,} tracked by the collector) in "
+                               f"{len(value.types):,} types, {format_bytes(value.total_bytes)}")
+    assert lines[1] == f"Types by bytes: top 5 of {len(value.types):,}"
+    row = next(line.split() for line in lines if line.split()[:1] == [top.name])
+    assert row[1:3] == [f"{top.count:,}", f"{top.tracked:,}"]
+    assert lines[-1].split()[:3] == ["(" + f"{len(value.types) - 5:,}", "other", "types)"]
+    assert repr(value) == (f"<memviz.Census {value.total_objects:,} objects "
+                           f"({value.tracked_objects:,} tracked), {value.total_bytes:,} "
+                           f"bytes in {len(value.types):,} types>")
+    page = parse_html(value._repr_html_())
+    rows = table(page, "census-types")
+    assert list(rows) == [stat.name for stat in value.top(15)]
+    assert rows[top.name]["bytes"][1] == str(top.bytes)

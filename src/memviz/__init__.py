@@ -6,6 +6,8 @@
 - ``memviz.capabilities()``: which readings work on this interpreter, and why not.
 - ``memviz.snapshot()``: all of it in one reading, kept as a value (diff, save, load);
   ``memviz.track()``: a snapshot before and after a block, and the collections between.
+- ``memviz.census()``: every object reachable from the roots, tracked by the collector or
+  not, with its bytes, per type (which types hold the bytes);
 - ``memviz.explain(obj)``: all of that about one object, in words;
   ``memviz.arenamap``: pymalloc's arenas and pools as a picture (terminal, SVG).
 - ``memviz.htmlreport``: snapshots and their diffs as one self-contained HTML page
@@ -35,12 +37,14 @@ from .values.diff import SnapshotDiff, TypeDiff
 from ._track import GcEvent, track
 from . import arenamap
 from .explain import Explanation, explain
+from .census import Census, TypeStat, census
 
 from ._version import __version__
 
 __all__ = [
     "Capabilities",
     "Capability",
+    "Census",
     "CollectorRunning",
     "Explanation",
     "MemvizError",
@@ -50,10 +54,12 @@ __all__ = [
     "SnapshotDiff",
     "SnapshotFormatError",
     "TypeDiff",
+    "TypeStat",
     "UnsupportedInterpreter",
     "__version__",
     "arenamap",
     "capabilities",
+    "census",
     "explain",
     "gc",
     "pymalloc",

@@ -39,7 +39,7 @@ except ImportError:
 
 from .values.sites import (NO_TRACEMALLOC, NOT_RECORDED, NOT_TRACING, AllocationSite,
                            GrowthSites, TypeSites)
-from .values.snapshot import type_name
+from .values.names import type_name
 
 __all__ = ["AllocationSite", "GrowthSites", "TypeSites", "allocation_site", "growth_sites",
            "missing_site_reason", "sites_of_type", "sites_of_types", "NOT_TRACING",

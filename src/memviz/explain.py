@@ -39,7 +39,7 @@ from ._refcount import refcount as _refcount
 from ._sites import allocation_site, missing_site_reason
 from .values.explanation import (GC_HEADER_BYTES, LARGE, MALLOC, PYMALLOC, STATIC, UNKNOWN,
                                  Explanation)
-from .values.snapshot import type_name
+from .values.names import type_name
 
 __all__ = ["LARGE", "MALLOC", "PYMALLOC", "STATIC", "SUMMARY_WIDTH", "UNKNOWN", "Explanation",
            "explain"]

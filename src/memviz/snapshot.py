@@ -53,7 +53,8 @@ from ._packed import pack as _pack
 from ._packed import unpack as _unpack
 from .formats.snapshot_json import LAYOUT_FIELDS, SIZE_CLASS_FIELDS, STATS_FIELDS
 from .values.fragmentation import SPARSE_THRESHOLD, Fragmentation, is_sparse
-from .values.snapshot import Interpreter, RssSplit, Snapshot, TypeCount, TypeCounts, type_name
+from .values.names import type_name
+from .values.snapshot import Interpreter, RssSplit, Snapshot, TypeCount, TypeCounts
 
 __all__ = [
     "SPARSE_THRESHOLD",

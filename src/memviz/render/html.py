@@ -32,7 +32,8 @@ from .._version import __version__
 from .._words import signed
 from .view import (ARENAS_LABEL, EMPTY_ARENAS_MEANING, FORWARDED_LABEL, OUTSIDE_LABEL,
                    OUTSIDE_MEANING, RSS_UNKNOWN, format_bytes, generation_columns,
-                   own_objects_sentence, type_changes, type_rows, types_heading)
+                   own_objects_sentence, type_changes, type_rows, types_heading,
+                   census_heading)
 from .view import when as _when
 
 __all__ = ["diff_html", "diff_section", "render_report", "snapshot_html",
@@ -595,6 +596,18 @@ def snapshot_html(snap, limit: int = 15) -> str:
 def diff_html(diff, limit: int = 15) -> str:
     """A diff as an HTML fragment with its own style (``SnapshotDiff._repr_html_``)."""
     return _fragment(diff_section(diff, limit))
+
+
+def census_html(census, limit: int = 15) -> str:
+    """A census as an HTML fragment with its own style (``Census._repr_html_``): the
+    totals, and the ``limit`` types with the most bytes."""
+    rows = [(stat.name, (_Cell(stat.name, "name", css="name"), _count(stat.count, "objects"),
+                         _count(stat.tracked, "tracked"), _size(stat.bytes, "bytes")))
+            for stat in census.top(limit)]
+    return _fragment(f'<section class="census">\n<h2>memviz census</h2>\n'
+                     f'<p class="meta" data-field="totals">{_e(census_heading(census))}</p>\n'
+                     + _table("census-types", ("type", "objects", "tracked", "bytes"), rows)
+                     + "\n</section>")
 
 
 def render_report(snapshots: Sequence, limit: int = 15, *,

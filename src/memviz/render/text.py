@@ -6,7 +6,8 @@ from typing import Sequence
 from .._words import counted, plural, signed
 from .view import (ARENAS_LABEL, EMPTY_ARENAS_MEANING, FORWARDED_LABEL, OUTSIDE_LABEL,
                    OUTSIDE_MEANING, RSS_UNKNOWN, format_bytes, generation_columns,
-                   own_objects_sentence, type_changes, type_rows, types_heading)
+                   own_objects_sentence, type_changes, type_rows, types_heading,
+                   census_heading)
 from .view import when as _when
 
 
@@ -244,3 +245,25 @@ def track_report(tracker, limit: int = 10, *, min_change: int = 1) -> str:
                      "longest ms"), rows))
     sections.append(str(tracker.sites))   # or, tracemalloc not tracing, how to get them
     return "\n\n".join(sections) + "\n"
+
+
+# --------------------------------------------------------------------------------------
+# A census
+
+
+def census_report(census, limit: int = 15) -> str:
+    """The types with the most bytes, every object counted (tracked by the collector or
+    not), and the totals."""
+    shown = census.top(limit)
+    total = census.total_bytes or 1
+    rows = [(stat.name, f"{stat.count:,}", f"{stat.tracked:,}", format_bytes(stat.bytes),
+             f"{stat.bytes / total:.1%}") for stat in shown]
+    rest = census.types[len(shown):]
+    if rest:
+        rows.append((f"({len(rest):,} other types)", f"{sum(s.count for s in rest):,}",
+                     f"{sum(s.tracked for s in rest):,}",
+                     format_bytes(sum(s.bytes for s in rest)),
+                     f"{sum(s.bytes for s in rest) / total:.1%}"))
+    return (f"memviz census: {census_heading(census)}\n"
+            f"Types by bytes: top {len(shown)} of {len(census.types):,}\n"
+            + table(("type", "objects", "tracked", "bytes", "share"), rows) + "\n")

@@ -130,3 +130,13 @@ def type_changes(diff, limit: int, min_change: int) -> TypeChanges:
                f"change{at_least}{permanent})")
     return TypeChanges(heading, rows, tuple(summed), with_permanent,
                        any(per_generation[g] for g in range(4)))
+
+
+def census_heading(census) -> str:
+    """A census's totals in one line (the text report's and the HTML page's)."""
+    sized = ("every one sized by sys.getsizeof after the walk"
+             if census.sized_by_getsizeof == census.total_objects else
+             f"{census.sized_by_getsizeof:,} of them sized by sys.getsizeof after the walk")
+    return (f"{census.total_objects:,} objects ({census.tracked_objects:,} tracked by the "
+            f"collector) in {len(census.types):,} types, {format_bytes(census.total_bytes)}; "
+            f"{sized}")

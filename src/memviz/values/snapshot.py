@@ -31,9 +31,10 @@ from .capabilities import Capabilities, Capability
 from .diff import SnapshotDiff
 from .fragmentation import SPARSE_THRESHOLD, Fragmentation, is_sparse
 from .gc import Generation, check_generation
+from .names import type_name
 from .pymalloc import Arena, Layout, Pool, PymallocStats, SizeClass
 
-__all__ = ["Interpreter", "RssSplit", "Snapshot", "TypeCount", "TypeCounts", "type_name"]
+__all__ = ["Interpreter", "RssSplit", "Snapshot", "TypeCount", "TypeCounts"]
 
 
 @public("memviz.snapshot")
@@ -81,26 +82,6 @@ class RssSplit:
     @property
     def outside_pymalloc(self) -> int:
         return self.rss - self.arena_bytes
-
-
-_TYPE_MODULE = type.__dict__["__module__"]
-_TYPE_QUALNAME = type.__dict__["__qualname__"]
-
-
-def type_name(cls: type) -> str:
-    """``module.qualname`` of a type, read with type's own descriptors (a metaclass cannot
-    intervene). Types whose module is unknown are named ``?.qualname``."""
-    try:
-        module = _TYPE_MODULE.__get__(cls, type)
-    except AttributeError:
-        module = "?"
-    try:
-        qualname = _TYPE_QUALNAME.__get__(cls, type)
-    except AttributeError:
-        qualname = cls.__name__
-    if not isinstance(module, str):
-        module = repr(module)
-    return f"{module}.{qualname}"
 
 
 #: A snapshot's slots: the format's fields, each a private attribute.
