@@ -360,8 +360,30 @@ def _load_or_refuse(text) -> None:
 @example(("taken_at",), "1e300")
 @example(("taken_at",), "253402300800")
 @example(("taken_at",), "9" * 309)      # an int float() cannot take
+# Found by this test: an arena of 2**63 pool slots loaded, and drawing its map made a
+# list of that many cells (OverflowError; a smaller huge count: MemoryError).
+@example(("pymalloc", "arenas", 1, "pools_total"), "9223372036854775808")
 def test_hostile_values_anywhere_in_a_snapshot(path, value):
     _load_or_refuse(_replace(_VALID_DOCUMENT, path, value))
+
+
+@pytest.mark.parametrize(("path", "value", "message"), [
+    (("pymalloc", "arenas", 0, "pools_total"), "100000",
+     "pymalloc.arenas[0].pools_total: 100000 pools, more than the 64 of an arena"),
+    (("pymalloc", "arenas", 0, "pools_free"), "64",
+     "pymalloc.arenas[0].pools_free: 64 free and"),
+    (("pymalloc", "layout", "pools_per_arena"), "65",
+     "pymalloc.layout.pools_per_arena: 65 pools in an arena of 1048576 bytes"),
+    (("pymalloc", "layout", "pool_size"), "0",
+     "pymalloc.layout.arena_size: an arena of 1048576 bytes cannot hold a pool of 0 bytes"),
+])
+def test_an_arena_larger_than_its_layout_is_refused(path, value, message):
+    """A file's arenas fit its layout (pools_per_arena = arena_size // pool_size, each
+    arena's free and used pools within its pools_total): else the arena map would draw
+    whatever number of cells the file says."""
+    with pytest.raises(memviz.SnapshotFormatError) as raised:
+        memviz.Snapshot.from_json(_replace(_VALID_DOCUMENT, path, value))
+    assert message in str(raised.value)
 
 
 @settings(max_examples=4 * settings.default.max_examples)

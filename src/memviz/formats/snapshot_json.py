@@ -449,10 +449,31 @@ def _type_rows(r: _Reader, rows: dict, path: str, columns: int, sums: list[int]
     return names, counts
 
 
+#: The most pools an arena of a layout in a file may hold: pymalloc's arenas hold 64
+#: (3.10: 256 KiB of 4 KiB pools; 3.11+: 1 MiB of 16 KiB).
+MAX_POOLS_PER_ARENA = 1 << 12
+
+
+def _pools_per_arena(r: _Reader, layout: dict[str, int]) -> int:
+    """The layout's pools per arena, checked against its arena and pool sizes
+    (pymalloc's MAX_POOLS_IN_ARENA = ARENA_SIZE / POOL_SIZE) and MAX_POOLS_PER_ARENA."""
+    pool_size, arena_size = layout["pool_size"], layout["arena_size"]
+    if pool_size == 0 or arena_size < pool_size:
+        r.fail("pymalloc.layout.arena_size", f"an arena of {arena_size} bytes cannot hold "
+                                             f"a pool of {pool_size} bytes")
+    pools = layout["pools_per_arena"]
+    if pools != arena_size // pool_size or pools > MAX_POOLS_PER_ARENA:
+        r.fail("pymalloc.layout.pools_per_arena",
+               f"{pools} pools in an arena of {arena_size} bytes of {pool_size}-byte pools "
+               f"(at most {MAX_POOLS_PER_ARENA:,} here)")
+    return pools
+
+
 def _read_pymalloc(r: _Reader, value) -> dict:
     pymalloc = r.object(value, "pymalloc", ("layout", "stats", "arenas"))
     layout = r.object(pymalloc["layout"], "pymalloc.layout", (*LAYOUT_FIELDS, "block_sizes"))
     values = [r.integer(layout[key], f"pymalloc.layout.{key}") for key in LAYOUT_FIELDS]
+    pools_per_arena = _pools_per_arena(r, dict(zip(LAYOUT_FIELDS, values)))
     block_sizes = r.integers(layout["block_sizes"], "pymalloc.layout.block_sizes", None)
     fields: dict[str, Any] = {"layout": _pack("q", values + block_sizes)}
     if pymalloc["stats"] is not None:
@@ -470,9 +491,18 @@ def _read_pymalloc(r: _Reader, value) -> dict:
         for i, item in enumerate(r.array(pymalloc["arenas"], "pymalloc.arenas")):
             path = f"pymalloc.arenas[{i}]"
             arena = r.object(item, path, (*ARENA_FIELDS, "pools"))
-            arena_values += [r.integer(arena[key], f"{path}.{key}", 0, _UINT64)
-                             for key in ARENA_FIELDS]
+            read = {key: r.integer(arena[key], f"{path}.{key}", 0, _UINT64)
+                    for key in ARENA_FIELDS}
             pools = r.array(arena["pools"], f"{path}.pools")
+            # An arena map draws one cell per pool slot: a count past the layout's would
+            # be a list of that many cells.
+            if read["pools_total"] > pools_per_arena:
+                r.fail(f"{path}.pools_total", f"{read['pools_total']} pools, more than the "
+                                              f"{pools_per_arena} of an arena of this layout")
+            if read["pools_free"] + len(pools) > read["pools_total"]:
+                r.fail(f"{path}.pools_free", f"{read['pools_free']} free and {len(pools)} in "
+                                             f"use of {read['pools_total']} pools")
+            arena_values += read.values()
             arena_values.append(len(pools))
             for j, pool in enumerate(pools):
                 pool_values += r.integers(pool, f"{path}.pools[{j}]", len(POOL_FIELDS),
