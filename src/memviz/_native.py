@@ -131,26 +131,20 @@ def require_objects(reading: str) -> Any:
     return objects
 
 
-#: The one table of what each status code of the core means to a caller.
-def _status_table() -> dict[int, Callable[[str, str], Exception]]:
-    return {
-        lib.MV_ERR_COLLECTING: lambda reading, message: CollectorRunning(f"{reading}: {message}"),
-        lib.MV_ERR_PYMALLOC_OFF:
-            lambda reading, message: PymallocUnavailable(f"{reading}: {message}"),
-        lib.MV_ERR_UNSUPPORTED: unsupported,
-        lib.MV_ERR_WRONG_INTERPRETER: unsupported,
-        lib.MV_ERR_NO_SYMBOLS: unsupported,
-        lib.MV_ERR_NO_MEMORY: lambda reading, message: MemoryError(f"{reading}: {message}"),
-    }
-
-
 def status_error(reading: str, status: int) -> Exception:
-    """The exception for a status code the C core returned."""
+    """The exception for a status code the C core returned: the one table of what each
+    status means to a caller."""
     message = ffi.string(lib.mv_status_message(status)).decode()
-    make = _status_table().get(status)
-    if make is None:
+    if status in (lib.MV_ERR_UNSUPPORTED, lib.MV_ERR_WRONG_INTERPRETER, lib.MV_ERR_NO_SYMBOLS):
+        return unsupported(reading, message)
+    error = {
+        lib.MV_ERR_COLLECTING: CollectorRunning,
+        lib.MV_ERR_PYMALLOC_OFF: PymallocUnavailable,
+        lib.MV_ERR_NO_MEMORY: MemoryError,
+    }.get(status)
+    if error is None:
         return MemvizError(f"{reading}: {message} (status {status})")
-    return make(reading, message)
+    return error(f"{reading}: {message}")
 
 
 def check(reading: str, status: int) -> None:

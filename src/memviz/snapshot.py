@@ -223,16 +223,6 @@ def _read_pymalloc(want_stats: bool, want_arenas: bool):
 # The snapshot
 
 
-def snapshot() -> Snapshot:
-    """One consistent reading of this interpreter's memory machinery, as a :class:`Snapshot`.
-
-    Works on any interpreter: readings this one does not support are left out (``None``)
-    and ``capabilities`` says why. Never collects, never lists all objects; the collector
-    is paused during the readings and restored afterwards.
-    """
-    return _take()
-
-
 def _attempt(want_gc: bool, want_stats: bool, want_arenas: bool):
     """Every reading, with the collector paused; None when the collector is running.
     (Caught here, in a frame that ends before the next attempt, so that the traceback's
@@ -268,8 +258,13 @@ def _attempt(want_gc: bool, want_stats: bool, want_arenas: bool):
 COLLECTOR_WAIT = 5.0
 
 
-def _take() -> Snapshot:
-    """The reading (see :func:`snapshot`)."""
+def snapshot() -> Snapshot:
+    """One consistent reading of this interpreter's memory machinery, as a :class:`Snapshot`.
+
+    Works on any interpreter: readings this one does not support are left out (``None``)
+    and ``capabilities`` says why. Never collects, never lists all objects; the collector
+    is paused during the readings and restored afterwards.
+    """
     taken_at = time.time()
     caps = capabilities()
     want_gc = _capability(caps, "gc")

@@ -213,7 +213,9 @@ def snapshot_section(snap, limit: int = 15, *, title: str | None = None,
            f"<h2>{_e(title)}</h2>",
            f'<p class="meta">{_e(interp.description)}, pid {snap.pid}, '
            f"{_e(_when(snap.taken_at))}; allocator {_e(interp.allocator)}</p>"]
-    amap = _snapshot_arena_map(snap)
+    # The snapshot's own arena records (arenas None, and the reason, without them), once
+    # per section: the key figures and the map's caption are one reading.
+    amap = snap._arena_map()
     out.append(_key_figures(snap, amap))
     out.append(_rss_part(snap))
     out.append(_gc_part(snap))
@@ -226,13 +228,6 @@ def snapshot_section(snap, limit: int = 15, *, title: str | None = None,
         out.extend(_unavailable(c.name, c.reason) for c in unavailable)
     out.append("</section>")
     return "\n".join(part for part in out if part)
-
-
-def _snapshot_arena_map(snap):
-    """The snapshot's own arena records as an ``ArenaMap`` (its ``arenas`` None, and
-    ``reason`` why, without them): built once per section, so that the key figures and
-    the arena map's caption are one reading."""
-    return snap._arena_map()
 
 
 def _key_figures(snap, amap) -> str:
