@@ -260,10 +260,10 @@ def census_report(census, limit: int = 15) -> str:
              f"{stat.bytes / total:.1%}") for stat in shown]
     rest = census.types[len(shown):]
     if rest:
+        rest_bytes = sum(s.bytes for s in rest)
         rows.append((f"({len(rest):,} other types)", f"{sum(s.count for s in rest):,}",
-                     f"{sum(s.tracked for s in rest):,}",
-                     format_bytes(sum(s.bytes for s in rest)),
-                     f"{sum(s.bytes for s in rest) / total:.1%}"))
+                     f"{sum(s.tracked for s in rest):,}", format_bytes(rest_bytes),
+                     f"{rest_bytes / total:.1%}"))
     return (f"memviz census: {census_heading(census)}\n"
             f"Types by bytes: top {len(shown)} of {len(census.types):,}\n"
             + table(("type", "objects", "tracked", "bytes", "share"), rows) + "\n")
