@@ -1,5 +1,5 @@
 /* census.c -- the heap census's walk: every object reachable from the
- * interpreter's roots, each counted once, per exact type.
+ * interpreter's roots, each counted once, per exact type, with its bytes.
  *
  * The collector's lists hold only the objects it tracks; a str, an int, a
  * bytes or an untracked tuple is reached only through the references of
@@ -10,29 +10,349 @@
  * -- tracked or not, an untracked tuple still holds its items -- as
  * gc.get_referents does.  Other objects are leaves.
  *
+ * Seen objects are bits in a bitmap of the address space, one bit per 16
+ * bytes (no two objects share 16 bytes: each is at least a PyObject), kept
+ * in 64 KiB chunks found through a small hash table: objects allocated
+ * together lie together, so the walk tests bits of a few hot chunks instead
+ * of probing a table of every address.
+ *
+ * Sizes are sys.getsizeof's: computed here, as the version's own __sizeof__
+ * would, for every type whose __sizeof__ is one of the built-in ones this
+ * file knows (object's, int's, str's, list's, bytearray's, set's, frozenset's,
+ * dict's -- which covers tuple, bytes, float, function, instances and every
+ * type that inherits one); a type whose __sizeof__ is anything else (written
+ * in Python, or a C one not known here) has its objects held, and sized by
+ * sys.getsizeof after the walk, when code may run again.
+ *
  * Why this is safe: the GIL is held throughout and the lists are not being
  * collected (the caller checked mv_gc_readable); tp_traverse only reads (the
- * collector calls it the same way) and runs no Python code; the set of seen
- * objects, the stack and the type table are malloc'd, so nothing is
- * allocated from pymalloc or the Python heap, no collection can start, and
- * nothing the walk has seen can be freed under it.
- *
- * Sizes come after the walk: sys.getsizeof may run Python code (a __sizeof__
- * written in Python), so every object found is held first (a reference
- * taken while nothing else can run) and released after the result is built.
+ * collector calls it the same way) and runs no Python code; deciding a
+ * type's __sizeof__ reads its MRO's dicts with PyDict_Next, comparing exact
+ * str keys only (a key of any other type could run an __eq__: that type is
+ * left to sys.getsizeof); the bitmap, the tables and the stacks are malloc'd,
+ * so nothing is allocated from pymalloc or the Python heap, no collection can
+ * start, and nothing the walk has seen can be freed under it.
  */
 #include "census.h"    /* first: Python.h sets the feature macros the system headers see */
 
 #include <stdlib.h>
+#include <string.h>
 
 #if MV_KNOWN_LAYOUT
 
+/* -- the objects seen: a bitmap of the address space ------------------------- */
+
+#define GRAIN_SHIFT 4       /* one bit per 16 bytes */
+#define CHUNK_SHIFT 16      /* 64 KiB of address space per chunk */
+#define CHUNK_WORDS ((size_t)1 << (CHUNK_SHIFT - GRAIN_SHIFT - 6))  /* 64 words: 512 bytes */
+#define SLAB_CHUNKS 2048    /* bitmaps are carved from 1 MiB slabs (mmap'd, so returned on free) */
+
+_Static_assert(sizeof(PyObject) >= ((size_t)1 << GRAIN_SHIFT),
+               "two objects must never share a grain of the bitmap");
+
 typedef struct {
-    mv_object_set seen;         /* every object counted */
+    uintptr_t key;          /* address >> CHUNK_SHIFT, plus one: 0 is an empty slot */
+    uint64_t *bits;
+} chunk_slot;
+
+typedef struct {
+    chunk_slot *slots;      /* open addressing; capacity a power of two */
+    size_t capacity;
+    size_t used;
+    chunk_slot *last;       /* the chunk of the previous test: objects come in runs */
+    uint64_t **slabs;
+    size_t slab_count;
+    size_t slab_capacity;
+    size_t slab_free;       /* bitmaps left in the newest slab */
+} address_set;
+
+static chunk_slot *
+chunk_find(chunk_slot *slots, size_t capacity, uintptr_t key)
+{
+    size_t mask = capacity - 1;
+    size_t i = (size_t)(key * 0x9E3779B97F4A7C15ull) & mask;
+    while (slots[i].key != 0 && slots[i].key != key) {
+        i = (i + 1) & mask;
+    }
+    return &slots[i];
+}
+
+static int
+chunks_grow(address_set *set)
+{
+    size_t capacity = set->capacity ? set->capacity * 2 : 1024;
+    chunk_slot *bigger = calloc(capacity, sizeof(chunk_slot));
+    if (bigger == NULL) {
+        return MV_ERR_NO_MEMORY;
+    }
+    for (size_t i = 0; i < set->capacity; i++) {
+        if (set->slots[i].key != 0) {
+            *chunk_find(bigger, capacity, set->slots[i].key) = set->slots[i];
+        }
+    }
+    free(set->slots);
+    set->slots = bigger;
+    set->capacity = capacity;
+    set->last = NULL;
+    return MV_OK;
+}
+
+static uint64_t *
+new_bitmap(address_set *set)
+{
+    if (set->slab_free == 0) {
+        if (set->slab_count == set->slab_capacity) {
+            size_t capacity = set->slab_capacity ? set->slab_capacity * 2 : 16;
+            uint64_t **slabs = realloc(set->slabs, capacity * sizeof(uint64_t *));
+            if (slabs == NULL) {
+                return NULL;
+            }
+            set->slabs = slabs;
+            set->slab_capacity = capacity;
+        }
+        uint64_t *slab = calloc(SLAB_CHUNKS * CHUNK_WORDS, sizeof(uint64_t));
+        if (slab == NULL) {
+            return NULL;
+        }
+        set->slabs[set->slab_count++] = slab;
+        set->slab_free = SLAB_CHUNKS;
+    }
+    uint64_t *slab = set->slabs[set->slab_count - 1];
+    return slab + (SLAB_CHUNKS - set->slab_free--) * CHUNK_WORDS;
+}
+
+/* 1 when op is new to the set (and now in it), 0 when it was there, -1 when
+ * out of memory. */
+static int
+address_set_add(address_set *set, PyObject *op)
+{
+    uintptr_t address = (uintptr_t)op;
+    uintptr_t key = (address >> CHUNK_SHIFT) + 1;
+    chunk_slot *chunk = set->last;
+    if (chunk == NULL || chunk->key != key) {
+        if ((set->used + 1) * 2 > set->capacity && chunks_grow(set) != MV_OK) {
+            return -1;
+        }
+        chunk = chunk_find(set->slots, set->capacity, key);
+        if (chunk->key == 0) {
+            uint64_t *bits = new_bitmap(set);
+            if (bits == NULL) {
+                return -1;
+            }
+            chunk->key = key;
+            chunk->bits = bits;
+            set->used++;
+        }
+        set->last = chunk;
+    }
+    size_t grain = (address & (((uintptr_t)1 << CHUNK_SHIFT) - 1)) >> GRAIN_SHIFT;
+    uint64_t bit = (uint64_t)1 << (grain & 63);
+    uint64_t *word = &chunk->bits[grain >> 6];
+    if (*word & bit) {
+        return 0;
+    }
+    *word |= bit;
+    return 1;
+}
+
+static void
+address_set_free(address_set *set)
+{
+    for (size_t i = 0; i < set->slab_count; i++) {
+        free(set->slabs[i]);
+    }
+    free(set->slabs);
+    free(set->slots);
+    memset(set, 0, sizeof(*set));
+}
+
+/* -- sizes: the built-in __sizeof__s computed in C ------------------------------ */
+
+enum {
+    SIZER_UNDECIDED = 0,    /* the type's first object decides (calloc'd slots start so) */
+    SIZER_GETSIZEOF,        /* held, and sized by sys.getsizeof after the walk */
+    SIZER_OBJECT,           /* object.__sizeof__: basic size plus items */
+    SIZER_INT,
+    SIZER_STR,
+    SIZER_LIST,
+    SIZER_BYTEARRAY,
+    SIZER_SET,              /* set's and frozenset's */
+    SIZER_DICT,
+};
+
+/* The __sizeof__ descriptors the census knows, as the built-in types' dicts
+ * hold them: a type is sized in C when its MRO finds one of these. */
+typedef struct {
+    PyObject *descriptor;   /* borrowed: the built-in type's dict holds it */
+    int sizer;
+} known_sizer;
+
+#define KNOWN_SIZERS 8
+
+/* The __sizeof__ of one class's own dict: *found is it (borrowed) or NULL.
+ * -1 when a key is not an exact str: comparing it could run code. */
+static int
+own_sizeof(PyTypeObject *type, PyObject **found)
+{
+    *found = NULL;
+    PyObject *dict = mv_type_dict(type);
+    if (dict == NULL) {
+        return 0;
+    }
+    int status = PyDict_CheckExact(dict) ? 0 : -1;
+    Py_ssize_t position = 0;
+    PyObject *key, *value;
+    while (status == 0 && *found == NULL && PyDict_Next(dict, &position, &key, &value)) {
+        if (!PyUnicode_CheckExact(key)) {
+            status = -1;
+        }
+        else if (PyUnicode_CompareWithASCIIString(key, "__sizeof__") == 0) {
+            *found = value;     /* borrowed: the type holds its dict, the dict the value */
+        }
+    }
+    Py_DECREF(dict);    /* the type still holds it */
+    return status;
+}
+
+static int
+known_sizers_init(known_sizer known[KNOWN_SIZERS])
+{
+    static const struct { PyTypeObject *type; int sizer; } builtin[KNOWN_SIZERS] = {
+        {&PyBaseObject_Type, SIZER_OBJECT}, {&PyLong_Type, SIZER_INT},
+        {&PyUnicode_Type, SIZER_STR}, {&PyList_Type, SIZER_LIST},
+        {&PyByteArray_Type, SIZER_BYTEARRAY}, {&PySet_Type, SIZER_SET},
+        {&PyFrozenSet_Type, SIZER_SET}, {&PyDict_Type, SIZER_DICT},
+    };
+    for (int i = 0; i < KNOWN_SIZERS; i++) {
+        known[i].sizer = builtin[i].sizer;
+        if (own_sizeof(builtin[i].type, &known[i].descriptor) != 0
+            || known[i].descriptor == NULL) {
+            return MV_ERR_UNSUPPORTED;  /* a built-in type without its own __sizeof__ */
+        }
+    }
+    return MV_OK;
+}
+
+/* How the census sizes the objects of type: where its MRO finds __sizeof__,
+ * as sys.getsizeof's lookup does. */
+static int
+decide_sizer(const known_sizer known[KNOWN_SIZERS], PyTypeObject *type)
+{
+    PyObject *mro = type->tp_mro;
+    if (!PyType_HasFeature(type, Py_TPFLAGS_READY) || mro == NULL || !PyTuple_CheckExact(mro)) {
+        return SIZER_GETSIZEOF;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(mro); i++) {
+        PyObject *base = PyTuple_GET_ITEM(mro, i);
+        PyObject *found;
+        if (!PyType_Check(base) || own_sizeof((PyTypeObject *)base, &found) != 0) {
+            return SIZER_GETSIZEOF;
+        }
+        if (found != NULL) {
+            for (int k = 0; k < KNOWN_SIZERS; k++) {
+                if (found == known[k].descriptor) {
+                    return known[k].sizer;
+                }
+            }
+            return SIZER_GETSIZEOF;
+        }
+    }
+    return SIZER_GETSIZEOF;
+}
+
+/* sys.getsizeof(op) for a type the census sizes in C; 0 when this object
+ * must be left to sys.getsizeof after all. */
+static size_t
+size_in_c(int sizer, PyObject *op)
+{
+    PyTypeObject *type = Py_TYPE(op);
+    size_t size;
+    switch (sizer) {
+    case SIZER_OBJECT:
+        size = (size_t)type->tp_basicsize;
+        if (type->tp_itemsize > 0) {
+            size += (size_t)(((PyVarObject *)op)->ob_size * type->tp_itemsize);
+        }
+        break;
+    case SIZER_INT:
+        size = mv_int_sizeof(op);
+        break;
+    case SIZER_STR:
+        size = mv_str_sizeof(op);
+        if (size == 0) {
+            return 0;
+        }
+        break;
+    case SIZER_LIST:
+        size = (size_t)type->tp_basicsize + (size_t)((PyListObject *)op)->allocated * sizeof(PyObject *);
+        break;
+    case SIZER_BYTEARRAY:
+        size = (size_t)type->tp_basicsize + (size_t)((PyByteArrayObject *)op)->ob_alloc;
+        break;
+    case SIZER_SET: {
+        PySetObject *set = (PySetObject *)op;
+        size = (size_t)type->tp_basicsize;
+        if (set->table != set->smalltable) {
+            size += ((size_t)set->mask + 1) * sizeof(setentry);
+        }
+        break;
+    }
+    case SIZER_DICT:
+        size = (size_t)_PyDict_SizeOf((PyDictObject *)op);
+        break;
+    default:
+        return 0;
+    }
+    return size + mv_getsizeof_extra(op);
+}
+
+size_t
+mv_census_sizeof(PyObject *op)
+{
+    known_sizer known[KNOWN_SIZERS];
+    if (known_sizers_init(known) != MV_OK) {
+        return 0;
+    }
+    return size_in_c(decide_sizer(known, Py_TYPE(op)), op);
+}
+
+/* -- the walk ---------------------------------------------------------------- */
+
+typedef struct {
+    address_set seen;           /* every object counted */
     mv_object_stack pending;    /* counted, not yet traversed */
-    mv_type_table *types;
+    mv_census *census;
+    known_sizer known[KNOWN_SIZERS];
     int status;
 } mv_walk;
+
+/* Counts and sizes one object the walk has just met for the first time. */
+static int
+count(mv_walk *walk, PyObject *op)
+{
+    mv_type_count *slot = mv_type_table_add(&walk->census->types, Py_TYPE(op));
+    if (slot == NULL) {
+        return MV_ERR_NO_MEMORY;
+    }
+    if (PyObject_IS_GC(op) && PyObject_GC_IsTracked(op)) {
+        slot->tracked++;
+    }
+    if (slot->sizer == SIZER_UNDECIDED) {
+        slot->sizer = decide_sizer(walk->known, Py_TYPE(op));
+    }
+    size_t size = size_in_c(slot->sizer, op);
+    if (size != 0) {
+        slot->bytes += (int64_t)size;
+        return MV_OK;
+    }
+    /* Held from now on: nothing can free it before sys.getsizeof has sized it. */
+    if (mv_object_stack_push(&walk->census->later, op) != MV_OK) {
+        return MV_ERR_NO_MEMORY;
+    }
+    Py_INCREF(op);
+    slot->sized_later++;
+    return MV_OK;
+}
 
 /* A visitproc: counts an object the first time the walk meets it, and keeps
  * it to traverse when it has references to follow. */
@@ -43,20 +363,20 @@ discover(PyObject *op, void *arg)
     if (walk->status != MV_OK) {
         return -1;
     }
-    int added = mv_object_set_add(&walk->seen, op);
+    int added = address_set_add(&walk->seen, op);
     if (added == 0) {
         return 0;
     }
-    mv_type_count *slot = added < 0 ? NULL : mv_type_table_add(walk->types, Py_TYPE(op));
-    int follow = PyObject_IS_GC(op) && Py_TYPE(op)->tp_traverse != NULL;
-    if (slot == NULL || (follow && mv_object_stack_push(&walk->pending, op) != MV_OK)) {
+    if (added < 0) {
         walk->status = MV_ERR_NO_MEMORY;
-        return -1;      /* stops the traversal that called it */
     }
-    if (PyObject_GC_IsTracked(op)) {
-        slot->tracked++;
+    else {
+        walk->status = count(walk, op);
     }
-    return 0;
+    if (walk->status == MV_OK && PyObject_IS_GC(op) && Py_TYPE(op)->tp_traverse != NULL) {
+        walk->status = mv_object_stack_push(&walk->pending, op);
+    }
+    return walk->status == MV_OK ? 0 : -1;     /* -1 stops the traversal that called it */
 }
 
 /* Traverses what was discovered until nothing is left.  Called after each
@@ -110,10 +430,16 @@ walk_frames(mv_walk *walk, PyInterpreterState *interp)
 }
 
 int
-mv_census_walk(PyInterpreterState *interp, mv_type_table *table, mv_object_set *objects)
+mv_census_walk(PyInterpreterState *interp, mv_census *census)
 {
-    mv_walk walk = {{NULL, 0, 0}, {NULL, 0, 0}, table, MV_OK};
-    walk.status = mv_type_table_init(table, 1024);
+    memset(census, 0, sizeof(*census));
+    mv_walk walk;
+    memset(&walk, 0, sizeof(walk));
+    walk.census = census;
+    walk.status = known_sizers_init(walk.known);
+    if (walk.status == MV_OK) {
+        walk.status = mv_type_table_init(&census->types, 1024);
+    }
     if (walk.status == MV_OK) {
         walk_gc_lists(&walk, MV_GC_STATE(interp));
     }
@@ -124,28 +450,15 @@ mv_census_walk(PyInterpreterState *interp, mv_type_table *table, mv_object_set *
         walk_frames(&walk, interp);
     }
     mv_object_stack_free(&walk.pending);
-    if (walk.status != MV_OK) {
-        mv_object_set_free(&walk.seen);
-        mv_type_table_free(table);
-        return walk.status;
-    }
-    /* Nothing has run since the walk saw them: every object is alive.  Held from
-     * here on, none can be freed while their sizes are taken. */
-    for (size_t i = 0; i < walk.seen.capacity; i++) {
-        Py_XINCREF(walk.seen.slots[i]);
-    }
-    *objects = walk.seen;
-    return MV_OK;
+    address_set_free(&walk.seen);
+    return walk.status;
 }
 
 int
-mv_census_add_sizes(mv_type_table *table, const mv_object_set *objects)
+mv_census_size_later(mv_census *census)
 {
-    for (size_t i = 0; i < objects->capacity; i++) {
-        PyObject *op = objects->slots[i];
-        if (op == NULL) {
-            continue;
-        }
+    for (size_t i = 0; i < census->later.used; i++) {
+        PyObject *op = census->later.items[i];
         size_t size = _PySys_GetSizeOf(op);
         if (size == (size_t)-1 && PyErr_Occurred()) {
             return -1;
@@ -153,7 +466,7 @@ mv_census_add_sizes(mv_type_table *table, const mv_object_set *objects)
         /* A __sizeof__ written in Python could have changed the object's class
          * (__class__ assignment) to one the walk did not count: its bytes then
          * stay with no type rather than be given to the wrong one. */
-        mv_type_count *slot = mv_type_table_find(table, Py_TYPE(op));
+        mv_type_count *slot = mv_type_table_find(&census->types, Py_TYPE(op));
         if (slot != NULL) {
             slot->bytes += (int64_t)size;
         }
@@ -162,12 +475,13 @@ mv_census_add_sizes(mv_type_table *table, const mv_object_set *objects)
 }
 
 void
-mv_census_release(mv_object_set *objects)
+mv_census_free(mv_census *census)
 {
-    for (size_t i = 0; i < objects->capacity; i++) {
-        Py_XDECREF(objects->slots[i]);
+    for (size_t i = 0; i < census->later.used; i++) {
+        Py_DECREF(census->later.items[i]);
     }
-    mv_object_set_free(objects);
+    mv_object_stack_free(&census->later);
+    mv_type_table_free(&census->types);
 }
 
 #endif /* MV_KNOWN_LAYOUT */

@@ -5,17 +5,26 @@
 #include "gcread.h"
 
 #if MV_KNOWN_LAYOUT
+typedef struct {
+    mv_type_table types;        /* per exact type: count, tracked, bytes, sized_later */
+    mv_object_stack later;      /* the objects to size by sys.getsizeof, each held */
+} mv_census;
+
 /* Every object reachable from the interpreter's roots, each counted once per
- * exact type into a new table (count: objects, tracked: those the collector
- * tracks).  The GIL must be held and the lists readable (mv_gc_readable).
- * On MV_OK, *objects is every object counted, each with a reference taken
- * after the walk: release them with mv_census_release. */
-int mv_census_walk(PyInterpreterState *interp, mv_type_table *table, mv_object_set *objects);
-/* Adds each object's sys.getsizeof() to its type's bytes; -1 with the
- * exception set when one raised.  May run Python code. */
-int mv_census_add_sizes(mv_type_table *table, const mv_object_set *objects);
-/* Drops the references mv_census_walk took, and frees the set. */
-void mv_census_release(mv_object_set *objects);
+ * exact type (count: objects, tracked: those the collector tracks, bytes: the
+ * sizes computed in C).  The GIL must be held and the lists readable
+ * (mv_gc_readable).  On MV_OK, census->later holds, with a reference taken
+ * during the walk, every object whose size C cannot compute; release with
+ * mv_census_free in any case. */
+int mv_census_walk(PyInterpreterState *interp, mv_census *census);
+/* Adds the sys.getsizeof() of each object in census->later to its type's
+ * bytes; -1 with the exception set when one raised.  May run Python code. */
+int mv_census_size_later(mv_census *census);
+/* sys.getsizeof(op) as the census computes it in C, or 0 when the census
+ * leaves op's type to sys.getsizeof. */
+size_t mv_census_sizeof(PyObject *op);
+/* Drops the references the walk took, and frees the census. */
+void mv_census_free(mv_census *census);
 #endif
 
 #endif

@@ -19,6 +19,7 @@
 #endif
 
 #include <Python.h>
+#include <stddef.h>     /* offsetof: Python.h includes it only from 3.11 */
 
 #define MV_PY_AT_LEAST(major, minor) (PY_VERSION_HEX >= (((major) << 24) | ((minor) << 16)))
 
@@ -242,6 +243,111 @@ mv_frame_visit(mv_frame *frame, visitproc visit, void *arg)
     return 0;
 }
 #  endif
+
+/* -- sys.getsizeof in C (the census) -------------------------------------------
+ * What differs per version in the sizes the census computes itself; each must
+ * equal sys.getsizeof(op) (tests/test_census.py checks every object of the
+ * heap, per version).  Only reads; nothing allocates, nothing runs. */
+
+/* A type's own dict (a new reference, or NULL): static builtin types keep it
+ * in the interpreter from 3.12 on, where tp_dict may be NULL. */
+static inline PyObject *
+mv_type_dict(PyTypeObject *type)
+{
+#  if MV_PY_AT_LEAST(3, 12)
+    return PyType_GetDict(type);
+#  else
+    return Py_XNewRef(type->tp_dict);
+#  endif
+}
+
+/* What sys.getsizeof adds to __sizeof__: the GC header on 3.10; the
+ * pre-header (GC header, managed dict and weakref pointers) from 3.11, which
+ * 3.13+ leaves off static types. */
+#  if MV_PY_AT_LEAST(3, 11)
+#    include "internal/pycore_object.h"    /* _PyType_PreHeaderSize */
+#  endif
+/* _PyDict_SizeOf (dict.__sizeof__, exported on every version): cpython/dictobject.h
+ * until 3.12, internal from 3.13. */
+#  if MV_PY_AT_LEAST(3, 13)
+#    include "internal/pycore_dict.h"
+#  endif
+static inline size_t
+mv_getsizeof_extra(PyObject *op)
+{
+#  if MV_PY_AT_LEAST(3, 13)
+    if (Py_IS_TYPE(op, &PyType_Type)
+        && !PyType_HasFeature((PyTypeObject *)op, Py_TPFLAGS_HEAPTYPE)) {
+        return 0;
+    }
+    return _PyType_PreHeaderSize(Py_TYPE(op));
+#  elif MV_PY_AT_LEAST(3, 11)
+    return _PyType_PreHeaderSize(Py_TYPE(op));
+#  else
+    return PyObject_IS_GC(op) ? sizeof(PyGC_Head) : 0;
+#  endif
+}
+
+/* int.__sizeof__: digits are counted differently in each of 3.10, 3.11, 3.12+. */
+#  if MV_PY_AT_LEAST(3, 12)
+#    include "internal/pycore_long.h"      /* _PyLong_DigitCount */
+#  elif !MV_PY_AT_LEAST(3, 11)
+#    include "longintrepr.h"               /* PyLongObject's digits (Python.h has them from 3.11) */
+#  endif
+static inline size_t
+mv_int_sizeof(PyObject *op)
+{
+#  if MV_PY_AT_LEAST(3, 12)
+    Py_ssize_t digits = _PyLong_DigitCount((PyLongObject *)op);
+    return (size_t)(Py_TYPE(op)->tp_basicsize + Py_TYPE(op)->tp_itemsize * Py_MAX(digits, 1));
+#  elif MV_PY_AT_LEAST(3, 11)
+    return offsetof(PyLongObject, ob_digit) + (size_t)Py_MAX(Py_ABS(Py_SIZE(op)), 1) * sizeof(digit);
+#  else
+    return offsetof(PyLongObject, ob_digit) + (size_t)Py_ABS(Py_SIZE(op)) * sizeof(digit);
+#  endif
+}
+
+/* str.__sizeof__; 0 for a str it cannot size (3.10/3.11: not "ready", whose
+ * kind and length are not set yet): that one is left to sys.getsizeof. */
+static inline size_t
+mv_str_sizeof(PyObject *op)
+{
+#  if !MV_PY_AT_LEAST(3, 12)
+    if (!PyUnicode_IS_READY(op)) {
+        return 0;
+    }
+#  endif
+    size_t length = (size_t)PyUnicode_GET_LENGTH(op);
+    int ascii = PyUnicode_IS_COMPACT_ASCII(op);
+    const PyCompactUnicodeObject *compact = (const PyCompactUnicodeObject *)op;
+    size_t size;
+    if (ascii) {
+        size = sizeof(PyASCIIObject) + length + 1;
+    }
+    else if (PyUnicode_IS_COMPACT(op)) {
+        size = sizeof(PyCompactUnicodeObject) + (length + 1) * PyUnicode_KIND(op);
+    }
+    else {
+        size = sizeof(PyUnicodeObject);
+        if (((const PyUnicodeObject *)op)->data.any != NULL) {
+            size += (length + 1) * PyUnicode_KIND(op);
+        }
+    }
+#  if !MV_PY_AT_LEAST(3, 12)
+    /* The wchar_t copy (gone in 3.12), unless it is the data itself; an
+     * ASCII str's is as long as the str. */
+    const wchar_t *wstr = ((const PyASCIIObject *)op)->wstr;
+    if (wstr != NULL && (const void *)wstr != PyUnicode_DATA(op)) {
+        size_t wstr_length = ascii ? length : (size_t)compact->wstr_length;
+        size += (wstr_length + 1) * sizeof(wchar_t);
+    }
+#  endif
+    /* The UTF-8 copy, unless it is the data itself (an ASCII str has none). */
+    if (!ascii && compact->utf8 != NULL && (const void *)compact->utf8 != PyUnicode_DATA(op)) {
+        size += (size_t)compact->utf8_length + 1;
+    }
+    return size;
+}
 
 #endif /* MV_KNOWN_LAYOUT */
 

@@ -13,6 +13,8 @@ typedef struct {
     int64_t count;
     int64_t tracked;    /* the census's: how many of them the collector tracks */
     int64_t bytes;      /* the census's: the sum of their sys.getsizeof() */
+    int64_t sized_later;    /* the census's: how many it sized by calling sys.getsizeof */
+    int sizer;          /* the census's: how it sizes this type's objects (census.c) */
 } mv_type_count;
 
 /* Objects per exact type: a malloc'd open-addressing table. */

@@ -119,12 +119,12 @@ object_count(const mv_type_count *slot)
     return PyLong_FromLongLong(slot->count);
 }
 
-/* The census's (objects, tracked_objects, bytes). */
+/* The census's (objects, tracked_objects, bytes, sized_by_getsizeof). */
 static PyObject *
 census_figures(const mv_type_count *slot)
 {
-    return Py_BuildValue("(LLL)", (long long)slot->count, (long long)slot->tracked,
-                         (long long)slot->bytes);
+    return Py_BuildValue("(LLLL)", (long long)slot->count, (long long)slot->tracked,
+                         (long long)slot->bytes, (long long)slot->sized_later);
 }
 
 /* {type: value(slot)} for every type of the table. */
@@ -198,23 +198,37 @@ census(PyObject *module, PyObject *unused)
 #if MV_KNOWN_LAYOUT
     PyInterpreterState *interp = PyInterpreterState_Get();
     int status = mv_gc_readable(MV_GC_STATE(interp));
-    mv_type_table table;
-    mv_object_set objects;
-    if (status == MV_OK) {
-        status = mv_census_walk(interp, &table, &objects);
-    }
     if (status != MV_OK) {
         return raise_status(module, status);
     }
-    /* The objects are held until the dict holds their types. */
+    mv_census census;
+    status = mv_census_walk(interp, &census);
     PyObject *result = NULL;
-    if (mv_census_add_sizes(&table, &objects) == 0) {
-        result = table_to_dict_of(&table, census_figures);
+    if (status != MV_OK) {
+        raise_status(module, status);
     }
-    mv_census_release(&objects);
-    mv_type_table_free(&table);
+    /* The objects sized late are held until the dict holds their types. */
+    else if (mv_census_size_later(&census) == 0) {
+        result = table_to_dict_of(&census.types, census_figures);
+    }
+    mv_census_free(&census);
     return result;
 #else
+    return raise_status(module, MV_ERR_UNSUPPORTED);
+#endif
+}
+
+static PyObject *
+census_sizeof(PyObject *module, PyObject *op)
+{
+#if MV_KNOWN_LAYOUT
+    size_t size = mv_census_sizeof(op);
+    if (size == 0) {
+        Py_RETURN_NONE;
+    }
+    return PyLong_FromSize_t(size);
+#else
+    (void)op;
     return raise_status(module, MV_ERR_UNSUPPORTED);
 #endif
 }
@@ -296,9 +310,12 @@ static PyMethodDef methods[] = {
     {"type_counts", type_counts, METH_O,
      "type_counts(generation) -> {type: count}; 3 is the permanent generation, -1 counts 0, 1 and 2"},
     {"census", census, METH_NOARGS,
-     "census() -> {type: (objects, tracked_objects, bytes)}: every object reachable from the "
-     "collector's lists, sys.modules, builtins, the sys dict and the running frames, once; "
-     "bytes is the sum of their sys.getsizeof()"},
+     "census() -> {type: (objects, tracked_objects, bytes, sized_by_getsizeof)}: every object "
+     "reachable from the collector's lists, sys.modules, builtins, the sys dict and the running "
+     "frames, once; bytes is the sum of their sys.getsizeof()"},
+    {"census_sizeof", census_sizeof, METH_O,
+     "census_sizeof(obj) -> int or None: sys.getsizeof(obj) as the census computes it in C, "
+     "None when the census leaves obj's type to sys.getsizeof"},
     {"type_counts_apart", (PyCFunction)(void (*)(void))type_counts_apart, METH_FASTCALL,
      "type_counts_apart(own_types, part_types) -> 8 {type: count}: generations 0, 1, 2, "
      "permanent, then memviz's own objects in each (instances of own_types and the "

@@ -4,6 +4,7 @@ itself.
 
 What a census creates (and what a second census therefore also sees): its result
 dict, one tuple per type, and the ints in them past the small ints the interpreter keeps."""
+import ctypes
 import gc
 import pickle
 import sys
@@ -14,6 +15,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import memviz
+from memviz import _native
 from memviz.census import Census, TypeStat, _census_walk
 from memviz.render.view import format_bytes
 from memviz.snapshot import type_name
@@ -41,11 +43,11 @@ class SlotNode:
 
 
 def objects(census, kind):
-    return census.get(kind, (0, 0, 0))[0]
+    return census.get(kind, (0, 0, 0, 0))[0]
 
 
 def sizes(census, kind):
-    return census.get(kind, (0, 0, 0))[2]
+    return census.get(kind, (0, 0, 0, 0))[2]
 
 
 def result_ints(census):
@@ -71,13 +73,14 @@ def test_the_census_has_every_type_the_reference_walk_finds_and_as_many():
     census = _census_walk()
     assert expected[Holder] == len(holders)
     assert census[Holder] == (len(holders), len(holders),
-                              sum(sys.getsizeof(holder) for holder in holders))
+                              sum(sys.getsizeof(holder) for holder in holders), 0)
     missing = {kind: count for kind, count in expected.items() if kind not in census}
     assert missing == {}
     fewer = {kind: (census[kind][0], count) for kind, count in expected.items()
              if census[kind][0] < count}
     assert fewer == {}
-    assert all(0 <= tracked <= count and size >= 0 for count, tracked, size in census.values())
+    assert all(0 <= tracked <= count and size >= 0 and 0 <= later <= count
+               for count, tracked, size, later in census.values())
 
 
 def test_unique_values_raise_their_types_counts_and_bytes_exactly():
@@ -182,7 +185,7 @@ def test_the_permanent_generation_is_a_root(gc_freeze_restored):
     gc.freeze()
     del node     # a cycle nothing refers to, kept by the permanent generation
     census = _census_walk()
-    assert census[Node] == (1, 1, size)
+    assert census[Node] == (1, 1, size, 0)
     assert objects(census, bytes) - objects(before, bytes) == 1
     gc.unfreeze()
     gc.collect()
@@ -289,8 +292,8 @@ def test_random_graphs_are_counted_exactly(data):
     for kind in (*node_types, leaf_type):
         made = [obj for obj in nodes + leaves if type(obj) is kind]
         assert expected[kind] == len(made)
-        assert census.get(kind, (0, 0, 0)) == (len(made), len(made),
-                                               sum(map(sys.getsizeof, made)))
+        assert census.get(kind, (0, 0, 0, 0)) == (len(made), len(made),
+                                                  sum(map(sys.getsizeof, made)), 0)
     missing = [kind for kind in expected if kind not in census]
     assert missing == []
 
@@ -312,7 +315,7 @@ def test_the_census_is_its_walk_by_type_name():
     assert all(0 <= stat.tracked <= stat.count for stat in value.types)
     assert [stat.bytes for stat in value.types] == sorted(
         (stat.bytes for stat in value.types), reverse=True)
-    assert value.sized_by_getsizeof == value.total_objects   # no C sizes yet: all of them
+    assert 0 < value.sized_by_getsizeof < value.total_objects
     assert len({stat.name for stat in value.types}) == len(value) == len(value.types)
 
 
@@ -379,3 +382,207 @@ def test_the_report_and_the_html_show_the_census():
     rows = table(page, "census-types")
     assert list(rows) == [stat.name for stat in value.top(15)]
     assert rows[top.name]["bytes"][1] == str(top.bytes)
+
+
+# -- sizes computed in C -------------------------------------------------------------------
+
+
+def census_sizeof(obj):
+    return _native.census_sizeof("test", obj)
+
+
+def utf8_cached(text):
+    """text, with its UTF-8 copy made and kept (as PyUnicode_AsUTF8 leaves it)."""
+    as_utf8 = ctypes.pythonapi.PyUnicode_AsUTF8
+    as_utf8.restype, as_utf8.argtypes = ctypes.c_char_p, [ctypes.py_object]
+    as_utf8(text)
+    return text
+
+
+def running_frame():
+    return sys._getframe()
+
+
+def generator():
+    yield 1
+
+
+async def _coroutine():
+    pass
+
+
+def coroutine():
+    """A coroutine, closed: never awaited, it would warn."""
+    made = _coroutine()
+    made.close()
+    return made
+
+
+class TextOfMine(str):
+    pass
+
+
+class NumberOfMine(int):
+    pass
+
+
+class ListOfMine(list):
+    pass
+
+
+class DictOfMine(dict):
+    pass
+
+
+def split_dict_instance():
+    instances = [Holder(i) for i in range(3)]
+    return instances[1]
+
+
+def grown_bytearray():
+    data = bytearray(b"x" * 100)
+    data.extend(b"y" * 1000)
+    del data[10:]
+    return data
+
+
+def cell():
+    x = 1
+
+    def inner():
+        return x
+    return inner.__closure__[0]
+
+
+#: Objects of every built-in type the census sizes in C, each kind its __sizeof__
+#: tells apart (small and big, compact and not, with and without separate tables).
+SIZED_IN_C = {
+    "int zero": lambda: int("0"),
+    "int small": lambda: int("7"),
+    "int negative big": lambda: -(10 ** 100),
+    "bool": lambda: True,
+    "int subclass": lambda: NumberOfMine(10 ** 40),
+    "float": lambda: float("2.5"),
+    "complex": lambda: complex(1, 2),
+    "str ascii": lambda: "".join(["ascii-", "text"]),
+    "str latin-1": lambda: "".join(["caf", "\u00e9"]),
+    "str ucs-2": lambda: "".join(["\u1234", "x"]),
+    "str ucs-4": lambda: "".join(["\U0001f600", "x"]),
+    "str with its utf-8 kept": lambda: utf8_cached("".join(["h\u00e9llo", "\u1234"])),
+    "str empty": lambda: "",
+    "str subclass (not compact)": lambda: TextOfMine("caf\u00e9 of mine"),
+    "bytes": lambda: b"x" * 37,
+    "bytearray": lambda: bytearray(b"x" * 37),
+    "bytearray with room to spare": grown_bytearray,
+    "tuple empty": lambda: (),
+    "tuple": lambda: tuple(range(9)),
+    "list with room to spare": lambda: [i for i in range(17)],
+    "list empty": lambda: [],
+    "list subclass": lambda: ListOfMine(range(5)),
+    "dict empty": lambda: {},
+    "dict small": lambda: {"a": 1},
+    "dict big, not str keys": lambda: {i: i for i in range(1000)},
+    "dict subclass": lambda: DictOfMine(a=1),
+    "dict of an instance": lambda: split_dict_instance().__dict__,
+    "set small": lambda: {1, 2},
+    "set big": lambda: set(range(1000)),
+    "frozenset": lambda: frozenset(range(50)),
+    "function": lambda: (lambda: None),
+    "cell": cell,
+    "bound method": lambda: Holder(1).__init__,
+    "builtin method": lambda: [].append,
+    "range": lambda: range(3, 70, 2),
+    "slice": lambda: slice(1, 9),
+    "memoryview": lambda: memoryview(b"abc"),
+    "module": lambda: sys.modules["json"],
+    "instance with a dict": lambda: Holder(3),
+    "instance without attributes": Node,
+    "instance with slots": SlotNode,
+    "property": lambda: property(lambda self: 1),
+    "None": lambda: None,
+}
+
+#: Built-in types whose __sizeof__ is their own and not one the census computes: it
+#: sizes their objects with sys.getsizeof after the walk.
+SIZED_LATER = {
+    "code": lambda: census_sizeof.__code__,
+    "type": lambda: Holder,
+    "frame": running_frame,
+}
+#: A generator's __sizeof__ is its own from 3.11 on (it counts the frame inside); on 3.10
+#: it is object's.
+(SIZED_LATER if sys.version_info >= (3, 11) else SIZED_IN_C).update(
+    {"generator": generator, "coroutine": coroutine})
+
+
+@pytest.mark.parametrize("kind", list(SIZED_IN_C))
+def test_the_census_sizes_each_built_in_type_in_c_as_sys_getsizeof_does(kind):
+    obj = SIZED_IN_C[kind]()
+    assert census_sizeof(obj) == sys.getsizeof(obj)
+
+
+@pytest.mark.parametrize("kind", list(SIZED_LATER))
+def test_types_of_other_sizes_are_left_to_sys_getsizeof(kind):
+    assert census_sizeof(SIZED_LATER[kind]()) is None
+
+
+def test_every_object_of_the_heap_sized_in_c_is_sized_as_sys_getsizeof_sizes_it():
+    """Object by object over the whole heap (the collector's objects and everything
+    they refer to): each one the census sizes in C has sys.getsizeof's size; those it
+    leaves are the types of SIZED_LATER, types with a __sizeof__ of their own and types
+    whose classes' dicts it does not read."""
+    everything = {id(obj): obj for obj in gc.get_objects()}
+    pending = list(everything.values())
+    while pending:
+        for referent in gc.get_referents(pending.pop()):
+            if id(referent) not in everything:
+                everything[id(referent)] = referent
+                pending.append(referent)
+    wrong = {}
+    left = set()
+    for obj in everything.values():
+        size = census_sizeof(obj)
+        if size is None:
+            left.add(type(obj))
+        elif size != sys.getsizeof(obj):
+            wrong[type_name(type(obj))] = (size, sys.getsizeof(obj))
+    assert wrong == {}
+    assert len(everything) > 20_000
+    assert {str, int, float, tuple, list, dict, bytes}.isdisjoint(left)
+    assert [cls for cls in left if cls.__sizeof__ is object.__sizeof__
+            and not any(unreadable_dict(base) for base in cls.__mro__)] == []
+
+
+def unreadable_dict(cls):
+    """A class dict the census does not search for __sizeof__: not exactly a dict (ctypes
+    keeps its own kind), or with a key that is not exactly a str.  (The dict itself, as
+    the class's traverse reaches it: its mappingproxy would copy it into a plain dict.)"""
+    return any(isinstance(own, dict) and (type(own) is not dict
+                                          or any(type(key) is not str for key in own))
+               for own in gc.get_referents(cls))
+
+
+class SizedInPython:
+    def __sizeof__(self):
+        return 1000 + len(self.__dict__)
+
+
+def test_a_sizeof_written_in_python_is_called_after_the_walk_and_counted():
+    before = _census_walk()
+    made = [SizedInPython() for _ in range(30)]
+    after = _census_walk()
+    assert census_sizeof(made[0]) is None
+    assert objects(after, SizedInPython) - objects(before, SizedInPython) == 30
+    assert sizes(after, SizedInPython) == sum(sys.getsizeof(obj) for obj in made)
+    assert after[SizedInPython][3] == 30        # all sized by sys.getsizeof
+    assert after[str][3] == 0                   # none of the strs
+
+
+def test_a_class_whose_dict_has_a_key_that_is_not_a_str_is_left_to_sys_getsizeof():
+    """Finding __sizeof__ in such a dict could run the key's __eq__: the census does
+    not look, and sys.getsizeof sizes the instances after the walk."""
+    odd = type("OddKeyed", (), {1: "one"})
+    made = [odd() for _ in range(5)]
+    walked = _census_walk()
+    assert census_sizeof(made[0]) is None
+    assert walked[odd] == (5, 5, sum(sys.getsizeof(obj) for obj in made), 5)

@@ -225,11 +225,22 @@ def type_counts(reading: str, generation: int) -> dict[type, int]:
         raise status_error(reading, error.args[0]) from None
 
 
-def census(reading: str) -> dict[type, tuple[int, int, int]]:
-    """{type: (objects, tracked objects, bytes)} of every object reachable from the roots."""
+def census(reading: str) -> dict[type, tuple[int, int, int, int]]:
+    """{type: (objects, tracked objects, bytes, objects sized by sys.getsizeof)} of every
+    object reachable from the roots."""
     module = require_objects(reading)
     try:
         return module.census()
+    except module.ReadingError as error:
+        raise status_error(reading, error.args[0]) from None
+
+
+def census_sizeof(reading: str, obj: object) -> int | None:
+    """sys.getsizeof(obj) as the census computes it in C; None when it leaves obj's type
+    to sys.getsizeof."""
+    module = require_objects(reading)
+    try:
+        return module.census_sizeof(obj)
     except module.ReadingError as error:
         raise status_error(reading, error.args[0]) from None
 

@@ -43,7 +43,9 @@ class Census:
     type. ``types`` is largest ``bytes`` first (ties by name); ``census[name]`` is a
     type's :class:`TypeStat` (a type itself works too), ``KeyError`` when the census
     found none. ``sized_by_getsizeof`` objects were sized by ``sys.getsizeof`` after the
-    walk (today: all of them)."""
+    walk (those of a type whose ``__sizeof__`` the C core does not compute: code, type,
+    frame objects, a ``__sizeof__`` written in Python...); the others' sizes were computed
+    in C during it, equal to ``sys.getsizeof``'s."""
 
     __slots__ = ("_types", "_by_name", "_sized_by_getsizeof")
 
