@@ -4,8 +4,8 @@ object, and against the floor of a tracked-only walk.
 On a heap of about a million GC-tracked objects plus about a million untracked ones (a
 seeded mix: instances holding a unique str, int and bytes each, lists, tuples of floats):
 
-- ``memviz.census()`` (C walk from the roots through ``tp_traverse``, then
-  ``sys.getsizeof`` of every object);
+- ``memviz.census()`` (C walk from the roots through ``tp_traverse``, sizes computed in
+  C; ``sys.getsizeof`` after the walk only for types whose ``__sizeof__`` C does not know);
 - guppy3's ``hpy().heap()`` (where it builds: not on 3.15);
 - pympler's ``summary.summarize(muppy.get_objects())`` (slow: its own group, fewer rounds);
 - the pure-Python reference walk the tests use (tests/support/census.py: breadth-first
@@ -13,7 +13,9 @@ seeded mix: instances holding a unique str, int and bytes each, lists, tuples of
 - ``memviz.gc.type_counts()``: the floor, a C walk of the collector's lists only.
 
 Issue 10's targets: at least 10x faster than guppy3, at least 100x faster than pympler,
-within 4x of ``type_counts``. The totals (objects, bytes) each tool reports are printed
+within 4x of ``type_counts``, peak extra memory at most 24 bytes per visited object (measured
+from outside: the process's high-water mark; what is still malloc'd after: mallinfo2).
+The totals (objects, bytes) each tool reports are printed
 side by side: they differ in what each counts (README, "The heap census").
 Every contender of a group is timed in one process, interleaved round by round
 (benchmarks/harness.py); the ratios are what matter.
@@ -40,6 +42,7 @@ from support.census import reference_walk  # noqa: E402
 CENSUS_VS_GUPPY = 10.0      # census at least this many times faster than guppy3
 CENSUS_VS_PYMPLER = 100.0   # ... than pympler
 CENSUS_VS_FLOOR = 4.0       # census at most this many times memviz.gc.type_counts()
+PEAK_BYTES_PER_OBJECT = 24  # the walk's peak extra memory per object it visits
 
 
 class Record:
@@ -92,6 +95,55 @@ def peers() -> dict:
     return found
 
 
+def _status_bytes(field: str) -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise LookupError(field)
+
+
+def _malloc_in_use():
+    """glibc's bytes malloc'd and not freed (mallinfo2), or None without it."""
+    import ctypes
+
+    class Mallinfo2(ctypes.Structure):
+        _fields_ = [(name, ctypes.c_size_t) for name in (
+            "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
+            "uordblks", "fordblks", "keepcost")]
+    try:
+        mallinfo2 = ctypes.CDLL(None).mallinfo2
+    except AttributeError:
+        return None
+    mallinfo2.restype = Mallinfo2
+    return lambda: mallinfo2().uordblks + mallinfo2().hblkhd
+
+
+def walk_memory() -> dict | None:
+    """The census walk's memory, measured from outside: its peak (the process's
+    high-water mark, reset just before, over the resident size before) per object it
+    visits, and what is still malloc'd after it (its bitmap, tables and stacks are
+    malloc'd, not pymalloc'd).  Measured on the process's first census: after one, the C
+    allocator keeps what the walk freed and the next one reuses it unseen.  None where
+    Linux's /proc cannot say."""
+    try:
+        before = _status_bytes("VmRSS")
+        with open("/proc/self/clear_refs", "w") as clear:
+            clear.write("5")        # resets VmHWM to the resident size now
+    except OSError as error:
+        print(f"walk memory: not measurable here ({error})")
+        return None
+    in_use = _malloc_in_use()
+    malloc_before = in_use() if in_use else None
+    census = memviz.census()
+    malloc_after = in_use() if in_use else None
+    peak = _status_bytes("VmHWM") - before
+    return {"objects": census.total_objects, "peak_extra_bytes": peak,
+            "peak_bytes_per_object": peak / census.total_objects,
+            "malloc_still_in_use_bytes": (None if malloc_before is None
+                                          else malloc_after - malloc_before)}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--objects", type=int, default=1_000_000)
@@ -108,6 +160,7 @@ def main(argv=None) -> int:
     guppy_name = next((name for name in found if name.startswith("guppy3")), None)
     pympler_name = next((name for name in found if name.startswith("pympler")), None)
     try:
+        memory = walk_memory()
         census = memviz.census()
         print(f"\nheap: {census.total_objects:,} objects ({census.tracked_objects:,} "
               f"tracked), {census.total_bytes:,} bytes, {len(census.types):,} types\n")
@@ -157,6 +210,15 @@ def main(argv=None) -> int:
         ratios["pympler_over_census"] = harness.ratio(slow, pympler_name, "memviz.census()")
         targets[f"census at least {CENSUS_VS_PYMPLER:g}x faster than pympler"] = \
             ratios["pympler_over_census"] >= CENSUS_VS_PYMPLER
+    if memory is not None:
+        still = memory["malloc_still_in_use_bytes"]
+        print(f"\nwalk memory: peak {memory['peak_extra_bytes']:,} bytes over the resident "
+              f"size, {memory['peak_bytes_per_object']:.2f} bytes per object visited; "
+              f"malloc'd and not freed after it: "
+              f"{'unknown (no mallinfo2)' if still is None else f'{still:,} bytes'} "
+              f"(the result's own)")
+        targets[f"peak extra memory at most {PEAK_BYTES_PER_OBJECT} bytes per object"] = \
+            memory["peak_bytes_per_object"] <= PEAK_BYTES_PER_OBJECT
     print("\nratios: " + ", ".join(f"{k} {v:.2f}" for k, v in ratios.items()))
     for target, met in targets.items():
         print(f"  {'met   ' if met else 'MISSED'} {target}")
@@ -169,6 +231,7 @@ def main(argv=None) -> int:
             "every_object": timings,
             "against_pympler": slow,
             "ratios": ratios,
+            "walk_memory": memory,
             "targets_met": targets,
         })
         print(f"\nsaved {path}")

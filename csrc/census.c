@@ -4,7 +4,8 @@
  * The collector's lists hold only the objects it tracks; a str, an int, a
  * bytes or an untracked tuple is reached only through the references of
  * another object.  So the census starts from the roots (every object of the
- * four lists, sys.modules, builtins and the sys dict, and every running
+ * four lists, sys.modules, builtins, the sys dict, the interned strings
+ * (3.12+: before, no header reaches them), and every running
  * frame of the interpreter's threads: a local of a running function is held
  * by the frame alone) and follows tp_traverse from every object of a GC type
  * -- tracked or not, an untracked tuple still holds its items -- as
@@ -323,18 +324,34 @@ typedef struct {
     mv_object_stack pending;    /* counted, not yet traversed */
     mv_census *census;
     known_sizer known[KNOWN_SIZERS];
+    PyTypeObject *last_type;    /* the type of the previous object counted, and its slot: */
+    mv_type_count *last_slot;   /* objects of one type come in runs */
     int status;
 } mv_walk;
 
+static mv_type_count *
+type_slot(mv_walk *walk, PyTypeObject *type)
+{
+    if (type == walk->last_type) {
+        walk->last_slot->count++;
+        return walk->last_slot;
+    }
+    /* Adding a type may move every slot: the cached one is replaced at once. */
+    mv_type_count *slot = mv_type_table_add(&walk->census->types, type);
+    walk->last_type = slot == NULL ? NULL : type;
+    walk->last_slot = slot;
+    return slot;
+}
+
 /* Counts and sizes one object the walk has just met for the first time. */
 static int
-count(mv_walk *walk, PyObject *op)
+count(mv_walk *walk, PyObject *op, int is_gc)
 {
-    mv_type_count *slot = mv_type_table_add(&walk->census->types, Py_TYPE(op));
+    mv_type_count *slot = type_slot(walk, Py_TYPE(op));
     if (slot == NULL) {
         return MV_ERR_NO_MEMORY;
     }
-    if (PyObject_IS_GC(op) && PyObject_GC_IsTracked(op)) {
+    if (is_gc && _PyObject_GC_IS_TRACKED(op)) {
         slot->tracked++;
     }
     if (slot->sizer == SIZER_UNDECIDED) {
@@ -367,14 +384,16 @@ discover(PyObject *op, void *arg)
     if (added == 0) {
         return 0;
     }
-    if (added < 0) {
-        walk->status = MV_ERR_NO_MEMORY;
-    }
-    else {
-        walk->status = count(walk, op);
-    }
-    if (walk->status == MV_OK && PyObject_IS_GC(op) && Py_TYPE(op)->tp_traverse != NULL) {
-        walk->status = mv_object_stack_push(&walk->pending, op);
+    int is_gc = _PyObject_IS_GC(op);
+    walk->status = added < 0 ? MV_ERR_NO_MEMORY : count(walk, op, is_gc);
+    if (walk->status == MV_OK && is_gc && Py_TYPE(op)->tp_traverse != NULL) {
+        if (walk->pending.used < walk->pending.capacity) {
+            /* the stack's push, without a call: this is the hot path */
+            walk->pending.items[walk->pending.used++] = op;
+        }
+        else {
+            walk->status = mv_object_stack_push(&walk->pending, op);
+        }
     }
     return walk->status == MV_OK ? 0 : -1;     /* -1 stops the traversal that called it */
 }
@@ -447,6 +466,7 @@ mv_census_walk(PyInterpreterState *interp, mv_census *census)
         walk_from(&walk, MV_INTERP_MODULES(interp));
         walk_from(&walk, interp->builtins);
         walk_from(&walk, interp->sysdict);
+        walk_from(&walk, MV_INTERNED_STRINGS(interp));
         walk_frames(&walk, interp);
     }
     mv_object_stack_free(&walk.pending);

@@ -31,7 +31,8 @@
 
 #if MV_KNOWN_LAYOUT
 #  include "internal/pycore_interp.h"    /* PyInterpreterState, struct _gc_runtime_state */
-#  include "internal/pycore_gc.h"        /* PyGC_Head */
+#  include "internal/pycore_gc.h"        /* PyGC_Head, _PyObject_GC_IS_TRACKED */
+#  include "internal/pycore_object.h"    /* _PyObject_IS_GC, _PyType_PreHeaderSize (3.11+) */
 /* _PySys_GetSizeOf (sys.getsizeof): cpython/sysmodule.h until 3.12, internal from 3.13. */
 #  if MV_PY_AT_LEAST(3, 13)
 #    include "internal/pycore_sysmodule.h"
@@ -98,6 +99,13 @@ mv_generation_stats(struct _gc_runtime_state *gcstate, int i)
 #    define MV_INTERP_MODULES(interp) ((interp)->imports.modules)
 #  else
 #    define MV_INTERP_MODULES(interp) ((interp)->modules)
+#  endif
+/* The dict of interned strings: the interpreter's from 3.12 on; before, a
+ * static of unicodeobject.c that no header reaches (NULL: not a root). */
+#  if MV_PY_AT_LEAST(3, 12)
+#    define MV_INTERNED_STRINGS(interp) _Py_INTERP_CACHED_OBJECT((interp), interned_strings)
+#  else
+#    define MV_INTERNED_STRINGS(interp) ((void)(interp), (PyObject *)NULL)
 #  endif
 
 /* ---- Running frames (csrc/census.c) --------------------------------------
@@ -264,9 +272,6 @@ mv_type_dict(PyTypeObject *type)
 /* What sys.getsizeof adds to __sizeof__: the GC header on 3.10; the
  * pre-header (GC header, managed dict and weakref pointers) from 3.11, which
  * 3.13+ leaves off static types. */
-#  if MV_PY_AT_LEAST(3, 11)
-#    include "internal/pycore_object.h"    /* _PyType_PreHeaderSize */
-#  endif
 /* _PyDict_SizeOf (dict.__sizeof__, exported on every version): cpython/dictobject.h
  * until 3.12, internal from 3.13. */
 #  if MV_PY_AT_LEAST(3, 13)
@@ -284,7 +289,7 @@ mv_getsizeof_extra(PyObject *op)
 #  elif MV_PY_AT_LEAST(3, 11)
     return _PyType_PreHeaderSize(Py_TYPE(op));
 #  else
-    return PyObject_IS_GC(op) ? sizeof(PyGC_Head) : 0;
+    return _PyObject_IS_GC(op) ? sizeof(PyGC_Head) : 0;
 #  endif
 }
 

@@ -586,3 +586,14 @@ def test_a_class_whose_dict_has_a_key_that_is_not_a_str_is_left_to_sys_getsizeof
     walked = _census_walk()
     assert census_sizeof(made[0]) is None
     assert walked[odd] == (5, 5, sum(sys.getsizeof(obj) for obj in made), 5)
+
+
+@pytest.mark.skipif(sys.version_info[:2] != (3, 12),
+                    reason="only 3.12 keeps (immortal) an interned str nothing else holds; "
+                           "3.10/3.11 keep them where no header reaches, 3.13+ free them")
+def test_an_interned_str_held_by_nothing_else_is_counted():
+    before = counts_of(str)
+    sys.intern("".join(["census-interned-", str(len(before) + 10**12)]))
+    after = counts_of(str)
+    assert after[0] - before[0] == 1
+    assert after[1] - before[1] == sys.getsizeof("census-interned-1000000000001")
