@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 import memviz
 from memviz.formats import snapshot_json
-from memviz.render.view import format_bytes
+from memviz.render.view import census_heading, format_bytes
 from memviz.snapshot import type_name
 
 from support.capabilities import needs
@@ -300,3 +300,76 @@ def test_bytes_need_both_censuses_and_say_which_is_missing():
                          ({"by": "bytes", "min_change": 0}, "min_change must be")):
         with pytest.raises(ValueError, match=message):
             diff.top_types(**bad)
+
+
+# --------------------------------------------------------------------------------------
+# The text reports
+
+
+def section(report: str, heading: str) -> list[str]:
+    """The lines of the report's section that starts with ``heading``, up to the blank
+    line after it."""
+    lines = report.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(heading))
+    end = lines.index("", start) if "" in lines[start:] else len(lines)
+    return lines[start:end]
+
+
+def test_the_snapshot_report_shows_the_census_types_by_bytes():
+    snap = memviz.snapshot(census=True)
+    census = snap.census
+    lines = section(snap.report(4), "Census: ")
+    assert lines[0] == f"Census: {census_heading(census)}"
+    assert lines[1] == f"Types by bytes: top 4 of {len(census.types):,}"
+    assert lines[2].split() == ["type", "objects", "tracked", "bytes", "share"]
+    rows = [line.split() for line in lines[3:]]
+    for row, stat in zip(rows, census.top(4)):
+        assert row[:3] == [stat.name, f"{stat.count:,}", f"{stat.tracked:,}"]
+        assert " ".join(row[3:5]) == format_bytes(stat.bytes)
+        assert row[5] == f"{stat.bytes / census.total_bytes:.1%}"
+    rest = census.types[4:]
+    assert rows[4][:5] == [f"({len(rest):,}", "other", "types)", f"{sum(s.count for s in rest):,}",
+                           f"{sum(s.tracked for s in rest):,}"]
+    assert len(rows) == 5
+    # after the collector's types table, before pymalloc's
+    report = snap.report(4)
+    assert report.index("Types: top 4") < report.index("Census: ")
+    assert "Census: " not in memviz.snapshot().report()
+
+
+def test_the_diff_report_shows_the_changes_of_bytes_by_type():
+    before, (blobs, _), after = made_between(200)
+    diff = after - before
+    lines = section(diff.report(3), "Types by bytes: ")
+    every = diff.census_types()
+    net = sum(d.bytes_delta for d in every)
+    assert lines[0] == (f"Types by bytes: {len(every):,} changed, {format_bytes(net, True)} "
+                        "(every object the censuses found, memviz's own included; top 3 by "
+                        "change)")
+    assert lines[1].split() == ["type", "bytes", "change", "objects", "change"]
+    for line, d in zip(lines[2:5], every):
+        assert line.split()[0] == d.name
+        assert f"{format_bytes(d.bytes)}  " in line and format_bytes(d.bytes_delta, True) in line
+        assert line.split()[-2:] == [f"{d.count:,}", f"{d.count_delta:+,}"]
+    rest = every[3:]
+    assert lines[5].split()[:3] == [f"({len(rest):,}", "other", "types)"]
+    assert format_bytes(sum(d.bytes_delta for d in rest), True) in lines[5]
+    assert len(lines) == 6
+    plain = memviz.snapshot()
+    assert section((plain - before).report(), "Types by bytes: ") == [
+        "Types by bytes: not compared (the newer snapshot has no census; "
+        "memviz.snapshot(census=True) takes one)"]
+    assert "the older snapshot has no census" in (after - plain).report()
+    assert "Types by bytes" not in (memviz.snapshot() - plain).report()
+
+
+def test_a_tracker_with_a_census_reports_the_bytes_it_saw_made():
+    with memviz.track(census=True) as tracker:
+        blobs = [Blob() for _ in range(77)]
+    assert tracker.before.has_census and tracker.after.has_census
+    blob = next(d for d in tracker.diff.census_types() if d.name == type_name(Blob))
+    assert (blob.count_delta, blob.bytes_delta) == (77, sum(map(sys.getsizeof, blobs)))
+    assert "Types by bytes: " in tracker.report()
+    with memviz.track() as plain:
+        pass
+    assert not plain.after.has_census and "Types by bytes" not in plain.report()
