@@ -373,3 +373,13 @@ def test_a_tracker_with_a_census_reports_the_bytes_it_saw_made():
     with memviz.track() as plain:
         pass
     assert not plain.after.has_census and "Types by bytes" not in plain.report()
+
+
+def test_two_equal_censuses_are_no_change():
+    snap = memviz.snapshot(census=True)
+    same = snap - snap
+    assert same.census_types() == [] and same.top_types(by="bytes") == []
+    assert section(same.report(), "Types by bytes: ") == [
+        "Types by bytes: no change in the censuses"]
+    assert ('<p data-field="census">Types by bytes: no change in the censuses.</p>'
+            in same._repr_html_())

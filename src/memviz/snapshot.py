@@ -333,7 +333,6 @@ def snapshot(census: bool = False) -> Snapshot:
     census_names = None
     if census_text is not None and census_lengths is not None:   # read together
         census_names = _census_names(census_text, census_lengths)
-        del census_text, census_lengths
     names = counts = gc_packed = own_names = own_counts = permanent = None
     if walked is not None:
         names, counts, objects = _pack_types(walked[:4])
