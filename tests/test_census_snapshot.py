@@ -249,8 +249,9 @@ def test_top_types_by_bytes_ranks_the_censuses_changes():
                                                        reverse=True)
     every = {d.name: d for d in diff.census_types()}
     blob = every[type_name(Blob)]
-    assert blob == memviz.TypeBytesDiff(type_name(Blob), sum(map(sys.getsizeof, blobs)),
-                                        sum(map(sys.getsizeof, blobs)), 400, 400)
+    assert blob == memviz.TypeBytesDiff(type_name(Blob), after.census[Blob].bytes,
+                                        sum(map(sys.getsizeof, blobs)),
+                                        after.census[Blob].count, 400)
     grown = every["builtins.bytes"]
     assert grown.bytes_delta >= sum(map(sys.getsizeof, data)) and grown.count_delta >= 400
     assert grown.bytes == after.census[bytes].bytes
@@ -270,7 +271,8 @@ def test_top_types_by_bytes_ranks_the_censuses_changes():
     big = diff.top_types(1000, by="bytes", min_change=grown.bytes_delta)
     assert [d.name for d in big] == ["builtins.bytes"]
     assert str(blob) == (f"{type_name(Blob)}: {format_bytes(blob.bytes)} "
-                         f"({format_bytes(blob.bytes, True)}), 400 objects (+400)")
+                         f"({format_bytes(blob.bytes_delta, True)}), {blob.count:,} objects "
+                         "(+400)")
     assert repr(blob).startswith(f"TypeBytesDiff(name='{type_name(Blob)}', bytes=")
 
 
