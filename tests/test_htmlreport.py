@@ -105,10 +105,12 @@ class Kept:
 
 @pytest.fixture(scope="module")
 def two_snapshots(tmp_path_factory):
+    """Two snapshots with a census each (the page shows their bytes by type and the
+    diff's changes of them), saved."""
     directory = tmp_path_factory.mktemp("snapshots")
-    before = memviz.snapshot()
+    before = memviz.snapshot(census=True)
     kept = [[Kept() for _ in range(500)], [bytes(300) for _ in range(2000)]]
-    after = memviz.snapshot()
+    after = memviz.snapshot(census=True)
     paths = [str(directory / "before.json"), str(directory / "after.json")]
     before.dump(paths[0])
     after.dump(paths[1])
@@ -254,6 +256,14 @@ def test_the_diff_shows_what_was_made(rendered, two_snapshots):
     name = f"{__name__}.Kept"
     assert number(changes[name]["objects"][0]) == 500
     assert number(changes[name]["delta"][0]) == 500
+    # The censuses: the Kept objects' bytes exactly, and the 2,000 bytes objects' at least
+    # (the older snapshot's own packed figures are bytes objects that the newer census
+    # counts too).
+    by_bytes = table(dom.find("section", **{"class": "diff"}), "census-changes")
+    assert by_bytes[name]["bytes_delta"][1] == str(500 * sys.getsizeof(Kept()))
+    assert number(by_bytes[name]["count_delta"][0]) == 500
+    assert int(by_bytes["builtins.bytes"]["bytes_delta"][1]) >= 2000 * sys.getsizeof(bytes(300))
+    assert list(by_bytes)[0] == "builtins.bytes"
 
 
 def test_the_screenshot(rendered):
@@ -284,6 +294,9 @@ def test_the_live_report(tmp_path, capsys):
     if GC_READABLE:
         assert table(section, "generations")["0"]["threshold"][0] == \
             f"{memviz.gc.generations()[0].threshold:,}"
+        # The live report takes a census: its types by bytes, largest first.
+        by_bytes = [int(row["bytes"][1]) for row in table(section, "census-types").values()]
+        assert by_bytes[:-1] == sorted(by_bytes[:-1], reverse=True) and len(by_bytes) == 16
     if ARENAS:
         svg = section.find("svg")
         assert svg.find_all("rect", **{"class": "pool"})

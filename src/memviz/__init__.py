@@ -33,7 +33,7 @@ from ._errors import (
 )
 from ._refcount import is_immortal, refcount
 from .snapshot import Snapshot, snapshot
-from .values.diff import SnapshotDiff, TypeDiff
+from .values.diff import SnapshotDiff, TypeBytesDiff, TypeDiff
 from ._track import GcEvent, track
 from . import arenamap
 from .explain import Explanation, explain
@@ -53,6 +53,7 @@ __all__ = [
     "Snapshot",
     "SnapshotDiff",
     "SnapshotFormatError",
+    "TypeBytesDiff",
     "TypeDiff",
     "TypeStat",
     "UnsupportedInterpreter",

@@ -77,14 +77,16 @@ class track:
     ``t.gc_events`` the collections; ``t.sites`` where the types that grew most were
     allocated, when tracemalloc is tracing (``memviz._sites.growth_sites``);
     ``t.report()`` all three as text. With ``report=True``
-    the report is written to ``file`` (standard error by default) at each exit.
+    the report is written to ``file`` (standard error by default) at each exit. With
+    ``census=True`` both snapshots take a census (``memviz.snapshot(census=True)``), and
+    the diff and the report have the changes of bytes by type too.
 
     As a decorator the same tracker serves every call and holds the latest finished one
     (``wrapper.tracker``); a call made while it is already tracking (recursion, another
     thread) runs untracked inside the outer one.
     """
 
-    __slots__ = ("_report", "_file", "_limit", "_lock", "_events", "_start_time", "_started",
+    __slots__ = ("_report", "_file", "_limit", "_census", "_lock", "_events", "_start_time", "_started",
                  "_callback", "_before", "_after", "_sites", "_balance", "__weakref__")
 
     # None until the tracker has run (the callback: while it runs only)
@@ -99,14 +101,16 @@ class track:
         if func is None:
             return super().__new__(cls)
         if not callable(func):
-            raise TypeError(f"track() takes keyword options only (report=, file=, limit=), "
-                            f"or a function to decorate; got {type(func).__name__}")
+            raise TypeError(f"track() takes keyword options only (report=, file=, limit=, "
+                            f"census=), or a function to decorate; got {type(func).__name__}")
         return cls(**options)(func)
 
-    def __init__(self, *, report: bool = False, file=None, limit: int = 10):
+    def __init__(self, *, report: bool = False, file=None, limit: int = 10,
+                 census: bool = False):
         self._report = report
         self._file = file
         self._limit = limit
+        self._census = census
         self._lock = threading.Lock()
         self._events = array("d")
         self._start_time = self._started = 0.0
@@ -151,14 +155,14 @@ class track:
             self._start_time = time.perf_counter()
             self._callback = self._on_gc
             gc.callbacks.append(self._callback)
-            self._before = snapshot()
+            self._before = snapshot(census=self._census)
         except BaseException:
             self._lock.release()
             raise
 
     def _stop(self) -> None:
         try:
-            self._after = snapshot()
+            self._after = snapshot(census=self._census)
             # After the exit reading, which it does not disturb, and while the objects
             # the block left are alive: one walk of gc.get_objects() when tracemalloc
             # is tracing, nothing otherwise.

@@ -2,7 +2,9 @@
 
 ``memviz.snapshot()`` reads, in one pass: the collector's generations and per-generation
 type counts, pymalloc's statistics and its arena/pool map (where pymalloc is the allocator),
-the process's resident set size, and which readings this interpreter supports. The result
+the process's resident set size, and which readings this interpreter supports; with
+``census=True`` also a census (``memviz.census()``: every object, per type, with its
+bytes), which costs a walk of the whole heap and so is not taken by default. The result
 is an immutable :class:`Snapshot` that outlives the process: types are kept by qualified
 name (``module.qualname``), it pickles, and it saves to a versioned JSON format
 (:meth:`Snapshot.dump` / :meth:`Snapshot.load`). ``newer - older`` is a
@@ -26,6 +28,10 @@ What a snapshot costs, and what it does not change:
   marked by the C walk and counted apart (:meth:`Snapshot.own_objects`), never among the
   program's types or generations. :meth:`Snapshot.gc_footprint` lists what one snapshot
   itself adds to them; two snapshots taken back to back differ by nothing.
+- a census is taken first, before the collector is paused, and packed at once into
+  objects the collector does not track (one str of the type names, bytes of figures), so
+  the GC readings after it count nothing of it. It counts every object alive then, memviz's
+  own among them (earlier snapshots the program keeps): a census cannot tell them apart.
 - The objects a snapshot makes while it reads are O(types + size classes): the eight
   {type: count} dicts of the walks, the type names, pymalloc's statistics; the arena map
   arrives as two ``bytes`` copies of the C walk's records, whatever the number of pools.
@@ -51,7 +57,8 @@ from ._capabilities import Capabilities, capabilities
 from ._errors import CollectorRunning
 from ._packed import pack as _pack
 from ._packed import unpack as _unpack
-from .formats.snapshot_json import LAYOUT_FIELDS, SIZE_CLASS_FIELDS, STATS_FIELDS
+from .census import census as _census_reading
+from .formats.snapshot_json import CENSUS_FIELDS, LAYOUT_FIELDS, SIZE_CLASS_FIELDS, STATS_FIELDS
 from .values.fragmentation import SPARSE_THRESHOLD, Fragmentation, is_sparse
 from .values.names import type_name
 from .values.snapshot import Interpreter, RssSplit, Snapshot, TypeCount, TypeCounts
@@ -219,6 +226,29 @@ def _read_pymalloc(want_stats: bool, want_arenas: bool):
     return layout, stats, size_classes, arenas, pools
 
 
+def _read_census() -> tuple[str, bytes, bytes, int]:
+    """The census (``memviz.census.census()``), by type name, packed into objects the
+    collector does not track (a tuple of names would be one, on 3.10-3.13, that the GC
+    walk after it counts): (the names, sorted, in one str; their lengths, and the
+    CENSUS_FIELDS of each, as packed int64; how many objects were sized by getsizeof)."""
+    census = _census_reading()
+    by_name = sorted(census.types)   # a TypeStat orders by its fields, its name first
+    return ("".join(stat.name for stat in by_name),
+            _pack("q", [len(stat.name) for stat in by_name]),
+            _pack("q", [getattr(stat, field) for stat in by_name for field in CENSUS_FIELDS]),
+            census.sized_by_getsizeof)
+
+
+def _census_names(text: str, lengths: bytes) -> tuple[str, ...]:
+    """The names _read_census packed into one str, in order."""
+    names = []
+    start = 0
+    for length in _unpack("q", lengths):
+        names.append(text[start:start + length])
+        start += length
+    return tuple(names)
+
+
 # --------------------------------------------------------------------------------------
 # The snapshot
 
@@ -258,12 +288,15 @@ def _attempt(want_gc: bool, want_stats: bool, want_arenas: bool):
 COLLECTOR_WAIT = 5.0
 
 
-def snapshot() -> Snapshot:
+def snapshot(census: bool = False) -> Snapshot:
     """One consistent reading of this interpreter's memory machinery, as a :class:`Snapshot`.
 
     Works on any interpreter: readings this one does not support are left out (``None``)
     and ``capabilities`` says why. Never collects, never lists all objects; the collector
-    is paused during the readings and restored afterwards.
+    is paused during the readings and restored afterwards. With ``census=True`` the
+    snapshot also keeps a census (``Snapshot.census``, see ``memviz.census()``), a walk
+    of every object that costs far more than the rest; taken where the collector's lists
+    can be read (the ``gc`` capability), None elsewhere.
     """
     taken_at = time.time()
     caps = capabilities()
@@ -271,6 +304,9 @@ def snapshot() -> Snapshot:
     want_stats = _capability(caps, "pymalloc.stats")
     want_arenas = _capability(caps, "pymalloc.arenas")
     del caps   # nothing of memviz's may be alive while the lists are walked
+    census_text = census_lengths = census_stats = census_sized = None
+    if census and want_gc:   # the census's roots are the collector's lists, among others
+        census_text, census_lengths, census_stats, census_sized = _read_census()
     deadline = None
     while True:
         readings = _attempt(want_gc, want_stats, want_arenas)
@@ -294,6 +330,9 @@ def snapshot() -> Snapshot:
     del readings
     # Everything below builds what the snapshot keeps; every reading is done.
     caps_flat = _capabilities_flat(capabilities())
+    census_names = None
+    if census_text is not None and census_lengths is not None:   # read together
+        census_names = _census_names(census_text, census_lengths)
     names = counts = gc_packed = own_names = own_counts = permanent = None
     if walked is not None:
         names, counts, objects = _pack_types(walked[:4])
@@ -331,6 +370,9 @@ def snapshot() -> Snapshot:
         rss_peak=rss_peak,
         own_names=own_names,
         own_counts=own_counts,
+        census_names=census_names,
+        census_stats=census_stats,
+        census_sized=census_sized,
     )
     return snap
 

@@ -124,6 +124,7 @@ def check_snapshot_section(section: Element, snap, limit: int = 15) -> None:
         if len(ranked) > limit:
             assert number(types["(other types)"]["objects"][0]) == \
                 sum(sum(c) for _, c in ranked[limit:])
+    check_census_table(section, snap.census, limit)
     own = snap.own_objects()
     note = section.find("p", data_field="own_objects")
     if own is None:
@@ -173,6 +174,61 @@ def check_snapshot_section(section: Element, snap, limit: int = 15) -> None:
                                for a in arenas for p in a.pools)
         assert len(svg.find_all("g", **{"class": "arena"})) == len(arenas)
         check_one_reading_of_blocks(section, snap)
+
+
+def check_census_table(section: Element, census, limit: int = 15) -> None:
+    """A snapshot section's census table against its census: the ``limit`` types with
+    the most bytes, exact in data-value, the others summed; none without a census."""
+    if census is None:
+        assert not section.find_all("table", data_table="census-types")
+        assert not section.find_all("p", data_field="census")
+        return
+    rows = table(section, "census-types")
+    shown = census.types[:limit]
+    assert [key for key in rows if key != "(other types)"] == [stat.name for stat in shown]
+    for stat in shown:
+        row = rows[stat.name]
+        assert row["name"][0] == stat.name
+        assert (number(row["objects"][0]), number(row["tracked"][0])) == (stat.count, stat.tracked)
+        assert row["bytes"] == (format_bytes(stat.bytes), str(stat.bytes))
+    rest = census.types[limit:]
+    if rest:
+        row = rows["(other types)"]
+        assert row["name"][0] == f"({len(rest):,} other types)"
+        assert number(row["objects"][0]) == sum(stat.count for stat in rest)
+        assert number(row["tracked"][0]) == sum(stat.tracked for stat in rest)
+        assert int(row["bytes"][1]) == sum(stat.bytes for stat in rest)
+    else:
+        assert "(other types)" not in rows
+    assert section.find("p", data_field="census").text() == \
+        f"Census: {_report.census_heading(census)}"
+
+
+def check_census_changes(section: Element, diff, limit: int = 15) -> None:
+    """A diff section's bytes-by-type table against ``diff.census_types()``; the line
+    that says why there is none when only one snapshot has a census."""
+    if not diff.has_census:
+        assert not section.find_all("table", data_table="census-changes")
+        said = section.find_all("p", data_field="census")
+        if diff.new.has_census or diff.old.has_census:
+            which = "older" if diff.new.has_census else "newer"
+            assert len(said) == 1 and f"the {which} snapshot has no census" in said[0].text()
+        else:
+            assert not said
+        return
+    rows = table(section, "census-changes")
+    changed = diff.census_types()
+    assert [key for key in rows if key != "(other types)"] == [d.name for d in changed[:limit]]
+    for d in changed[:limit]:
+        row = rows[d.name]
+        assert int(row["bytes"][1]) == d.bytes and int(row["bytes_delta"][1]) == d.bytes_delta
+        assert number(row["objects"][0]) == d.count
+        assert int(row["count_delta"][0].replace(",", "")) == d.count_delta
+    if len(changed) > limit:
+        row = rows["(other types)"]
+        assert int(row["bytes_delta"][1]) == sum(d.bytes_delta for d in changed[limit:])
+        assert int(row["count_delta"][0].replace(",", "")) == \
+            sum(d.count_delta for d in changed[limit:])
 
 
 def check_fragmentation(scope: Element, frag) -> None:
@@ -250,6 +306,7 @@ def check_one_reading_of_blocks(section: Element, snap) -> None:
 
 
 def check_diff_section(section: Element, diff, limit: int = 15) -> None:
+    check_census_changes(section, diff, limit)
     if diff.has_types:
         changes = table(section, "type-changes")
         changed = diff.types()

@@ -37,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Exact readings of CPython's reference counts, garbage collector and pymalloc. "
             "Without a command: a live report of this interpreter (the collector's "
-            "generations, the most common types, pymalloc's arenas, size classes and "
+            "generations, the most common types, the types that hold the most bytes "
+            "from a census of every object, pymalloc's arenas, size classes and "
             "fragmentation)."
         ),
         epilog=f"Run '{PROG} COMMAND --help' for a command's options.",

@@ -11,7 +11,9 @@ def add_to(commands) -> None:
     diff = commands.add_parser(
         "diff", help="compare two saved snapshots",
         description="Prints what changed from OLD to NEW: objects per type, the collector's "
-                    "generations and collections, pymalloc's size classes and arenas, RSS.")
+                    "generations and collections, pymalloc's size classes and arenas, RSS; "
+                    "bytes per type too when both were saved with a census "
+                    "('memviz snapshot --census', 'memviz run --census').")
     diff.add_argument("old", metavar="OLD.json", help="the earlier snapshot ('-': standard input)")
     diff.add_argument("new", metavar="NEW.json", help="the later snapshot ('-': standard input)")
     diff.add_argument("--min-change", type=positive, default=1, metavar="N",

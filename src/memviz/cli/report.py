@@ -17,7 +17,8 @@ def add_to(commands) -> None:
     """Adds the command to the parser's subcommands."""
     report = commands.add_parser(
         "report", help="a report of this interpreter, or of saved snapshots (text or HTML)",
-        description="Prints the report of a snapshot: a new one of this interpreter, or "
+        description="Prints the report of a snapshot: a new one of this interpreter "
+                    "(with a census: every object's bytes, by type), or "
                     "the one saved in FILE. With -o, writes one self-contained HTML page "
                     "instead (tables, the arena map; for several snapshots also what "
                     "changed from each to the next).")
@@ -50,7 +51,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise UsageError(args.prog, "several snapshots need -o FILE.html (or compare two "
                                      "with 'memviz diff OLD.json NEW.json')")
     if not files:
-        snap = snapshot()
+        snap = snapshot(census=True)
         out(_live_header() + "\n\n" + snap.report(args.top))
     else:
         out(load(files[0]).report(args.top))
@@ -61,7 +62,7 @@ def _html_report(args: argparse.Namespace, files: list[str]) -> int:
     """report -o FILE.html: one self-contained page (memviz.htmlreport)."""
     if args.output != "-":
         check_outputs(args.prog, {"-o": args.output})
-    snaps = [load(path) for path in files] or [snapshot()]
+    snaps = [load(path) for path in files] or [snapshot(census=True)]
     names = ([STDIN if path == "-" else os.path.basename(path) for path in files]
              or ["this interpreter, now"])
     page = render_report(snaps, args.top, names=names, min_change=args.min_change)

@@ -22,7 +22,7 @@ def add_to(commands) -> None:
     run = commands.add_parser(
         "run", help="run a script or module and report what it left behind",
         usage=f"{PROG} run [-h] [-o FILE.json] [--before FILE.json] [--collect] "
-              "[--min-change N] [--top N] "
+              "[--census] [--min-change N] [--top N] "
               "(-m MODULE | SCRIPT.py) [args ...]",
         description="Runs a Python script (as 'python SCRIPT.py args' would: as __main__, "
                     "with sys.argv, keeping its exit status) or a module (-m) under "
@@ -41,6 +41,10 @@ def add_to(commands) -> None:
                      help="collect cyclic garbage (gc.collect()) before the last reading: "
                           "without it, garbage the next collection frees counts as left "
                           "behind")
+    run.add_argument("--census", action="store_true",
+                     help="also take a census (every object, tracked by the collector or "
+                          "not, with its bytes) before and after, and list the changes of "
+                          "bytes by type; the snapshots -o and --before save keep them")
     run.add_argument("--min-change", type=positive, default=1, metavar="N",
                      help=MIN_CHANGE_HELP)
     run.add_argument("--top", type=positive, default=10, metavar="N",
@@ -101,7 +105,7 @@ def _run_tracked(args: argparse.Namespace, target: str, argv: list[str]):
     gc.collect()
     status = 0
     freed = None
-    tracker = track()
+    tracker = track(census=args.census)
     # The script's globals: what it left behind includes them, and the tracker reads the
     # allocation sites at its exit, so they must still be alive then.
     left_behind = None

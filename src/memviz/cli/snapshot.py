@@ -21,19 +21,26 @@ def add_to(commands) -> None:
                       help="where to write the snapshot (default: standard output)")
     snap.add_argument("--indent", type=int, default=None, metavar="N",
                       help="indent the JSON by N spaces")
+    snap.add_argument("--census", action="store_true",
+                      help="also take a census (every object, tracked by the collector or "
+                           "not, with its bytes, per type) and save it in the snapshot")
     snap.set_defaults(func=cmd_snapshot, prog=snap.prog)
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
     if args.output in (None, "-"):
-        out(snapshot().to_json(indent=args.indent) + "\n")
+        out(snapshot(census=args.census).to_json(indent=args.indent) + "\n")
         return 0
     check_outputs(args.prog, {"-o": args.output})
-    snap = snapshot()
+    snap = snapshot(census=args.census)
     save(snap, args.output)
     summary = [f"snapshot written to {args.output}"]
     if snap.generations is not None:
         summary.append(f"{sum(g.objects for g in snap.generations):,} GC objects")
+    census = snap.census
+    if census is not None:
+        summary.append(f"a census of {census.total_objects:,} objects "
+                       f"({format_bytes(census.total_bytes)})")
     if snap.pymalloc is not None:
         summary.append(f"{snap.pymalloc.arenas_current:,} arenas")
     if snap.rss is not None:

@@ -1,9 +1,9 @@
 """memviz's snapshot file format: a JSON document, versioned, checked field by field.
 
-Version 2::
+Version 3::
 
     {
-      "format": "memviz.snapshot", "version": 2,
+      "format": "memviz.snapshot", "version": 3,
       "taken_at": 1714550400.25,            seconds since the epoch
       "pid": 4242,
       "interpreter": {"implementation": "CPython", "version": "3.12.1",
@@ -27,19 +27,25 @@ Version 2::
         "arenas": null | [{"address": .., "index": .., "pools_total": .., "pools_free": ..,
                            "pools": [[address, size_class, block_size, blocks_in_use,
                                       capacity], ...]}, ...]
+      },
+      "census": null | {                  memviz.census(), when the snapshot took one
+        "sized_by_getsizeof": ..,
+        "types": {"builtins.str": [count, bytes, tracked], ...}
       }
     }
 
-Version 1 (memviz before the permanent generation was counted by type, and before
-snapshots left memviz's own objects out) is read too: its ``types`` rows have three
-counts and there is no ``own``; such a snapshot's ``own_objects()`` is None, and it
-knows the permanent generation's objects by type only when there are none.
+Version 2 (memviz before snapshots kept a census) is version 3 without ``census``: such
+a snapshot's ``census`` is None. Version 1 (memviz before the permanent generation was
+counted by type, and before snapshots left memviz's own objects out) is read too: its
+``types`` rows have three counts and there is no ``own``; such a snapshot's
+``own_objects()`` is None, and it knows the permanent generation's objects by type only
+when there are none.
 
 Reading never trusts the document: every field's presence and type is checked, unknown
 fields are refused, and each generation's ``objects`` (and ``permanent``) must equal the
 sum of its type counts (memviz writes it so; memviz's own objects, in ``own``, are in
-neither). Anything wrong raises
-``SnapshotFormatError`` naming the field.
+neither); a census type has no more tracked objects than objects, and no more objects
+are sized than counted. Anything wrong raises ``SnapshotFormatError`` naming the field.
 """
 from __future__ import annotations
 
@@ -58,7 +64,7 @@ SNAPSHOT_FIELDS = (
     "taken_at", "pid", "implementation", "version", "description", "allocator",
     "capabilities", "gc_enabled", "gc", "permanent", "type_names", "type_counts",
     "layout", "pymalloc_stats", "size_classes", "arenas", "pools", "rss", "rss_peak",
-    "own_names", "own_counts",
+    "own_names", "own_counts", "census_names", "census_stats", "census_sized",
 )
 
 #: The generation figures a snapshot keeps, in order, for each of generations 0, 1, 2.
@@ -82,12 +88,14 @@ STATS_FIELDS = (
 SIZE_CLASS_FIELDS = ("index", "block_size", "pools", "blocks_in_use", "blocks_free")
 ARENA_FIELDS = ("address", "index", "pools_total", "pools_free")
 POOL_FIELDS = ("address", "size_class", "block_size", "blocks_in_use", "capacity")
+#: The figures a census keeps per type, in ``TypeStat``'s order (after its name).
+CENSUS_FIELDS = ("count", "bytes", "tracked")
 
 
 FORMAT = "memviz.snapshot"
-VERSION = 2
+VERSION = 3
 #: The versions this memviz reads.
-READABLE_VERSIONS = (1, 2)
+READABLE_VERSIONS = (1, 2, 3)
 
 #: The integer fields of ``memviz.pymalloc.PymallocStats`` that version 1 keeps, in order.
 STATS_FIELDS_V1 = STATS_FIELDS
@@ -131,7 +139,16 @@ def to_document(fields: Mapping[str, Any]) -> dict:
         "rss_peak": fields["rss_peak"],
         "gc": None,
         "pymalloc": None,
+        "census": None,
     }
+    if fields["census_names"] is not None:
+        stats = _unpack("q", fields["census_stats"])
+        width = len(CENSUS_FIELDS)
+        document["census"] = {
+            "sized_by_getsizeof": fields["census_sized"],
+            "types": {name: list(stats[width * i:width * i + width])
+                      for i, name in enumerate(fields["census_names"])},
+        }
     if fields["gc"] is not None:
         names = fields["type_names"]
         counts = _unpack("q", fields["type_counts"])
@@ -257,6 +274,8 @@ class _Reader:
 
 _TOP = ("format", "version", "taken_at", "pid", "interpreter", "capabilities", "rss",
         "rss_peak", "gc", "pymalloc")
+#: What version 3 adds at the top.
+_TOP_V3 = ("census",)
 _INTERPRETER = ("implementation", "version", "description", "allocator")
 
 
@@ -336,7 +355,7 @@ def _read(r: _Reader, document) -> dict[str, Any]:
         r.fail("version", f"snapshot format version {version} is not supported{newer}; "
                           f"this memviz reads versions "
                           f"{', '.join(map(str, READABLE_VERSIONS))}")
-    r.object(document, "", _TOP)
+    r.object(document, "", _TOP + (_TOP_V3 if version >= 3 else ()))
 
     interpreter = r.object(document["interpreter"], "interpreter", _INTERPRETER)
     strings = {key: r.string(interpreter[key], f"interpreter.{key}") for key in _INTERPRETER}
@@ -369,11 +388,14 @@ def _read(r: _Reader, document) -> dict[str, Any]:
         "gc_enabled": None, "gc": None, "permanent": None, "type_names": None,
         "type_counts": None, "layout": None, "pymalloc_stats": None, "size_classes": None,
         "arenas": None, "pools": None, "own_names": None, "own_counts": None,
+        "census_names": None, "census_stats": None, "census_sized": None,
     }
     if document["gc"] is not None:
         fields.update(_read_gc(r, document["gc"], version))
     if document["pymalloc"] is not None:
         fields.update(_read_pymalloc(r, document["pymalloc"]))
+    if version >= 3 and document["census"] is not None:
+        fields.update(_read_census(r, document["census"]))
     return fields
 
 
@@ -447,6 +469,29 @@ def _type_rows(r: _Reader, rows: dict, path: str, columns: int, sums: list[int]
         for generation in range(columns):
             sums[generation] += row[generation]
     return names, counts
+
+
+def _read_census(r: _Reader, value) -> dict:
+    census = r.object(value, "census", ("sized_by_getsizeof", "types"))
+    types = census["types"]
+    if not isinstance(types, dict):
+        r.fail("census.types", f"expected an object, got {_kind(types)}")
+    names = tuple(sorted(types))   # as a census reading is kept: by name
+    stats: list[int] = []
+    for name in names:
+        path = f"census.types[{name!r}]"
+        if not name:
+            r.fail("census.types", "a type name is empty")
+        count, size, tracked = r.integers(types[name], path, len(CENSUS_FIELDS))
+        if tracked > count:
+            r.fail(path, f"{tracked} tracked of {count} objects")
+        stats += (count, size, tracked)
+    objects = sum(stats[0::len(CENSUS_FIELDS)])
+    sized = r.integer(census["sized_by_getsizeof"], "census.sized_by_getsizeof")
+    if sized > objects:
+        r.fail("census.sized_by_getsizeof", f"{sized} objects sized of the {objects} that "
+                                             "census.types counts")
+    return {"census_names": names, "census_stats": _pack("q", stats), "census_sized": sized}
 
 
 #: The most pools an arena of a layout in a file may hold: pymalloc's arenas hold 64

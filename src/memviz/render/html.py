@@ -31,9 +31,10 @@ from typing import Iterable, Sequence
 from .._version import __version__
 from .._words import signed
 from .view import (ARENAS_LABEL, EMPTY_ARENAS_MEANING, FORWARDED_LABEL, OUTSIDE_LABEL,
-                   OUTSIDE_MEANING, RSS_UNKNOWN, format_bytes, generation_columns,
-                   own_objects_sentence, type_changes, type_rows, types_heading,
-                   census_heading)
+                   OUTSIDE_MEANING, RSS_UNKNOWN, census_changes, census_heading,
+                   census_missing, census_rest, census_table_heading, format_bytes,
+                   generation_columns, own_objects_sentence, type_changes, type_rows,
+                   types_heading)
 from .view import when as _when
 
 __all__ = ["diff_html", "diff_section", "render_report", "snapshot_html",
@@ -220,6 +221,7 @@ def snapshot_section(snap, limit: int = 15, *, title: str | None = None,
     out.append(_rss_part(snap))
     out.append(_gc_part(snap))
     out.append(_types_part(snap, limit))
+    out.append(_census_part(snap, limit))
     out.append(_pymalloc_part(snap, amap, draw_map=arena_map,
                               map_anchor=_arena_map_anchor(anchor) if anchor else None))
     unavailable = [c for c in snap.capabilities if not c.available]
@@ -314,6 +316,36 @@ def _types_part(snap, limit: int) -> str:
             _count(other_objects, "objects"), *(_Cell("") for _ in columns))))
     return (f"<h3>{types_heading(len(shown), len(shown) + others, with_permanent)}</h3>\n"
             + _table("types", ("type", "objects", *columns), rows))
+
+
+def _census_part(snap, limit: int) -> str:
+    """The snapshot's census (``Snapshot.census``): its totals, the ``limit`` types with
+    the most bytes and the others summed."""
+    census = snap.census
+    if census is None:
+        return ""
+    rows = _census_rows(census, limit)
+    heading = census_table_heading(census, len(rows))
+    rest = census_rest(census, len(rows))
+    if rest is not None:
+        types, objects, tracked, size = rest
+        rows.append(("(other types)", (_Cell(f"({types:,} other types)", "name", css="name"),
+                                       _count(objects, "objects"), _count(tracked, "tracked"),
+                                       _size(size, "bytes"))))
+    return (f"<h3>{_e(heading)}, every object counted</h3>\n"
+            f'<p class="note" data-field="census">Census: {_e(census_heading(census))}</p>\n'
+            + _census_table(rows))
+
+
+def _census_rows(census, limit: int) -> list[tuple[str, tuple[_Cell, ...]]]:
+    """The rows of the ``limit`` types with the most bytes in a census."""
+    return [(stat.name, (_Cell(stat.name, "name", css="name"), _count(stat.count, "objects"),
+                         _count(stat.tracked, "tracked"), _size(stat.bytes, "bytes")))
+            for stat in census.top(limit)]
+
+
+def _census_table(rows: Iterable[tuple[str, Sequence[_Cell]]]) -> str:
+    return _table("census-types", ("type", "objects", "tracked", "bytes"), rows)
 
 
 def _shows_pymalloc(snap) -> bool:
@@ -464,6 +496,7 @@ def diff_section(diff, limit: int = 15, *, title: str | None = None,
         out.append(_cards(cards))
     out.append(_memory_changes(diff))
     out.append(_type_changes(diff, limit, min_change))
+    out.append(_census_changes(diff, limit))
     gens = diff.generations
     if gens is not None:
         rows: list[tuple[str, tuple[_Cell, ...]]] = [(str(g.index), (
@@ -575,6 +608,28 @@ def _type_changes(diff, limit: int, min_change: int) -> str:
             + _table("type-changes", ("type", "objects", "change", *columns), rows))
 
 
+def _census_changes(diff, limit: int) -> str:
+    """The changes of bytes by type between the two censuses (``census_types()``)."""
+    if not diff.has_census:
+        missing = census_missing(diff)
+        return "" if missing is None else f'<p data-field="census">{_e(missing)}.</p>'
+    changes = census_changes(diff, limit)
+    if not changes.rows:
+        return '<p data-field="census">Types by bytes: no change in the censuses.</p>'
+    rows = [(d.name, (_Cell(d.name, "name", css="name"), _size(d.bytes, "bytes"),
+                      _size_change(d.bytes_delta, "bytes_delta"), _count(d.count, "objects"),
+                      _change(d.count_delta, "count_delta")))
+            for d in changes.rows]
+    if changes.rest is not None:
+        types, bytes_delta, count_delta = changes.rest
+        rows.append(("(other types)", (_Cell(f"({types:,} other types)", "name", css="name"),
+                                       _Cell(""), _size_change(bytes_delta, "bytes_delta"),
+                                       _Cell(""), _change(count_delta, "count_delta"))))
+    return (f"<h3>{_e(changes.heading)}</h3>\n"
+            + _table("census-changes", ("type", "bytes", "change", "objects", "change"),
+                     rows))
+
+
 # --------------------------------------------------------------------------------------
 # Fragments (Jupyter) and the page
 
@@ -596,13 +651,9 @@ def diff_html(diff, limit: int = 15) -> str:
 def census_html(census, limit: int = 15) -> str:
     """A census as an HTML fragment with its own style (``Census._repr_html_``): the
     totals, and the ``limit`` types with the most bytes."""
-    rows = [(stat.name, (_Cell(stat.name, "name", css="name"), _count(stat.count, "objects"),
-                         _count(stat.tracked, "tracked"), _size(stat.bytes, "bytes")))
-            for stat in census.top(limit)]
     return _fragment(f'<section class="census">\n<h2>memviz census</h2>\n'
                      f'<p class="meta" data-field="totals">{_e(census_heading(census))}</p>\n'
-                     + _table("census-types", ("type", "objects", "tracked", "bytes"), rows)
-                     + "\n</section>")
+                     + _census_table(_census_rows(census, limit)) + "\n</section>")
 
 
 def render_report(snapshots: Sequence, limit: int = 15, *,

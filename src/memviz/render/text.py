@@ -5,9 +5,10 @@ from typing import Sequence
 
 from .._words import counted, plural, signed
 from .view import (ARENAS_LABEL, EMPTY_ARENAS_MEANING, FORWARDED_LABEL, OUTSIDE_LABEL,
-                   OUTSIDE_MEANING, RSS_UNKNOWN, format_bytes, generation_columns,
-                   own_objects_sentence, type_changes, type_rows, types_heading,
-                   census_heading)
+                   OUTSIDE_MEANING, RSS_UNKNOWN, census_changes, census_heading,
+                   census_missing, census_rest, census_table_heading, format_bytes,
+                   generation_columns, own_objects_sentence, type_changes, type_rows,
+                   types_heading)
 from .view import when as _when
 
 
@@ -28,7 +29,8 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]], indent: str 
 
 def snapshot_report(snap, limit: int = 15) -> str:
     sections = [_header(snap), _gc_section(snap), _types_section(snap, limit),
-                _pymalloc_section(snap), _fragmentation_section(snap)]
+                _census_section(snap, limit), _pymalloc_section(snap),
+                _fragmentation_section(snap)]
     unavailable = [c for c in snap.capabilities if not c.available]
     if unavailable:
         sections.append("Not read here\n" + "\n".join(
@@ -84,6 +86,13 @@ def _types_section(snap, limit: int) -> str:
         rows.append((f"({others:,} other types)", f"{other_objects:,}", *("" for _ in columns)))
     return (types_heading(len(shown), len(shown) + others, with_permanent) + "\n"
             + table(("type", "objects", *columns), rows))
+
+
+def _census_section(snap, limit: int) -> str:
+    census = snap.census
+    if census is None:
+        return ""
+    return f"Census: {census_heading(census)}\n" + _census_table(census, limit)
 
 
 def _pymalloc_section(snap) -> str:
@@ -188,6 +197,10 @@ def diff_report(diff, limit: int = 10, *, min_change: int = 1) -> str:
                             "generations)")
         else:
             sections.append("Types: no change in GC-tracked objects")
+    if diff.has_census:
+        sections.append(_census_changes_section(diff, limit))
+    elif (missing := census_missing(diff)) is not None:
+        sections.append(missing)
     gens = diff.generations
     if gens is not None:
         rows = [(g.index, f"{g.objects:,}", signed(g.objects_delta), signed(g.collections_delta),
@@ -218,6 +231,20 @@ def diff_report(diff, limit: int = 10, *, min_change: int = 1) -> str:
         else:
             sections.append("Size classes: no change")
     return "\n\n".join(sections) + "\n"
+
+
+def _census_changes_section(diff, limit: int) -> str:
+    changes = census_changes(diff, limit)
+    if not changes.rows:
+        return "Types by bytes: no change in the censuses"
+    rows = [(d.name, format_bytes(d.bytes), format_bytes(d.bytes_delta, True), f"{d.count:,}",
+             signed(d.count_delta)) for d in changes.rows]
+    if changes.rest is not None:
+        types, bytes_delta, count_delta = changes.rest
+        rows.append((f"({types:,} other types)", "", format_bytes(bytes_delta, True), "",
+                     signed(count_delta)))
+    return (f"{changes.heading}\n"
+            + table(("type", "bytes", "change", "objects", "change"), rows))
 
 
 # --------------------------------------------------------------------------------------
@@ -254,16 +281,20 @@ def track_report(tracker, limit: int = 10, *, min_change: int = 1) -> str:
 def census_report(census, limit: int = 15) -> str:
     """The types with the most bytes, every object counted (tracked by the collector or
     not), and the totals."""
+    return f"memviz census: {census_heading(census)}\n" + _census_table(census, limit) + "\n"
+
+
+def _census_table(census, limit: int) -> str:
+    """The ``limit`` types with the most bytes and the others summed, under the heading
+    (a census's report, and a snapshot's census section)."""
     shown = census.top(limit)
     total = census.total_bytes or 1
     rows = [(stat.name, f"{stat.count:,}", f"{stat.tracked:,}", format_bytes(stat.bytes),
              f"{stat.bytes / total:.1%}") for stat in shown]
-    rest = census.types[len(shown):]
-    if rest:
-        rest_bytes = sum(s.bytes for s in rest)
-        rows.append((f"({len(rest):,} other types)", f"{sum(s.count for s in rest):,}",
-                     f"{sum(s.tracked for s in rest):,}", format_bytes(rest_bytes),
-                     f"{rest_bytes / total:.1%}"))
-    return (f"memviz census: {census_heading(census)}\n"
-            f"Types by bytes: top {len(shown)} of {len(census.types):,}\n"
-            + table(("type", "objects", "tracked", "bytes", "share"), rows) + "\n")
+    rest = census_rest(census, len(shown))
+    if rest is not None:
+        types, objects, tracked, size = rest
+        rows.append((f"({types:,} other types)", f"{objects:,}", f"{tracked:,}",
+                     format_bytes(size), f"{size / total:.1%}"))
+    return (census_table_heading(census, len(shown)) + "\n"
+            + table(("type", "objects", "tracked", "bytes", "share"), rows))

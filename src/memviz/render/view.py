@@ -140,3 +140,54 @@ def census_heading(census) -> str:
     return (f"{census.total_objects:,} objects ({census.tracked_objects:,} tracked by the "
             f"collector) in {len(census.types):,} types, {format_bytes(census.total_bytes)}; "
             f"{sized}")
+
+
+def census_rest(census, shown: int) -> tuple[int, int, int, int] | None:
+    """The types a census table leaves out after its first ``shown`` (by bytes), summed
+    as (types, objects, tracked, bytes); None when it leaves none out."""
+    rest = census.types[shown:]
+    if not rest:
+        return None
+    return (len(rest), sum(s.count for s in rest), sum(s.tracked for s in rest),
+            sum(s.bytes for s in rest))
+
+
+def census_table_heading(census, shown: int) -> str:
+    """The heading of a census's types table (the text report's and the HTML page's)."""
+    return f"Types by bytes: top {shown} of {len(census.types):,}"
+
+
+#: Why a census's figures hold memviz's own objects too, said where a diff shows them.
+CENSUS_OWN_NOTE = "every object the censuses found, memviz's own included"
+
+
+@dataclass(frozen=True)
+class CensusChanges:
+    """The types-by-bytes table of a diff (``SnapshotDiff.census_types()``), one view
+    for the text and the HTML report: the ``limit`` largest changes, and the rest summed
+    as (types, bytes change, objects change), None when there is no rest."""
+    heading: str
+    rows: tuple
+    rest: tuple[int, int, int] | None
+
+
+def census_changes(diff, limit: int) -> CensusChanges:
+    every = diff.census_types()
+    shown = every[:limit]
+    rest = every[limit:]
+    net = sum(d.bytes_delta for d in every)
+    heading = (f"Types by bytes: {len(every):,} changed, {format_bytes(net, True)} "
+               f"({CENSUS_OWN_NOTE}; top {len(shown)} by change)")
+    summed = ((len(rest), sum(d.bytes_delta for d in rest), sum(d.count_delta for d in rest))
+              if rest else None)
+    return CensusChanges(heading, tuple(shown), summed)
+
+
+def census_missing(diff) -> str | None:
+    """Why a diff of which one snapshot has a census shows no bytes by type; None when
+    both have one, or neither (then there is nothing to say)."""
+    if diff.new.has_census == diff.old.has_census:
+        return None
+    which = "older" if diff.new.has_census else "newer"
+    return (f"Types by bytes: not compared (the {which} snapshot has no census; "
+            "memviz.snapshot(census=True) takes one)")

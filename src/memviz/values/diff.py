@@ -2,17 +2,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Callable, Literal, Mapping, overload
 
 from ..render import html as _html
 from ..render import text as _text
-from ..render.view import RSS_UNKNOWN
+from ..render.view import RSS_UNKNOWN, format_bytes, when
 from .gc import check_generation
 
 if TYPE_CHECKING:   # memviz.values.snapshot imports this module: Snapshot.diff() makes diffs
+    from .census import Census
     from .snapshot import Snapshot
 
-__all__ = ["ArenaDiff", "GenerationDiff", "SizeClassDiff", "SnapshotDiff", "TypeDiff"]
+__all__ = ["ArenaDiff", "GenerationDiff", "SizeClassDiff", "SnapshotDiff", "TypeBytesDiff",
+           "TypeDiff"]
+
+#: What ``SnapshotDiff.top_types(by=...)`` ranks the changes of: objects the collector
+#: tracks (the snapshots' type counts), or bytes (their censuses).
+TOP_TYPES_BY = ("count", "bytes")
 
 
 @dataclass(frozen=True)
@@ -25,6 +31,24 @@ class TypeDiff:
 
     def __str__(self) -> str:
         return f"{self.name}: {self.count:,} ({self.delta:+,})"
+
+
+@dataclass(frozen=True)
+class TypeBytesDiff:
+    """One type in the newer snapshot's census: its bytes (the sum of
+    ``sys.getsizeof``) and objects, every object counted (tracked by the collector or
+    not), and the changes since the older snapshot's census."""
+
+    name: str
+    bytes: int
+    bytes_delta: int
+    count: int
+    count_delta: int
+
+    def __str__(self) -> str:
+        return (f"{self.name}: {format_bytes(self.bytes)} "
+                f"({format_bytes(self.bytes_delta, True)}), {self.count:,} objects "
+                f"({self.count_delta:+,})")
 
 
 @dataclass(frozen=True)
@@ -97,6 +121,17 @@ class ArenaDiff:
 def _check_min_change(min_change) -> None:
     if isinstance(min_change, bool) or not isinstance(min_change, int) or min_change < 1:
         raise ValueError(f"min_change must be a positive int, not {min_change!r}")
+
+
+def _ranked(diffs: list, key: str, delta: Callable) -> list:
+    """``diffs`` (largest change first) as ``top_types`` ranks them by ``key``: all of
+    them ("abs"), the growing ones largest first ("growth"), the shrinking ones
+    ("shrink")."""
+    if key == "growth":
+        return sorted((d for d in diffs if delta(d) > 0), key=lambda d: (-delta(d), d.name))
+    if key == "shrink":
+        return sorted((d for d in diffs if delta(d) < 0), key=lambda d: (delta(d), d.name))
+    return diffs
 
 
 def _is_snapshot(value: object) -> bool:
@@ -212,19 +247,81 @@ class SnapshotDiff:
         diffs.sort(key=lambda d: (-abs(d.delta), -d.count, d.name))
         return diffs
 
+    @overload
     def top_types(self, limit: int = 10, generation: int | None = None, *,
-                  key: str = "abs", min_change: int = 1) -> list[TypeDiff]:
+                  key: str = "abs", min_change: int = 1,
+                  by: Literal["count"] = "count") -> list[TypeDiff]: ...
+
+    @overload
+    def top_types(self, limit: int = 10, generation: int | None = None, *,
+                  key: str = "abs", min_change: int = 1,
+                  by: Literal["bytes"]) -> list[TypeBytesDiff]: ...
+
+    def top_types(self, limit: int = 10, generation: int | None = None, *,
+                  key: str = "abs", min_change: int = 1,
+                  by: str = "count") -> list[TypeDiff] | list[TypeBytesDiff]:
         """The ``limit`` largest changes: by size of change (``key="abs"``), the largest
         growth (``"growth"``) or the largest shrinkage (``"shrink"``); of at least
-        ``min_change`` objects."""
-        diffs = self.types(generation, min_change=min_change)
-        if key == "growth":
-            diffs = sorted((d for d in diffs if d.delta > 0), key=lambda d: (-d.delta, d.name))
-        elif key == "shrink":
-            diffs = sorted((d for d in diffs if d.delta < 0), key=lambda d: (d.delta, d.name))
-        elif key != "abs":
+        ``min_change`` objects the collector tracks (``by="count"``: :class:`TypeDiff`,
+        from :meth:`types`), or of at least ``min_change`` bytes between the two
+        snapshots' censuses (``by="bytes"``: :class:`TypeBytesDiff`, from
+        :meth:`census_types`; a census has no generations, so ``generation`` stays
+        None)."""
+        if by not in TOP_TYPES_BY:
+            raise ValueError(f"by must be 'count' or 'bytes', not {by!r}")
+        if key not in ("abs", "growth", "shrink"):
             raise ValueError(f"key must be 'abs', 'growth' or 'shrink', not {key!r}")
-        return diffs[:limit]
+        if by == "bytes":
+            if generation is not None:
+                raise ValueError("by='bytes' ranks the censuses' changes, and a census "
+                                 f"has no generations: generation must be None, not "
+                                 f"{generation!r}")
+            return _ranked(self.census_types(min_change=min_change), key,
+                           lambda d: d.bytes_delta)[:limit]
+        return _ranked(self.types(generation, min_change=min_change), key,
+                       lambda d: d.delta)[:limit]
+
+    # -- the censuses ---------------------------------------------------------------------
+
+    @property
+    def has_census(self) -> bool:
+        """Whether both snapshots have a census (``memviz.snapshot(census=True)``)."""
+        return self._new.has_census and self._old.has_census
+
+    def census_types(self, *, min_change: int = 1) -> list[TypeBytesDiff]:
+        """Every type whose bytes changed by at least ``min_change`` between the two
+        snapshots' censuses (either way), the largest change first (then the larger
+        bytes, then by name), as :meth:`types` sorts the type counts. ``ValueError``
+        names the snapshot that has no census.
+
+        A census counts every object alive, memviz's own among them (the older snapshot
+        itself, when the program keeps it: its figures are ``bytes`` objects), and
+        cannot tell them apart: unlike :meth:`types`, these changes include them, and
+        ``exclude`` (counts of objects without their sizes) does not apply."""
+        _check_min_change(min_change)
+        new, old = ({stat.name: (stat.bytes, stat.count) for stat in census}
+                    for census in self._census_pair())
+        diffs = []
+        for name in new.keys() | old.keys():
+            size, count = new.get(name, (0, 0))
+            old_size, old_count = old.get(name, (0, 0))
+            if size != old_size and abs(size - old_size) >= min_change:
+                diffs.append(TypeBytesDiff(name, size, size - old_size, count,
+                                           count - old_count))
+        diffs.sort(key=lambda d: (-abs(d.bytes_delta), -d.bytes, d.name))
+        return diffs
+
+    def _census_pair(self) -> tuple[Census, Census]:
+        """(the newer snapshot's census, the older one's), or ValueError naming the
+        snapshot without one."""
+        new, old = self._new.census, self._old.census
+        for census, which, snap in ((new, "newer", self._new), (old, "older", self._old)):
+            if census is None:
+                raise ValueError(
+                    f"the {which} snapshot (pid {snap.pid}, {when(snap.taken_at)}) has no "
+                    "census to compare: take both with memviz.snapshot(census=True)")
+        assert new is not None and old is not None   # checked above
+        return new, old
 
     # -- the collector --------------------------------------------------------------------
 

@@ -21,13 +21,15 @@ from .._errors import UnsupportedInterpreter
 from .._packed import rows as _rows
 from .._packed import unpack as _unpack
 from ..formats import snapshot_json
-from ..formats.snapshot_json import (GENERATION_FIELDS, LAYOUT_FIELDS, POOL_FIELDS,
-                                     SIZE_CLASS_FIELDS, SNAPSHOT_FIELDS, STATS_FIELDS)
+from ..formats.snapshot_json import (CENSUS_FIELDS, GENERATION_FIELDS, LAYOUT_FIELDS,
+                                     POOL_FIELDS, SIZE_CLASS_FIELDS, SNAPSHOT_FIELDS,
+                                     STATS_FIELDS)
 from ..render import html as _html
 from ..render import text as _text
 from ..render.view import when
 from .arenamap import ArenaMap
 from .capabilities import Capabilities, Capability
+from .census import Census, TypeStat
 from .diff import SnapshotDiff
 from .fragmentation import SPARSE_THRESHOLD, Fragmentation, is_sparse
 from .gc import Generation, check_generation
@@ -159,6 +161,9 @@ class Snapshot:
     _rss_peak: int | None
     _own_names: tuple[str, ...] | None
     _own_counts: bytes | None
+    _census_names: tuple[str, ...] | None   # sorted; CENSUS_FIELDS per name in _census_stats
+    _census_stats: bytes | None
+    _census_sized: int | None
 
     def __init__(self) -> None:
         raise TypeError(
@@ -300,6 +305,25 @@ class Snapshot:
             )
         return self._type_names, self._type_counts
 
+    # -- the census -----------------------------------------------------------------------
+
+    @property
+    def has_census(self) -> bool:
+        return self._census_names is not None
+
+    @property
+    def census(self) -> Census | None:
+        """The ``memviz.census.Census`` taken with the snapshot
+        (``memviz.snapshot(census=True)``): every object reachable from the roots, per
+        type, with its bytes; None when none was taken (and for files of format
+        version 1 and 2). Built from the snapshot's packed figures at each access."""
+        if self._census_names is None:
+            return None
+        assert self._census_stats is not None and self._census_sized is not None   # together
+        stats = _rows("q", self._census_stats, len(CENSUS_FIELDS))
+        return Census(tuple(TypeStat(name, *row) for name, row in zip(self._census_names, stats)),
+                      self._census_sized)
+
     # -- pymalloc -----------------------------------------------------------------------
 
     @property
@@ -436,8 +460,8 @@ class Snapshot:
     # -- text ---------------------------------------------------------------------------
 
     def report(self, limit: int = 15) -> str:
-        """Plain-text tables: the collector, the top ``limit`` types, pymalloc's arenas,
-        size classes and fragmentation."""
+        """Plain-text tables: the collector, the top ``limit`` types (and, with a census,
+        the top ``limit`` by bytes), pymalloc's arenas, size classes and fragmentation."""
         return _text.snapshot_report(self, limit)
 
     def __repr__(self) -> str:
