@@ -59,7 +59,7 @@ def test_a_snapshot_takes_a_census_only_when_asked():
     assert census[Blob] == memviz.TypeStat(type_name(Blob), 57,
                                            sum(map(sys.getsizeof, kept)), 57)
     assert census.total_objects > sum(g.objects for g in snap.generations)
-    assert census.sized_by_getsizeof == census.total_objects
+    assert 0 < census.sized_by_getsizeof < census.total_objects
     assert snap.census == census and snap.census is not census   # built at each access
 
 
