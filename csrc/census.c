@@ -20,8 +20,8 @@
  * Sizes are sys.getsizeof's: computed here, as the version's own __sizeof__
  * would, for every type whose __sizeof__ is one of the built-in ones this
  * file knows (object's, int's, str's, list's, bytearray's, set's, frozenset's,
- * dict's -- which covers tuple, bytes, float, function, instances and every
- * type that inherits one); a type whose __sizeof__ is anything else (written
+ * dict's, code's from 3.11 -- which covers tuple, bytes, float, function,
+ * instances and every type that inherits one); a type whose __sizeof__ is anything else (written
  * in Python, or a C one not known here) has its objects held, and sized by
  * sys.getsizeof after the walk, when code may run again.
  *
@@ -179,6 +179,7 @@ enum {
     SIZER_BYTEARRAY,
     SIZER_SET,              /* set's and frozenset's */
     SIZER_DICT,
+    SIZER_CODE,
 };
 
 /* The __sizeof__ descriptors the census knows, as the built-in types' dicts
@@ -188,7 +189,7 @@ typedef struct {
     int sizer;
 } known_sizer;
 
-#define KNOWN_SIZERS 8
+#define KNOWN_SIZERS 9
 
 /* The __sizeof__ of one class's own dict: *found is it (borrowed) or NULL.
  * -1 when a key is not an exact str: comparing it could run code. */
@@ -223,6 +224,7 @@ known_sizers_init(known_sizer known[KNOWN_SIZERS])
         {&PyUnicode_Type, SIZER_STR}, {&PyList_Type, SIZER_LIST},
         {&PyByteArray_Type, SIZER_BYTEARRAY}, {&PySet_Type, SIZER_SET},
         {&PyFrozenSet_Type, SIZER_SET}, {&PyDict_Type, SIZER_DICT},
+        {&PyCode_Type, SIZER_CODE},
     };
     for (int i = 0; i < KNOWN_SIZERS; i++) {
         known[i].sizer = builtin[i].sizer;
@@ -288,7 +290,7 @@ size_in_c(int sizer, PyObject *op)
         size = (size_t)type->tp_basicsize + (size_t)((PyListObject *)op)->allocated * sizeof(PyObject *);
         break;
     case SIZER_BYTEARRAY:
-        size = (size_t)type->tp_basicsize + (size_t)((PyByteArrayObject *)op)->ob_alloc;
+        size = mv_bytearray_sizeof(op);
         break;
     case SIZER_SET: {
         PySetObject *set = (PySetObject *)op;
@@ -300,6 +302,12 @@ size_in_c(int sizer, PyObject *op)
     }
     case SIZER_DICT:
         size = (size_t)_PyDict_SizeOf((PyDictObject *)op);
+        break;
+    case SIZER_CODE:
+        size = mv_code_sizeof(op);
+        if (size == 0) {
+            return 0;
+        }
         break;
     default:
         return 0;

@@ -312,6 +312,43 @@ mv_int_sizeof(PyObject *op)
 #  endif
 }
 
+/* bytearray.__sizeof__: its buffer; from 3.15 the buffer is a bytes object
+ * (ob_bytes_object), counted as sys.getsizeof counts that bytes unless it is
+ * the empty one. */
+static inline size_t
+mv_bytearray_sizeof(PyObject *op)
+{
+    size_t size = (size_t)Py_TYPE(op)->tp_basicsize;
+#  if MV_PY_AT_LEAST(3, 15)
+    PyObject *buffer = ((PyByteArrayObject *)op)->ob_bytes_object;
+    if (buffer != NULL && Py_SIZE(buffer) > 0) {
+        size += (size_t)(Py_TYPE(buffer)->tp_basicsize + Py_SIZE(buffer));
+    }
+#  else
+    size += (size_t)((PyByteArrayObject *)op)->ob_alloc;
+#  endif
+    return size;
+}
+
+/* code.__sizeof__ from 3.11 on (3.10's counts caches no header describes: 0,
+ * left to sys.getsizeof).  co_extra, when a tool set it, is codeobject.c's
+ * private { Py_ssize_t ce_size; void *ce_extras[1]; }. */
+static inline size_t
+mv_code_sizeof(PyObject *op)
+{
+#  if MV_PY_AT_LEAST(3, 11)
+    PyCodeObject *code = (PyCodeObject *)op;
+    size_t size = (size_t)_PyObject_VAR_SIZE(Py_TYPE(op), Py_SIZE(op));
+    if (code->co_extra != NULL) {
+        size += sizeof(Py_ssize_t) + (size_t)*(Py_ssize_t *)code->co_extra * sizeof(void *);
+    }
+    return size;
+#  else
+    (void)op;
+    return 0;
+#  endif
+}
+
 /* str.__sizeof__; 0 for a str it cannot size (3.10/3.11: not "ready", whose
  * kind and length are not set yet): that one is left to sys.getsizeof. */
 static inline size_t
