@@ -334,6 +334,9 @@ typedef struct {
     known_sizer known[KNOWN_SIZERS];
     PyTypeObject *last_type;    /* the type of the previous object counted, and its slot: */
     mv_type_count *last_slot;   /* objects of one type come in runs */
+    int root;                   /* the root being walked: an MV_ROOT_* */
+    PyObject *traversing;       /* whose references are being followed; NULL at a root */
+    mv_reach *reach;            /* how one object was first met (mv_census_reach), or NULL */
     int status;
 } mv_walk;
 
@@ -392,6 +395,10 @@ discover(PyObject *op, void *arg)
     if (added == 0) {
         return 0;
     }
+    if (walk->reach != NULL && op == walk->reach->target) {
+        walk->reach->root = walk->root;
+        walk->reach->referrer = walk->traversing;
+    }
     int is_gc = _PyObject_IS_GC(op);
     walk->status = added < 0 ? MV_ERR_NO_MEMORY : count(walk, op, is_gc);
     if (walk->status == MV_OK && is_gc && Py_TYPE(op)->tp_traverse != NULL) {
@@ -414,14 +421,20 @@ drain(mv_walk *walk)
 {
     while (walk->status == MV_OK && walk->pending.used > 0) {
         PyObject *op = walk->pending.items[--walk->pending.used];
+        if (walk->reach != NULL && op == walk->reach->skip) {
+            continue;
+        }
+        walk->traversing = op;
         Py_TYPE(op)->tp_traverse(op, discover, walk);
     }
+    walk->traversing = NULL;
     return walk->status;
 }
 
 static int
-walk_from(mv_walk *walk, PyObject *root)
+walk_from(mv_walk *walk, int kind, PyObject *root)
 {
+    walk->root = kind;
     if (root != NULL) {
         discover(root, walk);
     }
@@ -435,7 +448,7 @@ walk_gc_lists(mv_walk *walk, struct _gc_runtime_state *gcstate)
         PyGC_Head *head = mv_gc_list_head(gcstate, i);
         for (PyGC_Head *g = MV_GC_NEXT(head); walk->status == MV_OK && g != head;
              g = MV_GC_NEXT(g)) {
-            walk_from(walk, MV_FROM_GC(g));
+            walk_from(walk, MV_GENERATION_ROOT(i), MV_FROM_GC(g));
         }
     }
     return walk->status;
@@ -449,37 +462,65 @@ walk_frames(mv_walk *walk, PyInterpreterState *interp)
          walk->status == MV_OK && tstate != NULL; tstate = PyThreadState_Next(tstate)) {
         for (mv_frame *frame = mv_thread_frame(tstate); walk->status == MV_OK && frame != NULL;
              frame = mv_frame_previous(frame)) {
+            /* What a frame holds is met through its code: the frame itself is
+             * no object from 3.11 on. */
+            walk->root = MV_ROOT_FRAME;
+            walk->traversing = MV_FRAME_CODE(frame);
             mv_frame_visit(frame, discover, walk);
+            walk->traversing = NULL;
             drain(walk);
         }
     }
     return walk->status;
 }
 
+/* The roots that hold what the program uses come first, the collector's
+ * lists last: what is first met from a list is held by no module, builtin,
+ * interned string or running frame (cyclic garbage, or held from C). */
+static int
+walk_roots(mv_walk *walk, PyInterpreterState *interp, mv_census *census)
+{
+    memset(census, 0, sizeof(*census));
+    walk->census = census;
+    walk->status = known_sizers_init(walk->known);
+    if (walk->status == MV_OK) {
+        walk->status = mv_type_table_init(&census->types, 1024);
+    }
+    if (walk->status == MV_OK) {
+        walk_from(walk, MV_ROOT_MODULES, MV_INTERP_MODULES(interp));
+        walk_from(walk, MV_ROOT_BUILTINS, interp->builtins);
+        walk_from(walk, MV_ROOT_SYS, interp->sysdict);
+        walk_from(walk, MV_ROOT_INTERNED, MV_INTERNED_STRINGS(interp));
+        walk_frames(walk, interp);
+        walk_gc_lists(walk, MV_GC_STATE(interp));
+    }
+    mv_object_stack_free(&walk->pending);
+    address_set_free(&walk->seen);
+    return walk->status;
+}
+
 int
 mv_census_walk(PyInterpreterState *interp, mv_census *census)
 {
-    memset(census, 0, sizeof(*census));
     mv_walk walk;
     memset(&walk, 0, sizeof(walk));
-    walk.census = census;
-    walk.status = known_sizers_init(walk.known);
-    if (walk.status == MV_OK) {
-        walk.status = mv_type_table_init(&census->types, 1024);
-    }
-    if (walk.status == MV_OK) {
-        walk_gc_lists(&walk, MV_GC_STATE(interp));
-    }
-    if (walk.status == MV_OK) {
-        walk_from(&walk, MV_INTERP_MODULES(interp));
-        walk_from(&walk, interp->builtins);
-        walk_from(&walk, interp->sysdict);
-        walk_from(&walk, MV_INTERNED_STRINGS(interp));
-        walk_frames(&walk, interp);
-    }
-    mv_object_stack_free(&walk.pending);
-    address_set_free(&walk.seen);
-    return walk.status;
+    return walk_roots(&walk, interp, census);
+}
+
+int
+mv_census_reach(PyInterpreterState *interp, mv_reach *reach)
+{
+    mv_walk walk;
+    memset(&walk, 0, sizeof(walk));
+    reach->root = MV_ROOT_NONE;
+    reach->referrer = NULL;
+    walk.reach = reach;
+    mv_census census;
+    int status = walk_roots(&walk, interp, &census);
+    /* Nothing has run since the walk met it: the referrer is alive. */
+    Py_XINCREF(reach->referrer);
+    mv_census_free(&census);
+    return status;
 }
 
 int

@@ -10,6 +10,29 @@ typedef struct {
     mv_object_stack later;      /* the objects to size by sys.getsizeof, each held */
 } mv_census;
 
+/* The roots, in the order the walk takes them (memviz._native names them). */
+enum {
+    MV_ROOT_NONE = -1,          /* not reached */
+    MV_ROOT_MODULES = 0,        /* sys.modules */
+    MV_ROOT_BUILTINS,
+    MV_ROOT_SYS,                /* the sys module's dict */
+    MV_ROOT_INTERNED,           /* the interned strings (3.12+) */
+    MV_ROOT_FRAME,              /* a running frame of one of the interpreter's threads */
+    MV_ROOT_GENERATION_0,       /* then generations 1 and 2, and the permanent one */
+};
+#define MV_GENERATION_ROOT(i) (MV_ROOT_GENERATION_0 + (i))
+
+/* How the walk first met one object. */
+typedef struct {
+    PyObject *target;           /* in: the object */
+    PyObject *skip;             /* in: an object the walk does not follow (the caller's own
+                                 * holder of target), or NULL */
+    int root;                   /* out: the root it was met from, or MV_ROOT_NONE */
+    PyObject *referrer;         /* out: a new reference to the object it was met through
+                                 * (for MV_ROOT_FRAME: the frame's code), NULL when it is
+                                 * the root itself or was not met */
+} mv_reach;
+
 /* Every object reachable from the interpreter's roots, each counted once per
  * exact type (count: objects, tracked: those the collector tracks, bytes: the
  * sizes computed in C).  The GIL must be held and the lists readable
@@ -23,6 +46,8 @@ int mv_census_size_later(mv_census *census);
 /* sys.getsizeof(op) as the census computes it in C, or 0 when the census
  * leaves op's type to sys.getsizeof. */
 size_t mv_census_sizeof(PyObject *op);
+/* Walks as mv_census_walk does, and says how it first met reach->target. */
+int mv_census_reach(PyInterpreterState *interp, mv_reach *reach);
 /* Drops the references the walk took, and frees the census. */
 void mv_census_free(mv_census *census);
 #endif

@@ -243,6 +243,8 @@ mv_frame_previous(mv_frame *frame)
     return frame->f_back;
 }
 
+#    define MV_FRAME_CODE(frame) ((PyObject *)(frame)->f_code)
+
 /* The frame object itself: the walk then traverses it like any object. */
 static inline int
 mv_frame_visit(mv_frame *frame, visitproc visit, void *arg)

@@ -218,6 +218,35 @@ census(PyObject *module, PyObject *unused)
 #endif
 }
 
+/* The target comes in a one-item list, which the walk does not follow: the
+ * caller's frame then holds the target only through that list. */
+static PyObject *
+census_reach(PyObject *module, PyObject *box)
+{
+    if (!PyList_CheckExact(box) || PyList_GET_SIZE(box) != 1) {
+        PyErr_SetString(PyExc_TypeError, "census_reach() takes a list of one object");
+        return NULL;
+    }
+#if MV_KNOWN_LAYOUT
+    PyInterpreterState *interp = PyInterpreterState_Get();
+    int status = mv_gc_readable(MV_GC_STATE(interp));
+    mv_reach reach = {PyList_GET_ITEM(box, 0), box, MV_ROOT_NONE, NULL};
+    if (status == MV_OK) {
+        status = mv_census_reach(interp, &reach);
+    }
+    if (status != MV_OK) {
+        Py_XDECREF(reach.referrer);
+        return raise_status(module, status);
+    }
+    PyObject *result = Py_BuildValue("(iO)", reach.root,
+                                     reach.referrer == NULL ? Py_None : reach.referrer);
+    Py_XDECREF(reach.referrer);
+    return result;
+#else
+    return raise_status(module, MV_ERR_UNSUPPORTED);
+#endif
+}
+
 static PyObject *
 census_sizeof(PyObject *module, PyObject *op)
 {
@@ -313,6 +342,11 @@ static PyMethodDef methods[] = {
      "census() -> {type: (objects, tracked_objects, bytes, sized_by_getsizeof)}: every object "
      "reachable from the collector's lists, sys.modules, builtins, the sys dict and the running "
      "frames, once; bytes is the sum of their sys.getsizeof()"},
+    {"census_reach", census_reach, METH_O,
+     "census_reach([target]) -> (root, referrer): how the census's walk first meets "
+     "target (root: the index of the root it comes from, -1 when none leads to it; "
+     "referrer: the object it is met through, or for a running frame the frame's code, "
+     "None at a root), not following the list"},
     {"census_sizeof", census_sizeof, METH_O,
      "census_sizeof(obj) -> int or None: sys.getsizeof(obj) as the census computes it in C, "
      "None when the census leaves obj's type to sys.getsizeof"},

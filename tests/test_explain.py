@@ -28,7 +28,7 @@ import memviz
 from memviz import pymalloc as pm
 from memviz._sites import (NOT_RECORDED, NOT_TRACING, AllocationSite, allocation_site,
                            sites_of_type, sites_of_types)
-from memviz.explain import SUMMARY_WIDTH, Explanation, explain
+from memviz.explain import SUMMARY_WIDTH, Explanation, Reach, explain
 
 from support.capabilities import available, needs, needs_allocator_choice
 from support.sites import recorded_sites
@@ -448,7 +448,8 @@ def test_text_is_short_and_wrapped():
     assert lines[0] == e.headline()
     assert all(len(line) <= 88 for line in lines[1:])
     topics = [line.split()[0] for line in lines[1:] if not line.startswith("    ")]
-    assert topics == ["references", "immortal", "collector", "memory", "size", "allocated"]
+    assert topics == ["references", "immortal", "collector", "memory", "size", "allocated",
+                      "reached"]
 
 
 class _Named:
@@ -549,7 +550,7 @@ def test_without_tracemalloc_no_site_and_a_hint(not_tracing):
     said = dict(e.lines())["allocated"]
     assert said == f"not known: {NOT_TRACING}"
     assert "python -X tracemalloc" in said and "tracemalloc.start()" in said
-    assert not re.search(r"\.py:\d+", str(e))
+    assert not re.search(r"\.py:\d+", said)
 
 
 def test_sites_of_a_type_count_tracemallocs_records(tracing):
@@ -653,3 +654,66 @@ def test_explain_from_a_collector_callback_says_the_collector_runs(gc_disabled):
     assert "collector" in e.reason("generation").lower()
     assert "tracked; generation not available" in " ".join(str(e).split())
     assert e.references == memviz.refcount(x) == 1    # the cell that test and callback share
+
+
+# -- how the census reaches it ---------------------------------------------------------
+
+#: Held by this module's globals: sys.modules leads to it.
+MODULE_HELD = b"explain: held by a module global %d" % id(sys)
+
+
+@needs("gc")
+def test_a_module_global_is_reached_from_sys_modules_through_the_modules_dict():
+    reached = explain(MODULE_HELD).reached
+    assert reached == Reach("sys.modules", "dict", reached.through)
+    assert reached.through.startswith("{")      # the module's dict, shortened
+    assert not reached.only_from_the_collector
+    assert "the census meets it from sys.modules, through a dict" in str(explain(MODULE_HELD))
+
+
+@needs("gc")
+def test_a_local_only_is_held_by_its_running_frame():
+    local = b"explain: a local only %d" % id(sys)
+    reached = explain(local).reached
+    name = test_a_local_only_is_held_by_its_running_frame.__code__
+    assert reached.root == "a running frame" and reached.through_type == "function"
+    assert reached.through.endswith(f"({name.co_filename}:{name.co_firstlineno})")
+    assert reached.through.split(" (")[0].endswith(name.co_name)
+
+
+class Ringed:
+    pass
+
+
+@needs("gc")
+def test_cyclic_garbage_is_reached_only_from_the_collectors_list(gc_disabled):
+    """A cycle nothing else holds: the census meets it only on the collector's list (the
+    one it was made in: the collector is off).  (On 3.10 the caller's value stack keeps
+    the argument during the call, where no traverse sees it.)"""
+    node = Ringed()
+    node.itself = node
+    node.payload = b"explain: in a cycle %d" % id(sys)
+    ref = weakref.ref(node)
+    del node
+    reached_node = explain(ref()).reached
+    reached_payload = explain(ref().payload).reached
+    assert reached_node == Reach("the collector's generation 0")
+    assert reached_node.only_from_the_collector
+    assert reached_payload.root == "the collector's generation 0"
+    assert reached_payload.through_type is not None
+    text = dict(explain(ref()).lines())["reached"]
+    assert "a root only as a tracked object of generation 0" in text
+    assert "cyclic garbage, or held from C" in text
+
+
+@needs("gc")
+def test_an_object_only_the_call_holds_is_reached_from_no_root():
+    reached = explain(b"explain: a temporary %d" % id(sys)).reached
+    assert reached == Reach(None)
+    assert dict(explain(b"explain: another %d" % id(sys)).lines())["reached"].startswith(
+        "no root leads to it")
+
+
+@needs("gc")
+def test_a_root_is_reached_as_itself():
+    assert explain(sys.modules).reached == Reach("sys.modules")

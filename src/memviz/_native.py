@@ -235,6 +235,26 @@ def census(reading: str) -> dict[type, tuple[int, int, int, int]]:
         raise status_error(reading, error.args[0]) from None
 
 
+#: The census's roots in the order it walks them (csrc/census.h, MV_ROOT_*).
+CENSUS_ROOTS = ("sys.modules", "builtins", "the sys dict", "the interned strings",
+                "a running frame", "the collector's generation 0",
+                "the collector's generation 1", "the collector's generation 2",
+                "the collector's permanent generation")
+
+
+def census_reach(reading: str, box: list) -> tuple[str | None, object]:
+    """(root, referrer): how the census's walk first meets ``box[0]``, not following the
+    one-item list ``box`` (the caller's own holder of it). root is one of CENSUS_ROOTS,
+    None when no root leads to it; referrer is the object it is met through (for a
+    running frame, the frame's code), None at a root."""
+    module = require_objects(reading)
+    try:
+        root, referrer = module.census_reach(box)
+    except module.ReadingError as error:
+        raise status_error(reading, error.args[0]) from None
+    return (None if root < 0 else CENSUS_ROOTS[root]), referrer
+
+
 def census_sizeof(reading: str, obj: object) -> int | None:
     """sys.getsizeof(obj) as the census computes it in C; None when it leaves obj's type
     to sys.getsizeof."""

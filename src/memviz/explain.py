@@ -30,7 +30,9 @@ import os
 import re
 import reprlib
 import sys
+import types
 
+from . import _native
 from . import gc as _memviz_gc
 from . import pymalloc
 from ._errors import MemvizError, PymallocUnavailable
@@ -38,11 +40,11 @@ from ._refcount import is_immortal as _is_immortal
 from ._refcount import refcount as _refcount
 from ._sites import allocation_site, missing_site_reason
 from .values.explanation import (GC_HEADER_BYTES, LARGE, MALLOC, PYMALLOC, STATIC, UNKNOWN,
-                                 Explanation)
+                                 Explanation, Reach)
 from .values.names import type_name
 
 __all__ = ["LARGE", "MALLOC", "PYMALLOC", "STATIC", "SUMMARY_WIDTH", "UNKNOWN", "Explanation",
-           "explain"]
+           "Reach", "explain"]
 
 _VERSION = sys.version_info[:2]
 
@@ -149,10 +151,30 @@ def explain(obj: object, /) -> Explanation:
         references = immortal = None
         unavailable.append(("references", _error_text(error)))
         unavailable.append(("immortal", _error_text(error)))
-    return _explain(box, references, immortal, unavailable)
+    reached = _reached(box, unavailable)
+    return _explain(box, references, immortal, reached, unavailable)
 
 
-def _explain(box: list, references, immortal, unavailable: list) -> Explanation:
+def _reached(box: list, unavailable: list) -> Reach | None:
+    """How the census meets ``box[0]``; this frame holds it only through ``box``, which
+    the walk does not follow."""
+    try:
+        root, referrer = _native.census_reach("memviz.explain()", box)
+    except MemvizError as error:
+        unavailable.append(("reached", _error_text(error)))
+        return None
+    if referrer is None:
+        return Reach(root)
+    if root == "a running frame" and isinstance(referrer, (types.CodeType, types.FrameType)):
+        # 3.11+ meets a frame's locals through its code; 3.10 through the frame object.
+        code = referrer.f_code if isinstance(referrer, types.FrameType) else referrer
+        name = getattr(code, "co_qualname", code.co_name)   # co_qualname: 3.11+
+        return Reach(root, "function", f"{name} ({code.co_filename}:{code.co_firstlineno})")
+    return Reach(root, _type_name(type(referrer)), _short_repr(referrer))
+
+
+def _explain(box: list, references, immortal, reached: Reach | None,
+             unavailable: list) -> Explanation:
     obj = box[0]
     cls = type(obj)
     flags = _type_flags(cls)
@@ -208,6 +230,7 @@ def _explain(box: list, references, immortal, unavailable: list) -> Explanation:
         small_request_threshold=threshold,
         unavailable=tuple(unavailable),
         allocated_at=allocated_at,
+        reached=reached,
     )
 
 

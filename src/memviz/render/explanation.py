@@ -20,6 +20,7 @@ def lines(e: Explanation) -> list[tuple[str, str]]:
         ("memory", _memory_text(e)),
         ("size", _size_text(e)),
         ("allocated", _allocated_text(e)),
+        ("reached", _reached_text(e)),
     ]
 
 
@@ -223,3 +224,27 @@ def _size_text(e: Explanation) -> str:
                          "header + __sizeof__: the type allocates more than __sizeof__ "
                          "reports")
     return "; ".join(parts)
+
+
+def _reached_text(e: Explanation) -> str:
+    reach = e.reached
+    if reach is None:
+        return f"the census could not walk: {e.reason('reached')}"
+    if reach.root is None:
+        return ("no root leads to it: nothing but this call (or C code, which the census "
+                "cannot see) holds it")
+    if reach.root == "a running frame" and reach.through_type == "function":
+        return f"a running frame holds it: {reach.through}"
+    through = (f", through a {reach.through_type} ({reach.through})"
+               if reach.through_type is not None else "")
+    if reach.only_from_the_collector:
+        start = "only from the collector's list" if reach.through_type else "a root only as"
+        held = ("; no module, builtin, interned string or running frame leads to it: cyclic "
+                "garbage, or held from C")
+        where = reach.root.removeprefix("the collector's ")
+        if reach.through_type is None:
+            return f"{start} a tracked object of {where}{held}"
+        return f"{start} of {where}{through}{held}"
+    if reach.through_type is None:
+        return f"it is {reach.root} itself (a root of the census)"
+    return f"the census meets it from {reach.root}{through}"

@@ -31,6 +31,27 @@ UNKNOWN = "unknown"
 
 @public("memviz.explain")
 @dataclass(frozen=True)
+class Reach:
+    """How the heap census's walk (``memviz.census()``) first meets an object: ``root``
+    is the root it comes from (``"sys.modules"``, ``"builtins"``, ``"the sys dict"``,
+    ``"the interned strings"``, ``"a running frame"``, or one of the collector's lists,
+    walked last), None when no root leads to it; ``through_type`` and ``through`` name
+    and show the object it is met through (for a running frame, the function), both None
+    when it is the root itself."""
+
+    root: str | None
+    through_type: str | None = None
+    through: str | None = None
+
+    @property
+    def only_from_the_collector(self) -> bool:
+        """True when only the collector's lists lead to it: no module, builtin, interned
+        string or running frame does (cyclic garbage, or an object held from C)."""
+        return self.root is not None and self.root.startswith("the collector's")
+
+
+@public("memviz.explain")
+@dataclass(frozen=True)
 class Explanation:
     """What memviz read about one object; ``str()`` says it in words.
 
@@ -49,6 +70,8 @@ class Explanation:
     reading that could not be taken. ``allocated_at`` is where the object's memory was
     allocated (``memviz.values.sites.AllocationSite``, file and line) when tracemalloc was
     tracing and recorded it; otherwise ``reason("allocated")`` says why not.
+    ``reached`` is how the heap census's walk meets it (a :class:`Reach`), None when
+    ``reason("reached")`` says why it could not walk.
     """
 
     type_name: str
@@ -72,12 +95,13 @@ class Explanation:
     unavailable: tuple[tuple[str, str], ...] = ()
     python: tuple[int, int] = field(default=_VERSION)
     allocated_at: AllocationSite | None = None   # tracemalloc's record (memviz._sites)
+    reached: Reach | None = None    # how the census meets it; None: unavailable
 
     # -- words ------------------------------------------------------------------------
 
     def reason(self, reading: str) -> str | None:
         """Why ``reading`` ("references", "immortal", "generation", "size", "pymalloc",
-        "pool", "allocated") is unavailable, or None when it was read."""
+        "pool", "allocated", "reached") is unavailable, or None when it was read."""
         for name, why in self.unavailable:
             if name == reading:
                 return why
