@@ -51,6 +51,8 @@
 _Static_assert(sizeof(PyObject) >= ((size_t)1 << GRAIN_SHIFT),
                "two objects must never share a grain of the bitmap");
 
+#define RECENT_CHUNKS 16     /* a power of two */
+
 typedef struct {
     uintptr_t key;          /* address >> CHUNK_SHIFT, plus one: 0 is an empty slot */
     uint64_t *bits;
@@ -60,7 +62,7 @@ typedef struct {
     chunk_slot *slots;      /* open addressing; capacity a power of two */
     size_t capacity;
     size_t used;
-    chunk_slot *last;       /* the chunk of the previous test: objects come in runs */
+    chunk_slot *recent[RECENT_CHUNKS];  /* chunks tested lately, by key: objects come in runs */
     uint64_t **slabs;
     size_t slab_count;
     size_t slab_capacity;
@@ -94,7 +96,7 @@ chunks_grow(address_set *set)
     free(set->slots);
     set->slots = bigger;
     set->capacity = capacity;
-    set->last = NULL;
+    memset(set->recent, 0, sizeof(set->recent));    /* they pointed into the old table */
     return MV_OK;
 }
 
@@ -129,7 +131,8 @@ address_set_add(address_set *set, PyObject *op)
 {
     uintptr_t address = (uintptr_t)op;
     uintptr_t key = (address >> CHUNK_SHIFT) + 1;
-    chunk_slot *chunk = set->last;
+    chunk_slot **recent = &set->recent[key & (RECENT_CHUNKS - 1)];
+    chunk_slot *chunk = *recent;
     if (chunk == NULL || chunk->key != key) {
         if ((set->used + 1) * 2 > set->capacity && chunks_grow(set) != MV_OK) {
             return -1;
@@ -144,7 +147,8 @@ address_set_add(address_set *set, PyObject *op)
             chunk->bits = bits;
             set->used++;
         }
-        set->last = chunk;
+        /* After a grow, the other recent chunks were forgotten: this one is current. */
+        set->recent[key & (RECENT_CHUNKS - 1)] = chunk;
     }
     size_t grain = (address & (((uintptr_t)1 << CHUNK_SHIFT) - 1)) >> GRAIN_SHIFT;
     uint64_t bit = (uint64_t)1 << (grain & 63);
