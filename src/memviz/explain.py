@@ -170,7 +170,19 @@ def _reached(box: list, unavailable: list) -> Reach | None:
         code = referrer.f_code if isinstance(referrer, types.FrameType) else referrer
         name = getattr(code, "co_qualname", code.co_name)   # co_qualname: 3.11+
         return Reach(root, "function", f"{name} ({code.co_filename}:{code.co_firstlineno})")
+    module = _module_of_globals(referrer)
+    if module is not None:
+        return Reach(root, "module's globals", module)
     return Reach(root, _type_name(type(referrer)), _short_repr(referrer))
+
+
+def _module_of_globals(referrer: object) -> str | None:
+    """The name of the module whose ``__dict__`` ``referrer`` is, or None."""
+    if type(referrer) is not dict:
+        return None
+    name = referrer.get("__name__")
+    module = sys.modules.get(name) if isinstance(name, str) else None
+    return name if module is not None and getattr(module, "__dict__", None) is referrer else None
 
 
 def _explain(box: list, references, immortal, reached: Reach | None,

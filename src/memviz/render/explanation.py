@@ -235,8 +235,12 @@ def _reached_text(e: Explanation) -> str:
                 "cannot see) holds it")
     if reach.root == "a running frame" and reach.through_type == "function":
         return f"a running frame holds it: {reach.through}"
-    through = (f", through a {reach.through_type} ({reach.through})"
-               if reach.through_type is not None else "")
+    if reach.through_type == "module's globals":
+        through = f", through the globals of module {reach.through}"
+    elif reach.through_type is not None:
+        through = f", through a {reach.through_type} ({reach.through})"
+    else:
+        through = ""
     if reach.only_from_the_collector:
         start = "only from the collector's list" if reach.through_type else "a root only as"
         held = ("; no module, builtin, interned string or running frame leads to it: cyclic "
