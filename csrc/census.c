@@ -340,6 +340,7 @@ typedef struct {
     mv_type_count *last_slot;   /* objects of one type come in runs */
     int root;                   /* the root being walked: an MV_ROOT_* */
     PyObject *traversing;       /* whose references are being followed; NULL at a root */
+    mv_frame *frame;            /* the frame being visited (3.11+), or NULL */
     mv_reach *reach;            /* how one object was first met (mv_census_reach), or NULL */
     int status;
 } mv_walk;
@@ -386,6 +387,23 @@ count(mv_walk *walk, PyObject *op, int is_gc)
     return MV_OK;
 }
 
+/* Notes what holds reach->target: the frame being visited or the object being
+ * traversed (once: a list may hold it twice, and each is traversed once). */
+static int
+note_holder(mv_walk *walk)
+{
+    mv_object_stack *holders = &walk->reach->holders;
+    PyObject *holder = walk->traversing;
+    if (walk->frame != NULL) {
+        holders = &walk->reach->frames;
+        holder = (PyObject *)walk->frame;   /* a pointer kept to compare, never read as one */
+    }
+    if (holder == NULL || (holders->used > 0 && holders->items[holders->used - 1] == holder)) {
+        return MV_OK;
+    }
+    return mv_object_stack_push(holders, holder);
+}
+
 /* A visitproc: counts an object the first time the walk meets it, and keeps
  * it to traverse when it has references to follow. */
 static int
@@ -394,6 +412,12 @@ discover(PyObject *op, void *arg)
     mv_walk *walk = arg;
     if (walk->status != MV_OK) {
         return -1;
+    }
+    if (walk->reach != NULL && op == walk->reach->target && walk->reach->want_holders) {
+        walk->status = note_holder(walk);
+        if (walk->status != MV_OK) {
+            return -1;
+        }
     }
     int added = address_set_add(&walk->seen, op);
     if (added == 0) {
@@ -470,7 +494,9 @@ walk_frames(mv_walk *walk, PyInterpreterState *interp)
              * no object from 3.11 on. */
             walk->root = MV_ROOT_FRAME;
             walk->traversing = MV_FRAME_CODE(frame);
+            walk->frame = MV_FRAMES_ARE_OBJECTS ? NULL : frame;
             mv_frame_visit(frame, discover, walk);
+            walk->frame = NULL;
             walk->traversing = NULL;
             drain(walk);
         }
@@ -518,13 +544,29 @@ mv_census_reach(PyInterpreterState *interp, mv_reach *reach)
     memset(&walk, 0, sizeof(walk));
     reach->root = MV_ROOT_NONE;
     reach->referrer = NULL;
+    memset(&reach->holders, 0, sizeof(reach->holders));
+    memset(&reach->frames, 0, sizeof(reach->frames));
     walk.reach = reach;
     mv_census census;
     int status = walk_roots(&walk, interp, &census);
-    /* Nothing has run since the walk met it: the referrer is alive. */
+    /* Nothing has run since the walk met them: the referrer and holders are alive. */
     Py_XINCREF(reach->referrer);
+    for (size_t i = 0; i < reach->holders.used; i++) {
+        Py_INCREF(reach->holders.items[i]);
+    }
     mv_census_free(&census);
     return status;
+}
+
+void
+mv_reach_free(mv_reach *reach)
+{
+    Py_CLEAR(reach->referrer);
+    for (size_t i = 0; i < reach->holders.used; i++) {
+        Py_DECREF(reach->holders.items[i]);
+    }
+    mv_object_stack_free(&reach->holders);
+    mv_object_stack_free(&reach->frames);
 }
 
 int

@@ -31,6 +31,12 @@ typedef struct {
     PyObject *referrer;         /* out: a new reference to the object it was met through
                                  * (for MV_ROOT_FRAME: the frame's code), NULL when it is
                                  * the root itself or was not met */
+    int want_holders;           /* in: also list every object and frame holding target */
+    mv_object_stack holders;    /* out: the objects whose references include target, each
+                                 * with a new reference (not skip, not frames) */
+    mv_object_stack frames;     /* out: the running frames whose locals, cells or value
+                                 * stack hold target -- mv_frame pointers, not objects (3.11+:
+                                 * mv_frame_object turns them into frame objects) */
 } mv_reach;
 
 /* Every object reachable from the interpreter's roots, each counted once per
@@ -46,8 +52,10 @@ int mv_census_size_later(mv_census *census);
 /* sys.getsizeof(op) as the census computes it in C, or 0 when the census
  * leaves op's type to sys.getsizeof. */
 size_t mv_census_sizeof(PyObject *op);
-/* Walks as mv_census_walk does, and says how it first met reach->target. */
+/* Walks as mv_census_walk does, and says how it first met reach->target (and,
+ * with want_holders, what holds it).  Free reach with mv_reach_free. */
 int mv_census_reach(PyInterpreterState *interp, mv_reach *reach);
+void mv_reach_free(mv_reach *reach);
 /* Drops the references the walk took, and frees the census. */
 void mv_census_free(mv_census *census);
 #endif

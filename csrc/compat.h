@@ -123,6 +123,7 @@ mv_generation_stats(struct _gc_runtime_state *gcstate, int i)
 #  if MV_PY_AT_LEAST(3, 11)
 #    if MV_PY_AT_LEAST(3, 14)
 #      include "internal/pycore_interpframe.h"
+#      include "internal/pycore_frame.h"     /* PyFrameObject's fields (mv_frame_object) */
 #    else
 #      include "internal/pycore_frame.h"
 #    endif
@@ -204,21 +205,17 @@ mv_frame_live_slots(mv_frame *frame, PyCodeObject *code)
     return top;
 }
 
+/* What a frame holds of its own: its locals, cells, free variables and value
+ * stack, and a locals dict that is not its globals (a class body's). */
 static inline int
-mv_frame_visit(mv_frame *frame, visitproc visit, void *arg)
+mv_frame_visit_locals(mv_frame *frame, visitproc visit, void *arg)
 {
-    if (!mv_frame_is_python(frame)) {
+    PyObject *code = MV_FRAME_CODE(frame);
+    if (!mv_frame_is_python(frame) || code == NULL || !PyCode_Check(code)) {
         return 0;
     }
-    PyObject *code = MV_FRAME_CODE(frame);
-    Py_VISIT(code);
-    Py_VISIT(MV_FRAME_FUNCTION(frame));
-    Py_VISIT(frame->f_globals);
-    Py_VISIT(frame->f_builtins);
-    Py_VISIT(frame->f_locals);
-    Py_VISIT(frame->frame_obj);
-    if (code == NULL || !PyCode_Check(code)) {
-        return 0;
+    if (frame->f_locals != frame->f_globals) {
+        Py_VISIT(frame->f_locals);
     }
     Py_ssize_t live = mv_frame_live_slots(frame, (PyCodeObject *)code);
     for (Py_ssize_t i = 0; i < live; i++) {
@@ -227,9 +224,61 @@ mv_frame_visit(mv_frame *frame, visitproc visit, void *arg)
     return 0;
 }
 
+/* Everything a frame holds: its code, function, globals and builtins too. */
+static inline int
+mv_frame_visit(mv_frame *frame, visitproc visit, void *arg)
+{
+    if (!mv_frame_is_python(frame)) {
+        return 0;
+    }
+    Py_VISIT(MV_FRAME_CODE(frame));
+    Py_VISIT(MV_FRAME_FUNCTION(frame));
+    Py_VISIT(frame->f_globals);
+    Py_VISIT(frame->f_builtins);
+    Py_VISIT(frame->frame_obj);
+    if (frame->f_locals == frame->f_globals) {
+        Py_VISIT(frame->f_locals);  /* a module's frame: mv_frame_visit_locals leaves it */
+    }
+    return mv_frame_visit_locals(frame, visit, arg);
+}
+
+/* From 3.11 a running frame is no object: a walk meets what it holds through
+ * the frame itself (mv_frame_visit), not through a traversed object. */
+#    define MV_FRAMES_ARE_OBJECTS 0
+
+/* The frame object of a frame one of interp's threads is running (a new
+ * reference, made if it had none), or NULL when none runs it any more: the
+ * pointer is only compared, never read.  May allocate. */
+static inline PyObject *
+mv_frame_object(PyInterpreterState *interp, mv_frame *frame)
+{
+    for (PyThreadState *tstate = PyInterpreterState_ThreadHead(interp); tstate != NULL;
+         tstate = PyThreadState_Next(tstate)) {
+        PyFrameObject *candidate = PyThreadState_GetFrame(tstate);
+        while (candidate != NULL) {
+            if (candidate->f_frame == frame) {
+                return (PyObject *)candidate;
+            }
+            PyFrameObject *back = PyFrame_GetBack(candidate);
+            Py_DECREF(candidate);
+            candidate = back;
+        }
+    }
+    return NULL;
+}
+
 #  else /* 3.10 */
 #    include "frameobject.h"
 typedef PyFrameObject mv_frame;
+#    define MV_FRAMES_ARE_OBJECTS 1
+
+/* The frame is its object. */
+static inline PyObject *
+mv_frame_object(PyInterpreterState *interp, mv_frame *frame)
+{
+    (void)interp;
+    return Py_NewRef((PyObject *)frame);
+}
 
 static inline mv_frame *
 mv_thread_frame(PyThreadState *tstate)
@@ -250,6 +299,24 @@ static inline int
 mv_frame_visit(mv_frame *frame, visitproc visit, void *arg)
 {
     Py_VISIT((PyObject *)frame);
+    return 0;
+}
+
+/* What a frame holds of its own, as frame_traverse reads it: its locals, cells
+ * and free variables, its saved value stack, and a locals dict that is not its
+ * globals (a class body's). */
+static inline int
+mv_frame_visit_locals(mv_frame *frame, visitproc visit, void *arg)
+{
+    if (frame->f_locals != frame->f_globals) {
+        Py_VISIT(frame->f_locals);
+    }
+    for (PyObject **slot = frame->f_localsplus; slot < frame->f_valuestack; slot++) {
+        Py_VISIT(*slot);
+    }
+    for (int i = 0; i < frame->f_stackdepth; i++) {
+        Py_VISIT(frame->f_valuestack[i]);
+    }
     return 0;
 }
 #  endif

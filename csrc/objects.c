@@ -12,6 +12,9 @@
  * the first Python object of the result is built.
  */
 #include "census.h"
+#include "paths.h"
+
+#include <limits.h>
 #include "gcread.h"
 
 /* Raised with (status, message); memviz._native turns it into the public
@@ -219,28 +222,126 @@ census(PyObject *module, PyObject *unused)
 }
 
 /* The target comes in a one-item list, which the walk does not follow: the
- * caller's frame then holds the target only through that list. */
-static PyObject *
-census_reach(PyObject *module, PyObject *box)
+ * caller's frame then holds the target only through that list.  MV_OK, or
+ * the status (raised). */
+static int
+reach_of(PyObject *module, PyObject *box, int want_holders, mv_reach *reach)
 {
+    memset(reach, 0, sizeof(*reach));
     if (!PyList_CheckExact(box) || PyList_GET_SIZE(box) != 1) {
-        PyErr_SetString(PyExc_TypeError, "census_reach() takes a list of one object");
-        return NULL;
+        PyErr_SetString(PyExc_TypeError, "expected a list of one object");
+        return MV_ERR_UNSUPPORTED;
     }
 #if MV_KNOWN_LAYOUT
     PyInterpreterState *interp = PyInterpreterState_Get();
     int status = mv_gc_readable(MV_GC_STATE(interp));
-    mv_reach reach = {PyList_GET_ITEM(box, 0), box, MV_ROOT_NONE, NULL};
+    reach->target = PyList_GET_ITEM(box, 0);
+    reach->skip = box;
+    reach->want_holders = want_holders;
     if (status == MV_OK) {
-        status = mv_census_reach(interp, &reach);
+        status = mv_census_reach(interp, reach);
     }
     if (status != MV_OK) {
-        Py_XDECREF(reach.referrer);
-        return raise_status(module, status);
+        mv_reach_free(reach);
+        raise_status(module, status);
+    }
+    return status;
+#else
+    raise_status(module, MV_ERR_UNSUPPORTED);
+    return MV_ERR_UNSUPPORTED;
+#endif
+}
+
+static PyObject *
+census_reach(PyObject *module, PyObject *box)
+{
+    mv_reach reach;
+    if (reach_of(module, box, 0, &reach) != MV_OK) {
+        return NULL;
     }
     PyObject *result = Py_BuildValue("(iO)", reach.root,
                                      reach.referrer == NULL ? Py_None : reach.referrer);
-    Py_XDECREF(reach.referrer);
+    mv_reach_free(&reach);
+    return result;
+}
+
+/* Every object whose references include the target, then the frame objects of
+ * the running frames that hold it. */
+static PyObject *
+census_holders(PyObject *module, PyObject *box)
+{
+    mv_reach reach;
+    if (reach_of(module, box, 1, &reach) != MV_OK) {
+        return NULL;
+    }
+    PyObject *result = PyList_New(0);
+    for (size_t i = 0; result != NULL && i < reach.holders.used; i++) {
+        if (PyList_Append(result, reach.holders.items[i]) < 0) {
+            Py_CLEAR(result);
+        }
+    }
+#if MV_KNOWN_LAYOUT
+    PyInterpreterState *interp = PyInterpreterState_Get();
+    for (size_t i = 0; result != NULL && i < reach.frames.used; i++) {
+        PyObject *frame = mv_frame_object(interp, (mv_frame *)reach.frames.items[i]);
+        if (frame == NULL && PyErr_Occurred()) {
+            Py_CLEAR(result);
+        }
+        else if (frame != NULL && PyList_Append(result, frame) < 0) {
+            Py_CLEAR(result);
+        }
+        Py_XDECREF(frame);
+    }
+#endif
+    mv_reach_free(&reach);
+    return result;
+}
+
+/* None, or (root, frame, [root ... target]): the shortest chain of references
+ * from a root to the target in box, not through box. */
+static PyObject *
+path_to(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyList_CheckExact(args[0]) || PyList_GET_SIZE(args[0]) != 1
+        || !PyLong_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "path_to([target], max_depth)");
+        return NULL;
+    }
+    long depth = PyLong_AsLong(args[1]);
+    if (depth == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    int max_depth = depth < 0 ? 0 : depth > INT_MAX ? INT_MAX : (int)depth;
+#if MV_KNOWN_LAYOUT
+    PyInterpreterState *interp = PyInterpreterState_Get();
+    int status = mv_gc_readable(MV_GC_STATE(interp));
+    mv_path path = {PyList_GET_ITEM(args[0], 0), args[0], max_depth, MV_ROOT_NONE,
+                    NULL, NULL, 0};
+    if (status == MV_OK) {
+        status = mv_path_find(interp, &path);
+    }
+    if (status != MV_OK) {
+        mv_path_free(&path);
+        return raise_status(module, status);
+    }
+    if (path.root == MV_ROOT_NONE) {
+        Py_RETURN_NONE;
+    }
+    PyObject *objects = PyList_New((Py_ssize_t)path.length);
+    for (size_t i = 0; objects != NULL && i < path.length; i++) {
+        PyList_SET_ITEM(objects, (Py_ssize_t)i, Py_NewRef(path.objects[i]));
+    }
+    PyObject *frame = NULL;
+    if (objects != NULL && path.root == MV_ROOT_FRAME) {
+        frame = mv_frame_object(interp, path.frame);
+    }
+    PyObject *result = NULL;
+    if (objects != NULL && !PyErr_Occurred()) {
+        result = Py_BuildValue("(iOO)", path.root, frame == NULL ? Py_None : frame, objects);
+    }
+    Py_XDECREF(frame);
+    Py_XDECREF(objects);
+    mv_path_free(&path);
     return result;
 #else
     return raise_status(module, MV_ERR_UNSUPPORTED);
@@ -251,6 +352,7 @@ static PyObject *
 census_sizeof(PyObject *module, PyObject *op)
 {
 #if MV_KNOWN_LAYOUT
+    (void)module;
     size_t size = mv_census_sizeof(op);
     if (size == 0) {
         Py_RETURN_NONE;
@@ -347,6 +449,14 @@ static PyMethodDef methods[] = {
      "target (root: the index of the root it comes from, -1 when none leads to it; "
      "referrer: the object it is met through, or for a running frame the frame's code, "
      "None at a root), not following the list"},
+    {"census_holders", census_holders, METH_O,
+     "census_holders([target]) -> list: every object the census's walk finds holding target "
+     "(its references include it), then the frame objects of the running frames that hold it; "
+     "not the list"},
+    {"path_to", (PyCFunction)(void (*)(void))path_to, METH_FASTCALL,
+     "path_to([target], max_depth) -> None or (root, frame, [root ... target]): the shortest "
+     "chain of references from sys.modules, builtins, the sys dict or a running frame to "
+     "target, of at most max_depth steps, not through the list"},
     {"census_sizeof", census_sizeof, METH_O,
      "census_sizeof(obj) -> int or None: sys.getsizeof(obj) as the census computes it in C, "
      "None when the census leaves obj's type to sys.getsizeof"},

@@ -38,6 +38,7 @@ from ._track import GcEvent, track
 from . import arenamap
 from .explain import Explanation, explain
 from .census import Census, TypeStat, census
+from .holders import Path, path_to, referrers
 
 from ._version import __version__
 
@@ -48,6 +49,7 @@ __all__ = [
     "CollectorRunning",
     "Explanation",
     "MemvizError",
+    "Path",
     "PymallocUnavailable",
     "GcEvent",
     "Snapshot",
@@ -65,6 +67,8 @@ __all__ = [
     "gc",
     "pymalloc",
     "is_immortal",
+    "path_to",
+    "referrers",
     "refcount",
     "snapshot",
     "track",

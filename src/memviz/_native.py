@@ -255,6 +255,27 @@ def census_reach(reading: str, box: list) -> tuple[str | None, object]:
     return (None if root < 0 else CENSUS_ROOTS[root]), referrer
 
 
+def census_holders(reading: str, box: list) -> list:
+    """Every object the census's walk finds holding ``box[0]``, then the frame objects of
+    the running frames that hold it; not the one-item list ``box`` itself."""
+    module = require_objects(reading)
+    try:
+        return module.census_holders(box)
+    except module.ReadingError as error:
+        raise status_error(reading, error.args[0]) from None
+
+
+def path_to(reading: str, box: list, max_depth: int) -> tuple[int, Any, list] | None:
+    """None, or (root, frame, [root ... box[0]]): the shortest chain of at most
+    ``max_depth`` references from sys.modules (0), builtins (1), the sys dict (2) or a
+    running frame (4, with its frame object) to ``box[0]``, not through ``box``."""
+    module = require_objects(reading)
+    try:
+        return module.path_to(box, max_depth)
+    except module.ReadingError as error:
+        raise status_error(reading, error.args[0]) from None
+
+
 def census_sizeof(reading: str, obj: object) -> int | None:
     """sys.getsizeof(obj) as the census computes it in C; None when it leaves obj's type
     to sys.getsizeof."""

@@ -1,0 +1,166 @@
+"""Who holds an object: ``memviz.referrers(obj)`` and ``memviz.path_to(obj)``.
+
+Both are walks in C over the census's graph (csrc/census.c, csrc/paths.c), through
+``tp_traverse`` -- tracked objects or not, and the locals, cells and value stacks of every
+thread's running frames. ``referrers`` lists every holder; ``path_to`` finds a shortest
+chain of references from a root (``sys.modules``, builtins, the ``sys`` dict, a running
+frame) to the object, breadth first, and labels each step with how it holds the next.
+The collector's lists are no roots for a path: an object only they lead to (cyclic garbage,
+or held from C) has none. Neither counts the reference of its own argument.
+"""
+from __future__ import annotations
+
+import types
+
+from . import _native
+from .values.holders import Path
+from .values.names import type_name
+
+__all__ = ["Path", "path_to", "referrers"]
+
+#: How deep ``path_to`` looks by default: references followed from a root.
+MAX_DEPTH = 64
+
+#: A path's roots as Python code names them (csrc/census.h's MV_ROOT_* order).
+_STARTS = {0: ("sys.modules", "sys.modules"), 1: ("builtins", "builtins"),
+           2: ("sys", "the sys module")}
+_FRAME_ROOT = 4
+
+
+def referrers(obj: object, /) -> tuple:
+    """Every object that holds a reference to ``obj`` -- tracked by the collector or not
+    -- and the frame of every running function whose locals, cells or value stack hold
+    it, found by one walk in C. This call's own argument is not among them."""
+    box = [obj]
+    del obj
+    return tuple(_native.census_holders("memviz.referrers()", box))
+
+
+def path_to(obj: object, /, *, max_depth: int = MAX_DEPTH) -> Path | None:
+    """The shortest chain of references from a root to ``obj`` (a :class:`Path`), or None
+    when none of at most ``max_depth`` references leads to it: cyclic garbage, an object
+    held only from C or only by this call."""
+    if isinstance(max_depth, bool) or not isinstance(max_depth, int) or max_depth < 1:
+        raise ValueError(f"max_depth must be an int >= 1, not {max_depth!r}")
+    box = [obj]
+    del obj
+    found = _native.path_to("memviz.path_to()", box, max_depth)
+    if found is None:
+        return None
+    root, frame, objects = found
+    if root == _FRAME_ROOT:
+        if not objects or objects[0] is not frame:     # 3.11+: the frame is met through
+            objects = [frame, *objects]
+        start, described = _frame_start(frame, objects[1] if len(objects) > 1 else None)
+    else:
+        start, described = _STARTS[root]
+    labels = tuple(_label(objects, i) for i in range(len(objects) - 1))
+    return Path(tuple(objects), labels, start, described)
+
+
+def _frame_start(frame, first) -> tuple[str, str]:
+    """(start, root) for a path from a running frame: the local that holds ``first``."""
+    code = frame.f_code
+    where = f"{getattr(code, 'co_qualname', code.co_name)} ({code.co_filename}:{frame.f_lineno})"
+    for name, value in _frame_locals(frame):
+        if value is first:
+            return name, f"the local {name!r} of {where}"
+    return f"<a value on the stack of {where}>", f"the running frame of {where}"
+
+
+def _frame_locals(frame) -> list[tuple[str, object]]:
+    try:
+        return list(frame.f_locals.items())
+    except Exception:
+        return []
+
+
+def _label(objects: list, i: int) -> str:
+    """How ``objects[i]`` holds ``objects[i + 1]``, as Python code would reach it.  Types
+    are compared exactly: ``isinstance`` could ask an odd object's own ``__class__``."""
+    holder, held = objects[i], objects[i + 1]
+    if type(holder) is types.FrameType:
+        return ""       # the frame's local is the path's start
+    if type(holder) is dict:
+        attribute_style = i > 0 and _own_dict(objects[i - 1]) is holder
+        for key, value in holder.items():
+            if value is held:
+                if attribute_style and type(key) is str and key.isidentifier():
+                    return f".{key}"
+                return f"[{_short(key)}]"
+            if key is held:
+                return f" <a key of the dict: {_short(key)}>"
+        return " <held by the dict>"
+    if type(holder) in (list, tuple):
+        for index, value in enumerate(holder):
+            if value is held:
+                return f"[{index}]"
+    if _own_dict(holder) is held:
+        return ""       # its __dict__: the next step names the attribute
+    if type(holder) is types.MethodType:
+        return ".__self__" if holder.__self__ is held else ".__func__"
+    if type(holder) is types.CellType:
+        return ".cell_contents"
+    if type(holder) is types.FunctionType:
+        return _function_label(holder, held)
+    attribute = _attribute_of(holder, held)
+    if attribute is not None:
+        return f".{attribute}"
+    return f" <{type_name(type(holder))} holds a {type_name(type(held))}>"
+
+
+def _function_label(function: types.FunctionType, held: object) -> str:
+    for index, cell in enumerate(function.__closure__ or ()):
+        if cell is held:
+            return f".__closure__[{index}]"
+    for name in ("__globals__", "__defaults__", "__kwdefaults__", "__code__", "__dict__",
+                 "__annotations__", "__module__", "__name__", "__qualname__", "__doc__"):
+        if getattr(function, name, None) is held:
+            return f".{name}"
+    return f" <the function holds a {type_name(type(held))}>"
+
+
+def _own_dict(obj: object):
+    """``obj.__dict__`` as the object keeps it (a module's, a class's, an instance's),
+    read without running the object's own code; None without one."""
+    if issubclass(type(obj), type):
+        return None if obj.__dict__ is None else _class_dict(obj)
+    try:
+        own = object.__getattribute__(obj, "__dict__")
+    except Exception:
+        return None
+    return own if type(own) is dict else None
+
+
+def _class_dict(cls: type):
+    """The dict behind a class's mappingproxy, as the class's traverse reaches it."""
+    import gc
+    for referent in gc.get_referents(cls):
+        if type(referent) is dict and referent.keys() == cls.__dict__.keys():
+            return referent
+    return None
+
+
+def _attribute_of(holder: object, held: object) -> str | None:
+    """The name of ``holder``'s attribute (in its __dict__ or a slot) that is ``held``."""
+    own = _own_dict(holder)
+    if own is not None:
+        for key, value in own.items():
+            if value is held and type(key) is str:
+                return key
+    for cls in type(holder).__mro__:
+        for name, descriptor in vars(cls).items():
+            if type(descriptor) is types.MemberDescriptorType:
+                try:
+                    if descriptor.__get__(holder) is held:
+                        return name
+                except AttributeError:
+                    continue
+    return None
+
+
+def _short(key: object) -> str:
+    text = repr(key) if type(key) in (str, bytes, int, float, bool, type(None)) else None
+    if text is None:
+        return f"<{type_name(type(key))}>"
+    return text if len(text) <= 60 else text[:57] + "..."
