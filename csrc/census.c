@@ -13,7 +13,7 @@
  *
  * Seen objects are bits in a bitmap of the address space, one bit per 16
  * bytes (no two objects share 16 bytes: each is at least a PyObject), kept
- * in 64 KiB chunks found through a small hash table: objects allocated
+ * in 64 KiB chunks found through a mv_pointer_map: objects allocated
  * together lie together, so the walk tests bits of a few hot chunks instead
  * of probing a table of every address.
  *
@@ -54,51 +54,15 @@ _Static_assert(sizeof(PyObject) >= ((size_t)1 << GRAIN_SHIFT),
 #define RECENT_CHUNKS 16     /* a power of two */
 
 typedef struct {
-    uintptr_t key;          /* address >> CHUNK_SHIFT, plus one: 0 is an empty slot */
-    uint64_t *bits;
-} chunk_slot;
-
-typedef struct {
-    chunk_slot *slots;      /* open addressing; capacity a power of two */
-    size_t capacity;
-    size_t used;
-    chunk_slot *recent[RECENT_CHUNKS];  /* chunks tested lately, by key: objects come in runs */
+    mv_pointer_map chunks;  /* address >> CHUNK_SHIFT, plus one (keys are not 0) -> bitmap */
+    mv_map_entry *recent[RECENT_CHUNKS];    /* chunks tested lately, by key: objects come
+                                             * in runs, a str, an int and a bytes of one
+                                             * instance in different pools */
     uint64_t **slabs;
     size_t slab_count;
     size_t slab_capacity;
     size_t slab_free;       /* bitmaps left in the newest slab */
 } address_set;
-
-static chunk_slot *
-chunk_find(chunk_slot *slots, size_t capacity, uintptr_t key)
-{
-    size_t mask = capacity - 1;
-    size_t i = (size_t)(key * 0x9E3779B97F4A7C15ull) & mask;
-    while (slots[i].key != 0 && slots[i].key != key) {
-        i = (i + 1) & mask;
-    }
-    return &slots[i];
-}
-
-static int
-chunks_grow(address_set *set)
-{
-    size_t capacity = set->capacity ? set->capacity * 2 : 1024;
-    chunk_slot *bigger = calloc(capacity, sizeof(chunk_slot));
-    if (bigger == NULL) {
-        return MV_ERR_NO_MEMORY;
-    }
-    for (size_t i = 0; i < set->capacity; i++) {
-        if (set->slots[i].key != 0) {
-            *chunk_find(bigger, capacity, set->slots[i].key) = set->slots[i];
-        }
-    }
-    free(set->slots);
-    set->slots = bigger;
-    set->capacity = capacity;
-    memset(set->recent, 0, sizeof(set->recent));    /* they pointed into the old table */
-    return MV_OK;
-}
 
 static uint64_t *
 new_bitmap(address_set *set)
@@ -131,28 +95,24 @@ address_set_add(address_set *set, PyObject *op)
 {
     uintptr_t address = (uintptr_t)op;
     uintptr_t key = (address >> CHUNK_SHIFT) + 1;
-    chunk_slot **recent = &set->recent[key & (RECENT_CHUNKS - 1)];
-    chunk_slot *chunk = *recent;
+    mv_map_entry *chunk = set->recent[key & (RECENT_CHUNKS - 1)];
     if (chunk == NULL || chunk->key != key) {
-        if ((set->used + 1) * 2 > set->capacity && chunks_grow(set) != MV_OK) {
+        mv_map_entry *entries = set->chunks.entries;
+        chunk = mv_map_add(&set->chunks, key);
+        if (chunk == NULL) {
             return -1;
         }
-        chunk = chunk_find(set->slots, set->capacity, key);
-        if (chunk->key == 0) {
-            uint64_t *bits = new_bitmap(set);
-            if (bits == NULL) {
-                return -1;
-            }
-            chunk->key = key;
-            chunk->bits = bits;
-            set->used++;
+        if (set->chunks.entries != entries) {
+            memset(set->recent, 0, sizeof(set->recent));    /* they pointed into the old table */
         }
-        /* After a grow, the other recent chunks were forgotten: this one is current. */
+        if (chunk->value == NULL && (chunk->value = new_bitmap(set)) == NULL) {
+            return -1;
+        }
         set->recent[key & (RECENT_CHUNKS - 1)] = chunk;
     }
     size_t grain = (address & (((uintptr_t)1 << CHUNK_SHIFT) - 1)) >> GRAIN_SHIFT;
     uint64_t bit = (uint64_t)1 << (grain & 63);
-    uint64_t *word = &chunk->bits[grain >> 6];
+    uint64_t *word = &((uint64_t *)chunk->value)[grain >> 6];
     if (*word & bit) {
         return 0;
     }
@@ -167,7 +127,7 @@ address_set_free(address_set *set)
         free(set->slabs[i]);
     }
     free(set->slabs);
-    free(set->slots);
+    mv_map_free(&set->chunks);
     memset(set, 0, sizeof(*set));
 }
 

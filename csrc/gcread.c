@@ -197,6 +197,63 @@ object_slot(const mv_object_set *set, PyObject *op)
     return i;
 }
 
+/* Fibonacci hashing: the product's top bits, which every bit of the key moves
+ * (aligned addresses have zero low bits). */
+static size_t
+entry_of(const mv_map_entry *entries, size_t capacity, uintptr_t key)
+{
+    int shift = 64 - __builtin_ctzll((unsigned long long)capacity);
+    size_t mask = capacity - 1;
+    size_t i = (size_t)(((uint64_t)key * 0x9E3779B97F4A7C15ull) >> shift) & mask;
+    while (entries[i].key != 0 && entries[i].key != key) {
+        i = (i + 1) & mask;
+    }
+    return i;
+}
+
+mv_map_entry *
+mv_map_find(const mv_pointer_map *map, uintptr_t key)
+{
+    if (map->used == 0) {
+        return NULL;
+    }
+    mv_map_entry *entry = &map->entries[entry_of(map->entries, map->capacity, key)];
+    return entry->key == key ? entry : NULL;
+}
+
+mv_map_entry *
+mv_map_add(mv_pointer_map *map, uintptr_t key)
+{
+    if ((map->used + 1) * 2 > map->capacity) {
+        size_t capacity = map->capacity ? map->capacity * 2 : 1024;
+        mv_map_entry *bigger = calloc(capacity, sizeof(mv_map_entry));
+        if (bigger == NULL) {
+            return NULL;
+        }
+        for (size_t i = 0; i < map->capacity; i++) {
+            if (map->entries[i].key != 0) {
+                bigger[entry_of(bigger, capacity, map->entries[i].key)] = map->entries[i];
+            }
+        }
+        free(map->entries);
+        map->entries = bigger;
+        map->capacity = capacity;
+    }
+    mv_map_entry *entry = &map->entries[entry_of(map->entries, map->capacity, key)];
+    if (entry->key == 0) {
+        entry->key = key;
+        map->used++;
+    }
+    return entry;
+}
+
+void
+mv_map_free(mv_pointer_map *map)
+{
+    free(map->entries);
+    *map = (mv_pointer_map){NULL, 0, 0};
+}
+
 int
 mv_object_set_has(const mv_object_set *set, PyObject *op)
 {

@@ -49,6 +49,26 @@ typedef struct {
     size_t capacity;
 } mv_object_stack;
 
+/* A map from non-zero pointer-sized keys to pointers, malloc'd (open
+ * addressing, at most half full). */
+typedef struct {
+    uintptr_t key;      /* 0: an empty entry */
+    void *value;
+} mv_map_entry;
+
+typedef struct {
+    mv_map_entry *entries;
+    size_t capacity;    /* a power of two, or 0 */
+    size_t used;
+} mv_pointer_map;
+
+/* The entry of key, or NULL when the map has none. */
+mv_map_entry *mv_map_find(const mv_pointer_map *map, uintptr_t key);
+/* The entry of key, new (value NULL) when the map had none; NULL when out of
+ * memory.  Adding may move every entry: pointers to others are stale after. */
+mv_map_entry *mv_map_add(mv_pointer_map *map, uintptr_t key);
+void mv_map_free(mv_pointer_map *map);
+
 int mv_object_set_has(const mv_object_set *set, PyObject *op);
 /* 1 when op is new to the set, 0 when it was there, -1 when out of memory. */
 int mv_object_set_add(mv_object_set *set, PyObject *op);

@@ -10,7 +10,7 @@
  * path.
  *
  * Why this is safe: as census.c -- the GIL is held, the collector is not
- * running, tp_traverse only reads and runs no code, and the table of parents
+ * running, tp_traverse only reads and runs no code, and the map of parents
  * and the queue are malloc'd, so nothing the walk meets can be freed or moved
  * under it.  The chain's objects are held before anything can run.
  */
@@ -29,14 +29,7 @@
 #define TAG_FRAME(parent) ((size_t)((uintptr_t)(parent) >> 1))
 
 typedef struct {
-    PyObject *object;           /* NULL: an empty slot */
-    PyObject *parent;           /* an object, or a tag */
-} parent_slot;
-
-typedef struct {
-    parent_slot *slots;         /* open addressing; capacity a power of two */
-    size_t capacity;
-    size_t used;
+    mv_pointer_map parents;     /* object -> the object (or tag) it was first met through */
     mv_object_stack queue;      /* met, to traverse: items[head .. used) */
     size_t head;
     mv_object_stack frames;     /* the running frames met: mv_frame pointers, not objects */
@@ -46,34 +39,10 @@ typedef struct {
     int status;
 } bfs;
 
-static parent_slot *
-slot_for(parent_slot *slots, size_t capacity, PyObject *op)
+static PyObject *
+parent_of(const bfs *walk, PyObject *op)
 {
-    size_t mask = capacity - 1;
-    size_t i = (size_t)(((uintptr_t)op >> 4) * 0x9E3779B97F4A7C15ull) & mask;
-    while (slots[i].object != NULL && slots[i].object != op) {
-        i = (i + 1) & mask;
-    }
-    return &slots[i];
-}
-
-static int
-grow_parents(bfs *walk)
-{
-    size_t capacity = walk->capacity ? walk->capacity * 2 : 4096;
-    parent_slot *bigger = calloc(capacity, sizeof(parent_slot));
-    if (bigger == NULL) {
-        return MV_ERR_NO_MEMORY;
-    }
-    for (size_t i = 0; i < walk->capacity; i++) {
-        if (walk->slots[i].object != NULL) {
-            *slot_for(bigger, capacity, walk->slots[i].object) = walk->slots[i];
-        }
-    }
-    free(walk->slots);
-    walk->slots = bigger;
-    walk->capacity = capacity;
-    return MV_OK;
+    return mv_map_find(&walk->parents, (uintptr_t)op)->value;
 }
 
 /* A visitproc: keeps an object with its parent the first time the walk meets
@@ -85,16 +54,16 @@ meet(PyObject *op, void *arg)
     if (walk->status != MV_OK || walk->found) {
         return -1;
     }
-    if ((walk->used + 1) * 2 > walk->capacity && (walk->status = grow_parents(walk)) != MV_OK) {
+    size_t before = walk->parents.used;
+    mv_map_entry *entry = mv_map_add(&walk->parents, (uintptr_t)op);
+    if (entry == NULL) {
+        walk->status = MV_ERR_NO_MEMORY;
         return -1;
     }
-    parent_slot *slot = slot_for(walk->slots, walk->capacity, op);
-    if (slot->object != NULL) {
-        return 0;
+    if (walk->parents.used == before) {
+        return 0;       /* met before */
     }
-    slot->object = op;
-    slot->parent = walk->parent;
-    walk->used++;
+    entry->value = walk->parent;
     if (op == walk->path->target) {
         walk->found = 1;
         return -1;
@@ -154,7 +123,7 @@ keep_chain(bfs *walk, PyInterpreterState *interp)
     while (!IS_TAG(parent)) {
         length++;
         op = parent;
-        parent = slot_for(walk->slots, walk->capacity, op)->parent;
+        parent = parent_of(walk, op);
     }
     path->objects = malloc(length * sizeof(PyObject *));
     if (path->objects == NULL) {
@@ -164,7 +133,7 @@ keep_chain(bfs *walk, PyInterpreterState *interp)
     PyObject *step = path->target;
     for (size_t i = length; i-- > 0;) {
         path->objects[i] = Py_NewRef(step);
-        step = slot_for(walk->slots, walk->capacity, step)->parent;
+        step = parent_of(walk, step);
     }
     PyObject *root = path->objects[0];
     if (parent != ROOT_PARENT) {
@@ -190,17 +159,14 @@ mv_path_find(PyInterpreterState *interp, mv_path *path)
     path->frame = NULL;
     path->objects = NULL;
     path->length = 0;
-    walk.status = grow_parents(&walk);
-    if (walk.status == MV_OK) {
-        meet_roots(&walk, interp);
-    }
+    meet_roots(&walk, interp);
     if (walk.status == MV_OK) {
         meet_the_rest(&walk);
     }
     if (walk.status == MV_OK && walk.found) {
         walk.status = keep_chain(&walk, interp);
     }
-    free(walk.slots);
+    mv_map_free(&walk.parents);
     mv_object_stack_free(&walk.queue);
     mv_object_stack_free(&walk.frames);
     return walk.status;

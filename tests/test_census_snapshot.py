@@ -23,7 +23,7 @@ from memviz.render.view import census_heading, format_bytes
 from memviz.snapshot import type_name
 
 from support.capabilities import needs
-from support.snapshot import footprint
+from support.snapshot import DELETE, footprint, with_field
 
 pytestmark = needs("gc")
 
@@ -163,24 +163,13 @@ _ROW = _DOCUMENT["census"]["types"][_SOME_TYPE]
 
 
 def _with(path, value):
-    document = json.loads(json.dumps(_DOCUMENT))
-    target = document
-    for key in path[:-1]:
-        target = target[key]
-    if value is _DELETE:
-        del target[path[-1]]
-    else:
-        target[path[-1]] = value
-    return document
-
-
-_DELETE = object()
+    return with_field(json.loads(json.dumps(_DOCUMENT)), path, value)
 
 
 @pytest.mark.parametrize("path, value, message", [
-    (("census",), _DELETE, ": missing field 'census'"),
+    (("census",), DELETE, ": missing field 'census'"),
     (("census",), [], "census: expected an object, got an array"),
-    (("census", "types"), _DELETE, "census: missing field 'types'"),
+    (("census", "types"), DELETE, "census: missing field 'types'"),
     (("census", "colour"), 1, "census: unknown field 'colour'"),
     (("census", "types"), [], "census.types: expected an object, got an array"),
     (("census", "types", _SOME_TYPE), _ROW[:2],
@@ -194,7 +183,7 @@ _DELETE = object()
     (("census", "types", _SOME_TYPE), [1, 8, 2],
      f"census.types[{_SOME_TYPE!r}]: 2 tracked of 1 objects"),
     (("census", "types", ""), [1, 8, 0], "census.types: a type name is empty"),
-    (("census", "sized_by_getsizeof"), _DELETE, "census: missing field 'sized_by_getsizeof'"),
+    (("census", "sized_by_getsizeof"), DELETE, "census: missing field 'sized_by_getsizeof'"),
     (("census", "sized_by_getsizeof"), True,
      "census.sized_by_getsizeof: expected an integer, got a boolean"),
     (("census", "sized_by_getsizeof"), 10**12,
@@ -222,7 +211,7 @@ _JSON_VALUES = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=F
     | st.dictionaries(st.text(max_size=5), st.lists(st.integers(), max_size=4), max_size=3)
 
 
-@given(st.sampled_from(list(_census_paths())), _JSON_VALUES | st.just(_DELETE))
+@given(st.sampled_from(list(_census_paths())), _JSON_VALUES | st.just(DELETE))
 def test_any_corrupted_census_field_is_a_format_error_or_a_valid_snapshot(path, value):
     try:
         snap = memviz.Snapshot.from_dict(_with(path, value))

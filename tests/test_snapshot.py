@@ -22,7 +22,7 @@ from memviz import _native
 from memviz.snapshot import TypeCount, type_name
 
 from support.capabilities import GC_READABLE, available, needs, needs_allocator_choice
-from support.snapshot import footprint, memviz_types, split_own
+from support.snapshot import DELETE, footprint, memviz_types, split_own, with_field
 
 
 # --------------------------------------------------------------------------------------
@@ -504,7 +504,7 @@ def test_the_format_keeps_pymalloc_and_checks_it():
          "pymalloc.layout.pool_size: expected an integer, got a string"),
         (("pymalloc", "stats", "size_classes", 0), [1, 2],
          "pymalloc.stats.size_classes[0]: expected 5 items, got 2"),
-        (("pymalloc", "stats", "blocks_in_use"), _DELETE,
+        (("pymalloc", "stats", "blocks_in_use"), DELETE,
          "pymalloc.stats: missing field 'blocks_in_use'"),
         (("pymalloc", "arenas"), {}, "pymalloc.arenas: expected an array, got an object"),
     ] + ([
@@ -513,7 +513,7 @@ def test_the_format_keeps_pymalloc_and_checks_it():
         (("pymalloc", "arenas", 0, "address"), 2**64,
          "pymalloc.arenas[0].address: integer 18446744073709551616 is out of range"),
     ] if ARENA_MAP else []):
-        broken = _set(json.loads(json.dumps(document)), path, value)
+        broken = with_field(json.loads(json.dumps(document)), path, value)
         with pytest.raises(memviz.SnapshotFormatError) as caught:
             memviz.Snapshot.from_dict(broken)
         assert message in str(caught.value)
@@ -622,26 +622,14 @@ def _document():
     return memviz.snapshot().to_dict()
 
 
-def _set(document, path, value):
-    target = document
-    for key in path[:-1]:
-        target = target[key]
-    if value is _DELETE:
-        del target[path[-1]]
-    else:
-        target[path[-1]] = value
-    return document
-
-
-_DELETE = object()
 
 _BAD_FIELDS = [
     (("version",), 4, "version: snapshot format version 4 is not supported (written by a newer"),
     (("version",), 0, "version: snapshot format version 0 is not supported"),
     (("version",), "1", "version: expected an integer, got a string"),
-    (("version",), _DELETE, "version: expected an integer, got null"),
+    (("version",), DELETE, "version: expected an integer, got null"),
     (("format",), "tracemalloc", "not a memviz snapshot"),
-    (("format",), _DELETE, "not a memviz snapshot"),
+    (("format",), DELETE, "not a memviz snapshot"),
     (("pid",), "42", "pid: expected an integer, got a string"),
     (("pid",), True, "pid: expected an integer, got a boolean"),
     (("pid",), -1, "pid: expected an integer >= 0, got -1"),
@@ -651,7 +639,7 @@ _BAD_FIELDS = [
     (("rss",), 1.5, "rss: expected an integer, got a number"),
     (("interpreter",), [], "interpreter: expected an object, got an array"),
     (("interpreter", "version"), 3.12, "interpreter.version: expected a string, got a number"),
-    (("interpreter", "allocator"), _DELETE, "interpreter: missing field 'allocator'"),
+    (("interpreter", "allocator"), DELETE, "interpreter: missing field 'allocator'"),
     (("interpreter", "colour"), "blue", "interpreter: unknown field 'colour'"),
     (("capabilities",), {}, "capabilities: expected an array, got an object"),
     (("capabilities", 0), "refcount", "capabilities[0]: expected an object, got a string"),
@@ -679,9 +667,9 @@ _BAD_GC_FIELDS = [
     (("gc", "types", "builtins.dict"), [1, None, 2, 0],
      "gc.types['builtins.dict'][1]: expected an integer, got null"),
     (("gc", "types", ""), [0, 0, 0, 0], "gc.types: a type name is empty"),
-    (("gc", "permanent"), _DELETE, "gc: missing field 'permanent'"),
+    (("gc", "permanent"), DELETE, "gc: missing field 'permanent'"),
     (("gc", "permanent"), 10**6, "gc.permanent: 1000000 does not match the"),
-    (("gc", "own"), _DELETE, "gc: missing field 'own'"),
+    (("gc", "own"), DELETE, "gc: missing field 'own'"),
     (("gc", "own"), [], "gc.own: expected an object, got an array"),
     (("gc", "own", "memviz.snapshot.Snapshot"), [1, 0, 0],
      "gc.own['memviz.snapshot.Snapshot']: expected 4 items"),
@@ -712,7 +700,7 @@ def test_a_version_1_file_still_loads():
 @pytest.mark.parametrize("path, value, message", _BAD_FIELDS + (
     _BAD_GC_FIELDS if GC_READABLE else []))
 def test_each_wrong_field_is_named(path, value, message):
-    document = _set(_document(), path, value)
+    document = with_field(_document(), path, value)
     with pytest.raises(memviz.SnapshotFormatError) as caught:
         memviz.Snapshot.from_json(json.dumps(document))
     assert message in str(caught.value)
@@ -783,9 +771,9 @@ def _paths(value, prefix=()):
 _PATHS = [path for path in _paths(json.loads(_TEXT)) if path]
 
 
-@given(st.sampled_from(_PATHS), _JSON_VALUES | st.just(_DELETE))
+@given(st.sampled_from(_PATHS), _JSON_VALUES | st.just(DELETE))
 def test_any_corrupted_field_is_a_format_error_or_a_valid_snapshot(path, value):
-    document = _set(json.loads(_TEXT), path, value)
+    document = with_field(json.loads(_TEXT), path, value)
     try:
         snap = memviz.Snapshot.from_dict(document)
     except memviz.SnapshotFormatError as error:
@@ -806,7 +794,7 @@ def test_snapshots_from_threads_while_others_allocate():
 
     def allocate():
         junk = []
-        while not stop.is_set():
+        while not stop.iswith_field():
             junk.append([{"k": [i]} for i in range(200)])
             if len(junk) > 50:
                 junk.clear()

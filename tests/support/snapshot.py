@@ -50,3 +50,20 @@ def split_own(referees) -> tuple[list[Counter], list[Counter]]:
     others = [names(o for o in referee if id(o) not in own) for referee in referees]
     mine = [names(o for o in referee if id(o) in own) for referee in referees]
     return others, mine
+
+
+#: A value that ``with_field`` deletes instead of setting.
+DELETE = object()
+
+
+def with_field(document: dict, path: tuple, value) -> dict:
+    """``document`` with the field at ``path`` set to ``value`` (or deleted: DELETE), in
+    place; returned for chaining."""
+    target = document
+    for key in path[:-1]:
+        target = target[key]
+    if value is DELETE:
+        del target[path[-1]]
+    else:
+        target[path[-1]] = value
+    return document
