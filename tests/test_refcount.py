@@ -52,6 +52,7 @@ PY = sys.version_info[:2]
 
 pytestmark = needs("refcount")
 
+
 # -- the sites themselves ------------------------------------------------------------
 def test_sites_load_as_this_file_assumes():
     loads = {name: site_load(name) for name in SITES}

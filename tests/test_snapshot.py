@@ -622,7 +622,6 @@ def _document():
     return memviz.snapshot().to_dict()
 
 
-
 _BAD_FIELDS = [
     (("version",), 4, "version: snapshot format version 4 is not supported (written by a newer"),
     (("version",), 0, "version: snapshot format version 0 is not supported"),
