@@ -301,6 +301,8 @@ typedef struct {
     int root;                   /* the root being walked: an MV_ROOT_* */
     PyObject *traversing;       /* whose references are being followed; NULL at a root */
     mv_frame *frame;            /* the frame being visited (3.11+), or NULL */
+    PyObject *blocked;          /* an object the walk does not count or follow, or NULL */
+    int program_roots_only;     /* 1: not from the collector's lists (mv_census_retained) */
     mv_reach *reach;            /* how one object was first met (mv_census_reach), or NULL */
     int status;
 } mv_walk;
@@ -378,6 +380,9 @@ discover(PyObject *op, void *arg)
         if (walk->status != MV_OK) {
             return -1;
         }
+    }
+    if (op == walk->blocked) {
+        return 0;
     }
     int added = address_set_add(&walk->seen, op);
     if (added == 0) {
@@ -482,7 +487,9 @@ walk_roots(mv_walk *walk, PyInterpreterState *interp, mv_census *census)
         walk_from(walk, MV_ROOT_SYS, interp->sysdict);
         walk_from(walk, MV_ROOT_INTERNED, MV_INTERNED_STRINGS(interp));
         walk_frames(walk, interp);
-        walk_gc_lists(walk, MV_GC_STATE(interp));
+        if (!walk->program_roots_only) {
+            walk_gc_lists(walk, MV_GC_STATE(interp));
+        }
     }
     mv_object_stack_free(&walk->pending);
     address_set_free(&walk->seen);
@@ -515,6 +522,29 @@ mv_census_reach(PyInterpreterState *interp, mv_reach *reach)
         Py_INCREF(reach->holders.items[i]);
     }
     mv_census_free(&census);
+    return status;
+}
+
+int
+mv_census_retained(PyInterpreterState *interp, PyObject *target, PyObject *skip,
+                   mv_census *with, mv_census *without)
+{
+    mv_walk walk;
+    memset(&walk, 0, sizeof(walk));
+    walk.program_roots_only = 1;
+    mv_reach skipping = {NULL, skip, MV_ROOT_NONE, NULL, 0, {NULL, 0, 0}, {NULL, 0, 0}};
+    walk.reach = &skipping;
+    int status = walk_roots(&walk, interp, with);
+    if (status == MV_OK) {
+        memset(&walk, 0, sizeof(walk));
+        walk.program_roots_only = 1;
+        walk.reach = &skipping;
+        walk.blocked = target;
+        status = walk_roots(&walk, interp, without);
+    }
+    else {
+        memset(without, 0, sizeof(*without));
+    }
     return status;
 }
 

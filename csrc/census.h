@@ -56,6 +56,12 @@ size_t mv_census_sizeof(PyObject *op);
  * with want_holders, what holds it).  Free reach with mv_reach_free. */
 int mv_census_reach(PyInterpreterState *interp, mv_reach *reach);
 void mv_reach_free(mv_reach *reach);
+/* Two censuses from the program's roots only (not the collector's lists), not
+ * following skip: *with as they are, *without as if target were gone.  What
+ * target retains is their difference.  Free both with mv_census_free, in any
+ * case. */
+int mv_census_retained(PyInterpreterState *interp, PyObject *target, PyObject *skip,
+                       mv_census *with, mv_census *without);
 /* Drops the references the walk took, and frees the census. */
 void mv_census_free(mv_census *census);
 #endif

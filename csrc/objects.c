@@ -297,6 +297,53 @@ census_holders(PyObject *module, PyObject *box)
     return result;
 }
 
+/* A census's totals: (objects, bytes). */
+static void
+census_totals(const mv_census *census, long long *objects, long long *bytes)
+{
+    for (size_t i = 0; i < census->types.capacity; i++) {
+        if (census->types.slots[i].type != NULL) {
+            *objects += census->types.slots[i].count;
+            *bytes += census->types.slots[i].bytes;
+        }
+    }
+}
+
+/* (objects, bytes) that the target in box retains: what the program's roots
+ * reach only through it, itself included. */
+static PyObject *
+census_retained(PyObject *module, PyObject *box)
+{
+    if (!PyList_CheckExact(box) || PyList_GET_SIZE(box) != 1) {
+        PyErr_SetString(PyExc_TypeError, "expected a list of one object");
+        return NULL;
+    }
+#if MV_KNOWN_LAYOUT
+    PyInterpreterState *interp = PyInterpreterState_Get();
+    int status = mv_gc_readable(MV_GC_STATE(interp));
+    if (status != MV_OK) {
+        return raise_status(module, status);
+    }
+    mv_census with, without;
+    status = mv_census_retained(interp, PyList_GET_ITEM(box, 0), box, &with, &without);
+    PyObject *result = NULL;
+    if (status != MV_OK) {
+        raise_status(module, status);
+    }
+    else if (mv_census_size_later(&with) == 0 && mv_census_size_later(&without) == 0) {
+        long long objects = 0, bytes = 0, objects_without = 0, bytes_without = 0;
+        census_totals(&with, &objects, &bytes);
+        census_totals(&without, &objects_without, &bytes_without);
+        result = Py_BuildValue("(LL)", objects - objects_without, bytes - bytes_without);
+    }
+    mv_census_free(&with);
+    mv_census_free(&without);
+    return result;
+#else
+    return raise_status(module, MV_ERR_UNSUPPORTED);
+#endif
+}
+
 /* None, or (root, frame, [root ... target]): the shortest chain of references
  * from a root to the target in box, not through box. */
 static PyObject *
@@ -457,6 +504,9 @@ static PyMethodDef methods[] = {
      "path_to([target], max_depth) -> None or (root, frame, [root ... target]): the shortest "
      "chain of references from sys.modules, builtins, the sys dict or a running frame to "
      "target, of at most max_depth steps, not through the list"},
+    {"census_retained", census_retained, METH_O,
+     "census_retained([target]) -> (objects, bytes): what the program's roots (not the "
+     "collector's lists) reach only through target, itself included; not through the list"},
     {"census_sizeof", census_sizeof, METH_O,
      "census_sizeof(obj) -> int or None: sys.getsizeof(obj) as the census computes it in C, "
      "None when the census leaves obj's type to sys.getsizeof"},

@@ -150,3 +150,56 @@ def test_a_frame_is_a_referrer_when_only_its_local_holds_the_object():
     frames = [obj for obj in found if isinstance(obj, types.FrameType)]
     assert [frame.f_code for frame in frames] == [holds.__code__]
     assert len(found) == 1
+
+
+class Branch:
+    __slots__ = ("left", "right", "leaf")
+
+    def __init__(self, depth: int, serial: list):
+        serial[0] += 1
+        self.leaf = b"retained: leaf %d" % serial[0]
+        self.left = Branch(depth - 1, serial) if depth else None
+        self.right = Branch(depth - 1, serial) if depth else None
+
+
+def tree_objects(root: Branch) -> list:
+    """Every object of a Branch tree: its branches and their leaves."""
+    found, pending = [], [root]
+    while pending:
+        branch = pending.pop()
+        found += [branch, branch.leaf]
+        pending += [child for child in (branch.left, branch.right) if child is not None]
+    return found
+
+
+def test_a_tree_owned_only_by_its_root_retains_exactly_its_objects():
+    tree = Branch(5, [0])
+    expected = sum(sys.getsizeof(obj) for obj in tree_objects(tree))
+    assert memviz.retained(tree) == expected
+
+
+def test_a_leaf_held_elsewhere_is_not_retained_by_the_tree():
+    tree = Branch(4, [0])
+    shared = tree.left.right.leaf       # this frame holds it too
+    expected = sum(sys.getsizeof(obj) for obj in tree_objects(tree)) - sys.getsizeof(shared)
+    assert memviz.retained(tree) == expected
+
+
+def test_a_cycle_owned_by_its_root_counts_once():
+    ring = [b"retained: ring %d" % id(sys)]
+    node = {"ring": ring, "blob": b"x" * 1000}
+    ring.append(node)               # ring -> node -> ring
+    expected = sum(map(sys.getsizeof, (ring, ring[0], node, node["blob"])))
+    held_by_this_frame_too = memviz.retained(ring)
+    del node                        # now only the ring holds it
+    assert memviz.retained(ring) == expected
+    assert held_by_this_frame_too == sys.getsizeof(ring) + sys.getsizeof(ring[0])
+
+
+def test_what_no_root_leads_to_retains_nothing(gc_disabled):
+    node = Payload()
+    node.itself = node
+    ref = weakref.ref(node)
+    del node
+    retained_by_garbage = memviz.retained(ref())
+    assert retained_by_garbage == 0

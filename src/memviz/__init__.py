@@ -38,7 +38,7 @@ from ._track import GcEvent, track
 from . import arenamap
 from .explain import Explanation, explain
 from .census import Census, TypeStat, census
-from .holders import Path, path_to, referrers
+from .holders import Path, path_to, referrers, retained
 
 from ._version import __version__
 
@@ -69,6 +69,7 @@ __all__ = [
     "is_immortal",
     "path_to",
     "referrers",
+    "retained",
     "refcount",
     "snapshot",
     "track",

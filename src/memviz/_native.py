@@ -265,6 +265,16 @@ def census_holders(reading: str, box: list) -> list:
         raise status_error(reading, error.args[0]) from None
 
 
+def census_retained(reading: str, box: list) -> tuple[int, int]:
+    """(objects, bytes) the program's roots reach only through ``box[0]``, itself
+    included; not through ``box``."""
+    module = require_objects(reading)
+    try:
+        return module.census_retained(box)
+    except module.ReadingError as error:
+        raise status_error(reading, error.args[0]) from None
+
+
 def path_to(reading: str, box: list, max_depth: int) -> tuple[int, Any, list] | None:
     """None, or (root, frame, [root ... box[0]]): the shortest chain of at most
     ``max_depth`` references from sys.modules (0), builtins (1), the sys dict (2) or a

@@ -1,4 +1,5 @@
-"""Who holds an object: ``memviz.referrers(obj)`` and ``memviz.path_to(obj)``.
+"""Who holds an object: ``memviz.referrers(obj)``, ``memviz.path_to(obj)`` and
+``memviz.retained(obj)``.
 
 Both are walks in C over the census's graph (csrc/census.c, csrc/paths.c), through
 ``tp_traverse`` -- tracked objects or not, and the locals, cells and value stacks of every
@@ -16,7 +17,7 @@ from . import _native
 from .values.holders import Path
 from .values.names import type_name
 
-__all__ = ["Path", "path_to", "referrers"]
+__all__ = ["Path", "path_to", "referrers", "retained"]
 
 #: How deep ``path_to`` looks by default: references followed from a root.
 MAX_DEPTH = 64
@@ -34,6 +35,18 @@ def referrers(obj: object, /) -> tuple:
     box = [obj]
     del obj
     return tuple(_native.census_holders("memviz.referrers()", box))
+
+
+def retained(obj: object, /) -> int:
+    """The bytes that would be freed if ``obj`` were released: the sizes (as the census
+    sizes them, ``sys.getsizeof``'s) of ``obj`` and of every object that the program's
+    roots (``sys.modules``, builtins, the ``sys`` dict, the interned strings, the running
+    frames -- not the collector's lists) reach only through it. Two census walks in C: as
+    the heap is, and as if ``obj`` were gone. 0 when no root leads to ``obj`` (cyclic
+    garbage, or held only from C or by this call)."""
+    box = [obj]
+    del obj
+    return _native.census_retained("memviz.retained()", box)[1]
 
 
 def path_to(obj: object, /, *, max_depth: int = MAX_DEPTH) -> Path | None:
