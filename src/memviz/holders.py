@@ -11,7 +11,9 @@ or held from C) has none. Neither counts the reference of its own argument.
 """
 from __future__ import annotations
 
+import gc
 import types
+from typing import cast
 
 from . import _native
 from .values.holders import Path
@@ -137,7 +139,7 @@ def _own_dict(obj: object):
     """``obj.__dict__`` as the object keeps it (a module's, a class's, an instance's),
     read without running the object's own code; None without one."""
     if issubclass(type(obj), type):
-        return None if obj.__dict__ is None else _class_dict(obj)
+        return _class_dict(cast(type, obj))
     try:
         own = object.__getattribute__(obj, "__dict__")
     except Exception:
@@ -146,12 +148,16 @@ def _own_dict(obj: object):
 
 
 def _class_dict(cls: type):
-    """The dict behind a class's mappingproxy, as the class's traverse reaches it."""
-    import gc
+    """The dict behind a class's mappingproxy, as the class's traverse reaches it (the
+    proxy read through type's own descriptor: a metaclass's code does not run)."""
+    names = _TYPE_DICT.__get__(cls).keys()
     for referent in gc.get_referents(cls):
-        if type(referent) is dict and referent.keys() == cls.__dict__.keys():
+        if type(referent) is dict and referent.keys() == names:
             return referent
     return None
+
+
+_TYPE_DICT = type.__dict__["__dict__"]
 
 
 def _attribute_of(holder: object, held: object) -> str | None:
