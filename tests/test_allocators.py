@@ -4,7 +4,7 @@ documented error.
 One child interpreter per mode (``PYTHONMALLOC=...``, ``-X dev``, ``-X tracemalloc`` and
 combinations) runs ``child_checks()`` below and reports what it saw as JSON:
 
-* GC readings and refcounts do not depend on the allocator: exact in every mode
+* GC readings, refcounts and the census do not depend on the allocator: exact in every mode
   (support.gc's ``assert_generations_match_get_objects``, ``type_counts`` against
   ``gc.get_objects``, ``permanent`` against ``gc.get_freeze_count``; support.refcount's
   owned-load site against ``sys.getrefcount``).
@@ -85,6 +85,20 @@ def child_checks() -> dict:
         got, stored = read_at("item", holder)
         assert got == expected_refcount(obj, stored, site_owns("item")), obj
     facts["refcount"] = "exact"
+
+    # -- the census needs no pymalloc: exact in every mode, its C sizes sys.getsizeof's
+    made = [Holder() for _ in range(40)]
+    texts = ["census text %d %d" % (i, id(made)) for i in range(40)]
+    census = memviz.census()
+    assert census[Holder].count >= 40 and census[Holder].tracked >= 40
+    assert census[str].count >= 40
+    sizes = {kind: memviz._native.census_sizeof("child", obj)
+             for kind, obj in (("holder", made[0]), ("str", texts[0]), ("list", made),
+                               ("dict", {"a": 1}), ("int", 10**40))}
+    assert sizes == {kind: sys.getsizeof(obj) for kind, obj in (
+        ("holder", made[0]), ("str", texts[0]), ("list", made), ("dict", {"a": 1}),
+        ("int", 10**40))}, sizes
+    facts["census"] = "exact"
 
     # -- pymalloc
     if caps["pymalloc.stats"].available:
@@ -196,7 +210,7 @@ def test_every_reading_in_every_allocator_mode(children, mode, env, args, alloca
     if not _runnable(env):
         pytest.skip("PYTHONMALLOC=mimalloc exists from 3.13 on")
     facts = children[mode].result()
-    assert facts["gc"] == "exact" and facts["refcount"] == "exact"
+    assert facts["gc"] == facts["refcount"] == facts["census"] == "exact"
     assert facts["tracing"] == ("tracemalloc" in args)
     assert facts["allocator"] == allocator
     assert facts["snapshot"]["allocator"] == allocator

@@ -127,7 +127,8 @@ def test_readings_while_threads_churn():
     threads = [threading.Thread(target=churn, args=(seed, stop, errors, seed == 0, enough_refusals),
                                 daemon=True)
                for seed in range(THREADS)]
-    readings = dict.fromkeys(["generations", "type_counts", "generation_of", "refcount", "permanent"], 0)
+    readings = dict.fromkeys(["generations", "type_counts", "generation_of", "refcount",
+                              "permanent", "census"], 0)
     refused = dict.fromkeys(readings, 0)
     last_stats = None
     last_where = [0] * len(probes)
@@ -168,6 +169,15 @@ def test_readings_while_threads_churn():
                 readings["type_counts"] += 1
                 assert counts[Anchor] == ANCHORS
                 assert all(isinstance(t, type) and n > 0 for t, n in counts.items())
+
+            try:
+                census = memviz.census()
+            except memviz.CollectorRunning:
+                refused["census"] += 1
+            else:
+                readings["census"] += 1
+                assert census[Anchor].count == ANCHORS == census[Anchor].tracked
+                assert census.total_objects >= census.tracked_objects > ANCHORS
 
             for i, probe in enumerate(probes):
                 try:
