@@ -205,24 +205,36 @@ mv_frame_live_slots(mv_frame *frame, PyCodeObject *code)
     return top;
 }
 
-/* What a frame holds of its own: its locals, cells, free variables and value
- * stack, and a locals dict that is not its globals (a class body's). */
-static inline int
-mv_frame_visit_locals(mv_frame *frame, visitproc visit, void *arg)
+/* A frame's own slots that hold objects now: its locals, cells and free
+ * variables (in the order of the code's co_varnames, co_cellvars, co_freevars;
+ * code._varname_from_oparg names them), then its value stack. */
+static inline Py_ssize_t
+mv_frame_own_slots(mv_frame *frame)
 {
     PyObject *code = MV_FRAME_CODE(frame);
     if (!mv_frame_is_python(frame) || code == NULL || !PyCode_Check(code)) {
         return 0;
     }
-    if (frame->f_locals != frame->f_globals) {
-        Py_VISIT(frame->f_locals);
-    }
-    Py_ssize_t live = mv_frame_live_slots(frame, (PyCodeObject *)code);
-    for (Py_ssize_t i = 0; i < live; i++) {
-        Py_VISIT(MV_FRAME_SLOT(frame->localsplus[i]));
-    }
-    return 0;
+    return mv_frame_live_slots(frame, (PyCodeObject *)code);
 }
+
+static inline PyObject *
+mv_frame_own_slot(mv_frame *frame, Py_ssize_t i)
+{
+    return MV_FRAME_SLOT(frame->localsplus[i]);
+}
+
+/* Its locals dict when that is not its globals (a class body's), or NULL. */
+static inline PyObject *
+mv_frame_locals_dict(mv_frame *frame)
+{
+    if (!mv_frame_is_python(frame) || frame->f_locals == frame->f_globals) {
+        return NULL;
+    }
+    return frame->f_locals;
+}
+
+static inline int mv_frame_visit_locals(mv_frame *frame, visitproc visit, void *arg);
 
 /* Everything a frame holds: its code, function, globals and builtins too. */
 static inline int
@@ -302,24 +314,40 @@ mv_frame_visit(mv_frame *frame, visitproc visit, void *arg)
     return 0;
 }
 
-/* What a frame holds of its own, as frame_traverse reads it: its locals, cells
- * and free variables, its saved value stack, and a locals dict that is not its
- * globals (a class body's). */
+/* A frame's own slots, as frame_traverse reads them: its locals, cells and
+ * free variables (co_varnames, co_cellvars, co_freevars), then its saved value
+ * stack, which follows them in memory. */
+static inline Py_ssize_t
+mv_frame_own_slots(mv_frame *frame)
+{
+    return (frame->f_valuestack - frame->f_localsplus) + frame->f_stackdepth;
+}
+
+static inline PyObject *
+mv_frame_own_slot(mv_frame *frame, Py_ssize_t i)
+{
+    return frame->f_localsplus[i];
+}
+
+static inline PyObject *
+mv_frame_locals_dict(mv_frame *frame)
+{
+    return frame->f_locals == frame->f_globals ? NULL : frame->f_locals;
+}
+#  endif
+
+/* What a frame holds of its own: its slots, and a locals dict that is not its
+ * globals. */
 static inline int
 mv_frame_visit_locals(mv_frame *frame, visitproc visit, void *arg)
 {
-    if (frame->f_locals != frame->f_globals) {
-        Py_VISIT(frame->f_locals);
-    }
-    for (PyObject **slot = frame->f_localsplus; slot < frame->f_valuestack; slot++) {
-        Py_VISIT(*slot);
-    }
-    for (int i = 0; i < frame->f_stackdepth; i++) {
-        Py_VISIT(frame->f_valuestack[i]);
+    Py_VISIT(mv_frame_locals_dict(frame));
+    Py_ssize_t slots = mv_frame_own_slots(frame);
+    for (Py_ssize_t i = 0; i < slots; i++) {
+        Py_VISIT(mv_frame_own_slot(frame, i));
     }
     return 0;
 }
-#  endif
 
 /* -- sys.getsizeof in C (the census) -------------------------------------------
  * What differs per version in the sizes the census computes itself; each must

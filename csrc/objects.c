@@ -344,8 +344,10 @@ census_retained(PyObject *module, PyObject *box)
 #endif
 }
 
-/* None, or (root, frame, [root ... target]): the shortest chain of references
- * from a root to the target in box, not through box. */
+/* None, or (root, frame, slot, [root ... target]): the shortest chain of
+ * references from a root to the target in box, not through box (for a running
+ * frame: its frame object, and the own slot that holds the chain's first
+ * object, -1 for its locals dict). */
 static PyObject *
 path_to(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -363,7 +365,7 @@ path_to(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     PyInterpreterState *interp = PyInterpreterState_Get();
     int status = mv_gc_readable(MV_GC_STATE(interp));
     mv_path path = {PyList_GET_ITEM(args[0], 0), args[0], max_depth, MV_ROOT_NONE,
-                    NULL, NULL, 0};
+                    NULL, -1, NULL, 0};
     if (status == MV_OK) {
         status = mv_path_find(interp, &path);
     }
@@ -384,7 +386,8 @@ path_to(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     PyObject *result = NULL;
     if (objects != NULL && !PyErr_Occurred()) {
-        result = Py_BuildValue("(iOO)", path.root, frame == NULL ? Py_None : frame, objects);
+        result = Py_BuildValue("(iOnO)", path.root, frame == NULL ? Py_None : frame,
+                               path.slot, objects);
     }
     Py_XDECREF(frame);
     Py_XDECREF(objects);
@@ -501,7 +504,7 @@ static PyMethodDef methods[] = {
      "(its references include it), then the frame objects of the running frames that hold it; "
      "not the list"},
     {"path_to", (PyCFunction)(void (*)(void))path_to, METH_FASTCALL,
-     "path_to([target], max_depth) -> None or (root, frame, [root ... target]): the shortest "
+     "path_to([target], max_depth) -> None or (root, frame, slot, [root ... target]): the shortest "
      "chain of references from sys.modules, builtins, the sys dict or a running frame to "
      "target, of at most max_depth steps, not through the list"},
     {"census_retained", census_retained, METH_O,

@@ -22,11 +22,15 @@
 #if MV_KNOWN_LAYOUT
 
 /* A parent that is no object is odd (objects are aligned): 1 for a root object
- * itself, 2k + 1 for what the k-th running frame met holds (frames[k - 1]). */
+ * itself; for what the k-th running frame met holds (frames[k - 1]) in its
+ * locals dict (slot 0) or its own slot s - 1, ((k << SLOT_BITS | s) << 1) | 1. */
+#define SLOT_BITS 24
 #define ROOT_PARENT ((PyObject *)(uintptr_t)1)
-#define FRAME_PARENT(k) ((PyObject *)(((uintptr_t)(k) << 1) | 1))
+#define FRAME_PARENT(k, s) \
+    ((PyObject *)(((((uintptr_t)(k) << SLOT_BITS) | (uintptr_t)(s)) << 1) | 1))
 #define IS_TAG(parent) (((uintptr_t)(parent) & 1) != 0)
-#define TAG_FRAME(parent) ((size_t)((uintptr_t)(parent) >> 1))
+#define TAG_FRAME(parent) ((size_t)((uintptr_t)(parent) >> (SLOT_BITS + 1)))
+#define TAG_SLOT(parent) ((Py_ssize_t)(((uintptr_t)(parent) >> 1) & ((1u << SLOT_BITS) - 1)))
 
 typedef struct {
     mv_pointer_map parents;     /* object -> the object (or tag) it was first met through */
@@ -87,10 +91,21 @@ meet_roots(bfs *walk, PyInterpreterState *interp)
         for (mv_frame *frame = mv_thread_frame(tstate); walk->status == MV_OK && frame != NULL;
              frame = mv_frame_previous(frame)) {
             walk->status = mv_object_stack_push(&walk->frames, (PyObject *)frame);
-            walk->parent = FRAME_PARENT(walk->frames.used);
             /* Its own locals only: its globals and builtins are reached through the
-             * modules, which name them. */
-            mv_frame_visit_locals(frame, meet, walk);
+             * modules, which name them.  Each with its slot, which names the local. */
+            PyObject *locals = mv_frame_locals_dict(frame);
+            if (locals != NULL) {
+                walk->parent = FRAME_PARENT(walk->frames.used, 0);
+                meet(locals, walk);
+            }
+            Py_ssize_t slots = mv_frame_own_slots(frame);
+            for (Py_ssize_t i = 0; i < slots && i + 1 < ((Py_ssize_t)1 << SLOT_BITS); i++) {
+                PyObject *held = mv_frame_own_slot(frame, i);
+                if (held != NULL) {
+                    walk->parent = FRAME_PARENT(walk->frames.used, i + 1);
+                    meet(held, walk);
+                }
+            }
         }
     }
 }
@@ -139,6 +154,7 @@ keep_chain(bfs *walk, PyInterpreterState *interp)
     if (parent != ROOT_PARENT) {
         path->root = MV_ROOT_FRAME;
         path->frame = (mv_frame *)walk->frames.items[TAG_FRAME(parent) - 1];
+        path->slot = TAG_SLOT(parent) - 1;
     }
     else if (root == MV_INTERP_MODULES(interp)) {
         path->root = MV_ROOT_MODULES;
@@ -157,6 +173,7 @@ mv_path_find(PyInterpreterState *interp, mv_path *path)
     walk.path = path;
     path->root = MV_ROOT_NONE;
     path->frame = NULL;
+    path->slot = -1;
     path->objects = NULL;
     path->length = 0;
     meet_roots(&walk, interp);

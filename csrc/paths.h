@@ -11,8 +11,9 @@ typedef struct {
     int max_depth;              /* in: references followed at most */
     int root;                   /* out: MV_ROOT_MODULES, _BUILTINS, _SYS or _FRAME, or
                                  * MV_ROOT_NONE: no path */
-    mv_frame *frame;            /* out, for MV_ROOT_FRAME: the frame (compare only; 3.10:
-                                 * also objects[0], the frame object, met first) */
+    mv_frame *frame;            /* out, for MV_ROOT_FRAME: the frame (compare only) */
+    Py_ssize_t slot;            /* out, for MV_ROOT_FRAME: the frame's own slot that holds
+                                 * objects[0] (mv_frame_own_slot), -1 for its locals dict */
     PyObject **objects;         /* out: root ... target, each a new reference (malloc'd) */
     size_t length;
 } mv_path;

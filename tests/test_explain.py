@@ -449,7 +449,7 @@ def test_text_is_short_and_wrapped():
     assert all(len(line) <= 88 for line in lines[1:])
     topics = [line.split()[0] for line in lines[1:] if not line.startswith("    ")]
     assert topics == ["references", "immortal", "collector", "memory", "size", "allocated",
-                      "reached"]
+                      "reached", "path", "retains"]
 
 
 class _Named:

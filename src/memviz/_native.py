@@ -275,10 +275,11 @@ def census_retained(reading: str, box: list) -> tuple[int, int]:
         raise status_error(reading, error.args[0]) from None
 
 
-def path_to(reading: str, box: list, max_depth: int) -> tuple[int, Any, list] | None:
-    """None, or (root, frame, [root ... box[0]]): the shortest chain of at most
+def path_to(reading: str, box: list, max_depth: int) -> tuple[int, Any, int, list] | None:
+    """None, or (root, frame, slot, [root ... box[0]]): the shortest chain of at most
     ``max_depth`` references from sys.modules (0), builtins (1), the sys dict (2) or a
-    running frame (4, with its frame object) to ``box[0]``, not through ``box``."""
+    running frame (4, with its frame object and the own slot that holds the chain's first
+    object, -1 for its locals dict) to ``box[0]``, not through ``box``."""
     module = require_objects(reading)
     try:
         return module.path_to(box, max_depth)

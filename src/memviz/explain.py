@@ -34,6 +34,7 @@ import types
 
 from . import _native
 from . import gc as _memviz_gc
+from .holders import path_in, retained_in
 from . import pymalloc
 from ._errors import MemvizError, PymallocUnavailable
 from ._refcount import is_immortal as _is_immortal
@@ -152,7 +153,25 @@ def explain(obj: object, /) -> Explanation:
         unavailable.append(("references", _error_text(error)))
         unavailable.append(("immortal", _error_text(error)))
     reached = _reached(box, unavailable)
-    return _explain(box, references, immortal, reached, unavailable)
+    held_by, retains = _holding(box, unavailable)
+    return _explain(box, references, immortal, reached, held_by, retains, unavailable)
+
+
+def _holding(box: list, unavailable: list) -> tuple[str | None, int | None]:
+    """(the path from a root to ``box[0]`` as ``str(path)``, "" when none; the bytes it
+    retains), each None when it could not be read."""
+    try:
+        path = path_in(box, reading="memviz.explain()")
+        held_by = "" if path is None else f"{path} ({len(path)} steps from {path.root})"
+    except MemvizError as error:
+        unavailable.append(("held by", _error_text(error)))
+        held_by = None
+    try:
+        retains = retained_in(box, reading="memviz.explain()")
+    except Exception as error:      # a __sizeof__ of any object of the heap may raise
+        unavailable.append(("retains", _error_text(error)))
+        retains = None
+    return held_by, retains
 
 
 def _reached(box: list, unavailable: list) -> Reach | None:
@@ -185,8 +204,8 @@ def _module_of_globals(referrer: object) -> str | None:
     return name if module is not None and getattr(module, "__dict__", None) is referrer else None
 
 
-def _explain(box: list, references, immortal, reached: Reach | None,
-             unavailable: list) -> Explanation:
+def _explain(box: list, references, immortal, reached: Reach | None, held_by: str | None,
+             retains: int | None, unavailable: list) -> Explanation:
     obj = box[0]
     cls = type(obj)
     flags = _type_flags(cls)
@@ -243,6 +262,8 @@ def _explain(box: list, references, immortal, reached: Reach | None,
         unavailable=tuple(unavailable),
         allocated_at=allocated_at,
         reached=reached,
+        held_by=held_by,
+        retains=retains,
     )
 
 

@@ -48,7 +48,12 @@ def retained(obj: object, /) -> int:
     garbage, or held only from C or by this call)."""
     box = [obj]
     del obj
-    return _native.census_retained("memviz.retained()", box)[1]
+    return retained_in(box)
+
+
+def retained_in(box: list, reading: str = "memviz.retained()") -> int:
+    """``retained(box[0])`` for a caller that holds the object only through ``box``."""
+    return _native.census_retained(reading, box)[1]
 
 
 def path_to(obj: object, /, *, max_depth: int = MAX_DEPTH) -> Path | None:
@@ -59,35 +64,48 @@ def path_to(obj: object, /, *, max_depth: int = MAX_DEPTH) -> Path | None:
         raise ValueError(f"max_depth must be an int >= 1, not {max_depth!r}")
     box = [obj]
     del obj
-    found = _native.path_to("memviz.path_to()", box, max_depth)
+    return path_in(box, max_depth)
+
+
+def path_in(box: list, max_depth: int = MAX_DEPTH,
+            reading: str = "memviz.path_to()") -> Path | None:
+    """``path_to(box[0])`` for a caller that holds the object only through ``box``."""
+    found = _native.path_to(reading, box, max_depth)
     if found is None:
         return None
-    root, frame, objects = found
+    root, frame, slot, objects = found
     if root == _FRAME_ROOT:
-        if not objects or objects[0] is not frame:     # 3.11+: the frame is met through
-            objects = [frame, *objects]
-        start, described = _frame_start(frame, objects[1] if len(objects) > 1 else None)
+        objects = [frame, *objects]     # the frame is met through, not a referent of it
+        start, described = _frame_start(frame, slot)
     else:
         start, described = _STARTS[root]
     labels = tuple(_label(objects, i) for i in range(len(objects) - 1))
     return Path(tuple(objects), labels, start, described)
 
 
-def _frame_start(frame, first) -> tuple[str, str]:
-    """(start, root) for a path from a running frame: the local that holds ``first``."""
+def _frame_start(frame, slot: int) -> tuple[str, str]:
+    """(start, root) for a path from a running frame: the local in its own ``slot``
+    (csrc/compat.h's mv_frame_own_slot: locals, cells, free variables, then the value
+    stack), or its locals dict (-1). Read from the code's names: reading the frame's
+    ``f_locals`` would, before 3.13, copy every local into a dict the frame keeps."""
     code = frame.f_code
     where = f"{getattr(code, 'co_qualname', code.co_name)} ({code.co_filename}:{frame.f_lineno})"
-    for name, value in _frame_locals(frame):
-        if value is first:
-            return name, f"the local {name!r} of {where}"
-    return f"<a value on the stack of {where}>", f"the running frame of {where}"
+    if slot < 0:
+        return f"<the locals of {where}>", f"the locals dict of {where}"
+    name = _slot_name(code, slot)
+    if name is None:
+        return f"<a value on the stack of {where}>", f"the value stack of {where}"
+    return name, f"the local {name!r} of {where}"
 
 
-def _frame_locals(frame) -> list[tuple[str, object]]:
-    try:
-        return list(frame.f_locals.items())
-    except Exception:
-        return []
+def _slot_name(code: types.CodeType, slot: int) -> str | None:
+    if hasattr(code, "_varname_from_oparg"):     # 3.11+: the frame's own numbering
+        try:
+            return code._varname_from_oparg(slot)
+        except IndexError:
+            return None
+    names = code.co_varnames + code.co_cellvars + code.co_freevars
+    return names[slot] if slot < len(names) else None
 
 
 def _label(objects: list, i: int) -> str:

@@ -21,6 +21,8 @@ def lines(e: Explanation) -> list[tuple[str, str]]:
         ("size", _size_text(e)),
         ("allocated", _allocated_text(e)),
         ("reached", _reached_text(e)),
+        ("path", _held_by_text(e)),
+        ("retains", _retains_text(e)),
     ]
 
 
@@ -252,3 +254,21 @@ def _reached_text(e: Explanation) -> str:
     if reach.through_type is None:
         return f"it is {reach.root} itself (a root of the census)"
     return f"the census meets it from {reach.root}{through}"
+
+
+def _held_by_text(e: Explanation) -> str:
+    if e.held_by is None:
+        return f"not known: {e.reason('held by')}"
+    if e.held_by == "":
+        return ("no path from a module, builtins, the sys dict or a running frame: cyclic "
+                "garbage, or held only from C (or by this call)")
+    return e.held_by
+
+
+def _retains_text(e: Explanation) -> str:
+    if e.retains is None:
+        return f"not known: {e.reason('retains')}"
+    if e.retains == 0:
+        return "nothing a root leads to only through it: releasing it frees no reachable object"
+    return (f"{e.retains:,} bytes: releasing it would free itself and every object the roots "
+            f"reach only through it")

@@ -71,7 +71,10 @@ class Explanation:
     allocated (``memviz.values.sites.AllocationSite``, file and line) when tracemalloc was
     tracing and recorded it; otherwise ``reason("allocated")`` says why not.
     ``reached`` is how the heap census's walk meets it (a :class:`Reach`), None when
-    ``reason("reached")`` says why it could not walk.
+    ``reason("reached")`` says why it could not walk. ``held_by`` is the shortest path
+    from a root to it (``memviz.path_to``: the expression and its root), ``""`` when no
+    root leads to it; ``retains`` is ``memviz.retained(obj)``, the bytes releasing it would
+    free; each None when unavailable (``reason("held by")``, ``reason("retains")``).
     """
 
     type_name: str
@@ -96,12 +99,14 @@ class Explanation:
     python: tuple[int, int] = field(default=_VERSION)
     allocated_at: AllocationSite | None = None   # tracemalloc's record (memviz._sites)
     reached: Reach | None = None    # how the census meets it; None: unavailable
+    held_by: str | None = None      # str(memviz.path_to(obj)) and its root; "": no path
+    retains: int | None = None      # memviz.retained(obj)
 
     # -- words ------------------------------------------------------------------------
 
     def reason(self, reading: str) -> str | None:
         """Why ``reading`` ("references", "immortal", "generation", "size", "pymalloc",
-        "pool", "allocated", "reached") is unavailable, or None when it was read."""
+        "pool", "allocated", "reached", "held by", "retains") is unavailable, or None when it was read."""
         for name, why in self.unavailable:
             if name == reading:
                 return why
