@@ -225,11 +225,20 @@ census(PyObject *module, PyObject *unused)
  * caller's frame then holds the target only through that list.  MV_OK, or
  * the status (raised). */
 static int
+is_box(PyObject *box)
+{
+    if (!PyList_CheckExact(box) || PyList_GET_SIZE(box) != 1) {
+        PyErr_SetString(PyExc_TypeError, "expected a list of one object");
+        return 0;
+    }
+    return 1;
+}
+
+static int
 reach_of(PyObject *module, PyObject *box, int want_holders, mv_reach *reach)
 {
     memset(reach, 0, sizeof(*reach));
-    if (!PyList_CheckExact(box) || PyList_GET_SIZE(box) != 1) {
-        PyErr_SetString(PyExc_TypeError, "expected a list of one object");
+    if (!is_box(box)) {
         return MV_ERR_UNSUPPORTED;
     }
 #if MV_KNOWN_LAYOUT
@@ -314,8 +323,7 @@ census_totals(const mv_census *census, long long *objects, long long *bytes)
 static PyObject *
 census_retained(PyObject *module, PyObject *box)
 {
-    if (!PyList_CheckExact(box) || PyList_GET_SIZE(box) != 1) {
-        PyErr_SetString(PyExc_TypeError, "expected a list of one object");
+    if (!is_box(box)) {
         return NULL;
     }
 #if MV_KNOWN_LAYOUT
@@ -351,9 +359,11 @@ census_retained(PyObject *module, PyObject *box)
 static PyObject *
 path_to(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 2 || !PyList_CheckExact(args[0]) || PyList_GET_SIZE(args[0]) != 1
-        || !PyLong_Check(args[1])) {
+    if (nargs != 2 || !PyLong_Check(args[1])) {
         PyErr_SetString(PyExc_TypeError, "path_to([target], max_depth)");
+        return NULL;
+    }
+    if (!is_box(args[0])) {
         return NULL;
     }
     long depth = PyLong_AsLong(args[1]);
