@@ -9,7 +9,8 @@
  * frame of the interpreter's threads: a local of a running function is held
  * by the frame alone) and follows tp_traverse from every object of a GC type
  * -- tracked or not, an untracked tuple still holds its items -- as
- * gc.get_referents does.  Other objects are leaves.
+ * gc.get_referents does, and a dict's str keys, which its traverse leaves out
+ * (mv_traverse).  Other objects are leaves.
  *
  * Seen objects are bits in a bitmap of the address space, one bit per 16
  * bytes (no two objects share 16 bytes: each is at least a PyObject), kept
@@ -46,7 +47,10 @@
 #define GRAIN_SHIFT 4       /* one bit per 16 bytes */
 #define CHUNK_SHIFT 16      /* 64 KiB of address space per chunk */
 #define CHUNK_WORDS ((size_t)1 << (CHUNK_SHIFT - GRAIN_SHIFT - 6))  /* 64 words: 512 bytes */
-#define SLAB_CHUNKS 2048    /* bitmaps are carved from 1 MiB slabs (mmap'd, so returned on free) */
+/* After the bits, one uint32_t per word for mv_census_graph: the number of the
+ * word's first object (how many set bits come before it, over all chunks). */
+#define CHUNK_STRIDE (CHUNK_WORDS + CHUNK_WORDS / 2)
+#define SLAB_CHUNKS 2048    /* bitmaps are carved from 1.5 MiB slabs (mmap'd, so returned on free) */
 
 _Static_assert(sizeof(PyObject) >= ((size_t)1 << GRAIN_SHIFT),
                "two objects must never share a grain of the bitmap");
@@ -77,7 +81,7 @@ new_bitmap(address_set *set)
             set->slabs = slabs;
             set->slab_capacity = capacity;
         }
-        uint64_t *slab = calloc(SLAB_CHUNKS * CHUNK_WORDS, sizeof(uint64_t));
+        uint64_t *slab = calloc(SLAB_CHUNKS * CHUNK_STRIDE, sizeof(uint64_t));
         if (slab == NULL) {
             return NULL;
         }
@@ -85,7 +89,7 @@ new_bitmap(address_set *set)
         set->slab_free = SLAB_CHUNKS;
     }
     uint64_t *slab = set->slabs[set->slab_count - 1];
-    return slab + (SLAB_CHUNKS - set->slab_free--) * CHUNK_WORDS;
+    return slab + (SLAB_CHUNKS - set->slab_free--) * CHUNK_STRIDE;
 }
 
 /* 1 when op is new to the set (and now in it), 0 when it was there, -1 when
@@ -118,6 +122,81 @@ address_set_add(address_set *set, PyObject *op)
     }
     *word |= bit;
     return 1;
+}
+
+/* The number of an object of the set once address_set_number has numbered
+ * them: 0 .. count - 1, in the order of their bits; UINT32_MAX when op is not
+ * in the set. */
+static uint32_t
+address_set_number_of(address_set *set, PyObject *op)
+{
+    uintptr_t address = (uintptr_t)op;
+    uintptr_t key = (address >> CHUNK_SHIFT) + 1;
+    mv_map_entry *chunk = set->recent[key & (RECENT_CHUNKS - 1)];
+    if (chunk == NULL || chunk->key != key) {
+        chunk = mv_map_find(&set->chunks, key);
+        if (chunk == NULL) {
+            return UINT32_MAX;
+        }
+        set->recent[key & (RECENT_CHUNKS - 1)] = chunk;
+    }
+    size_t grain = (address & (((uintptr_t)1 << CHUNK_SHIFT) - 1)) >> GRAIN_SHIFT;
+    const uint64_t *bits = chunk->value;
+    uint64_t word = bits[grain >> 6];
+    uint64_t bit = (uint64_t)1 << (grain & 63);
+    if ((word & bit) == 0) {
+        return UINT32_MAX;
+    }
+    const uint32_t *first = (const uint32_t *)(bits + CHUNK_WORDS);
+    return first[grain >> 6] + (uint32_t)__builtin_popcountll(word & (bit - 1));
+}
+
+/* Numbers the objects of the set (address_set_number_of) and lists them,
+ * objects[number] (malloc'd, borrowed references), each at the start of its
+ * grain: the caller puts back the objects that start elsewhere.  MV_ERR_NO_MEMORY when
+ * they are more than a uint32_t numbers. */
+static int
+address_set_number(address_set *set, PyObject ***objects, size_t *count)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < set->chunks.capacity; i++) {
+        mv_map_entry *chunk = &set->chunks.entries[i];
+        if (chunk->key == 0) {
+            continue;
+        }
+        uint64_t *bits = chunk->value;
+        uint32_t *first = (uint32_t *)(bits + CHUNK_WORDS);
+        for (size_t w = 0; w < CHUNK_WORDS; w++) {
+            first[w] = (uint32_t)total;
+            total += (size_t)__builtin_popcountll(bits[w]);
+        }
+        if (total >= UINT32_MAX) {
+            return MV_ERR_NO_MEMORY;
+        }
+    }
+    *objects = malloc((total ? total : 1) * sizeof(PyObject *));
+    if (*objects == NULL) {
+        return MV_ERR_NO_MEMORY;
+    }
+    *count = total;
+    for (size_t i = 0; i < set->chunks.capacity; i++) {
+        mv_map_entry *chunk = &set->chunks.entries[i];
+        if (chunk->key == 0) {
+            continue;
+        }
+        const uint64_t *bits = chunk->value;
+        const uint32_t *first = (const uint32_t *)(bits + CHUNK_WORDS);
+        uintptr_t base = (chunk->key - 1) << CHUNK_SHIFT;
+        for (size_t w = 0; w < CHUNK_WORDS; w++) {
+            size_t number = first[w];
+            for (uint64_t word = bits[w]; word != 0; word &= word - 1) {
+                size_t grain = w * 64 + (size_t)__builtin_ctzll(word);
+                (*objects)[number++] = (PyObject *)(base + (grain << GRAIN_SHIFT));
+            }
+        }
+    }
+    memset(set->recent, 0, sizeof(set->recent));
+    return MV_OK;
 }
 
 static void
@@ -303,6 +382,11 @@ typedef struct {
     mv_frame *frame;            /* the frame being visited (3.11+), or NULL */
     PyObject *blocked;          /* an object the walk does not count or follow, or NULL */
     int program_roots_only;     /* 1: not from the collector's lists (mv_census_retained) */
+    int keep_seen;              /* 1: the caller frees seen (mv_census_graph) */
+    mv_object_stack unaligned;  /* with keep_seen: the objects met whose address is not a
+                                 * multiple of the grain (static ones: a str, an int or a
+                                 * type in the interpreter's data), which the bits alone
+                                 * do not give back */
     mv_reach *reach;            /* how one object was first met (mv_census_reach), or NULL */
     int status;
 } mv_walk;
@@ -388,6 +472,11 @@ discover(PyObject *op, void *arg)
     if (added == 0) {
         return 0;
     }
+    if (walk->keep_seen && ((uintptr_t)op & (((uintptr_t)1 << GRAIN_SHIFT) - 1)) != 0
+        && added > 0 && mv_object_stack_push(&walk->unaligned, op) != MV_OK) {
+        walk->status = MV_ERR_NO_MEMORY;
+        return -1;
+    }
     if (walk->reach != NULL && op == walk->reach->target) {
         walk->reach->root = walk->root;
         walk->reach->referrer = walk->traversing;
@@ -418,7 +507,7 @@ drain(mv_walk *walk)
             continue;
         }
         walk->traversing = op;
-        Py_TYPE(op)->tp_traverse(op, discover, walk);
+        mv_traverse(op, discover, walk);
     }
     walk->traversing = NULL;
     return walk->status;
@@ -492,7 +581,9 @@ walk_roots(mv_walk *walk, PyInterpreterState *interp, mv_census *census)
         }
     }
     mv_object_stack_free(&walk->pending);
-    address_set_free(&walk->seen);
+    if (!walk->keep_seen) {
+        address_set_free(&walk->seen);
+    }
     return walk->status;
 }
 
@@ -546,6 +637,169 @@ mv_census_retained(PyInterpreterState *interp, PyObject *target, PyObject *skip,
         memset(without, 0, sizeof(*without));
     }
     return status;
+}
+
+/* -- the graph: the census's objects and their references, numbered ------------ */
+
+typedef struct {
+    address_set *seen;
+    mv_graph *graph;
+    int status;
+} graph_walk;
+
+static int
+add_edges_room(mv_graph *graph)
+{
+    if (graph->edge_count < graph->edge_capacity) {
+        return MV_OK;
+    }
+    size_t capacity = graph->edge_capacity ? graph->edge_capacity * 2 : 1 << 16;
+    if (capacity >= UINT32_MAX) {
+        return MV_ERR_NO_MEMORY;
+    }
+    uint32_t *edges = realloc(graph->edges, capacity * sizeof(uint32_t));
+    if (edges == NULL) {
+        return MV_ERR_NO_MEMORY;
+    }
+    graph->edges = edges;
+    graph->edge_capacity = capacity;
+    return MV_OK;
+}
+
+/* A visitproc: one reference of the object whose references are being listed. */
+static int
+add_edge(PyObject *op, void *arg)
+{
+    graph_walk *walk = arg;
+    uint32_t number = address_set_number_of(walk->seen, op);
+    if (number == UINT32_MAX) {
+        /* The walk met every object a reference leads to: a tp_traverse that
+         * visits what it did not visit a moment ago is nothing to guess from. */
+        walk->status = MV_ERR_UNSUPPORTED;
+    }
+    else if ((walk->status = add_edges_room(walk->graph)) == MV_OK) {
+        walk->graph->edges[walk->graph->edge_count++] = number;
+    }
+    return walk->status == MV_OK ? 0 : -1;
+}
+
+/* The roots' references, as walk_roots takes them (program roots only). */
+static void
+add_root_edges(graph_walk *walk, PyInterpreterState *interp)
+{
+    PyObject *roots[] = {MV_INTERP_MODULES(interp), interp->builtins, interp->sysdict,
+                         MV_INTERNED_STRINGS(interp)};
+    for (size_t i = 0; walk->status == MV_OK && i < sizeof(roots) / sizeof(roots[0]); i++) {
+        if (roots[i] != NULL) {
+            add_edge(roots[i], walk);
+        }
+    }
+    for (PyThreadState *tstate = PyInterpreterState_ThreadHead(interp);
+         walk->status == MV_OK && tstate != NULL; tstate = PyThreadState_Next(tstate)) {
+        for (mv_frame *frame = mv_thread_frame(tstate); walk->status == MV_OK && frame != NULL;
+             frame = mv_frame_previous(frame)) {
+            mv_frame_visit(frame, add_edge, walk);
+        }
+    }
+}
+
+/* Each object's size and references, in the order of their numbers (the
+ * order of their addresses within 64 KiB: the objects are read in runs). */
+static int
+add_objects(graph_walk *walk, mv_census *census)
+{
+    mv_graph *graph = walk->graph;
+    PyTypeObject *last_type = NULL;
+    int sizer = SIZER_GETSIZEOF;
+    for (size_t i = 0; walk->status == MV_OK && i < graph->count; i++) {
+        PyObject *op = graph->objects[i];
+        PyTypeObject *type = Py_TYPE(op);
+        if (type != last_type) {
+            mv_type_count *slot = mv_type_table_find(&census->types, type);
+            sizer = slot == NULL ? SIZER_GETSIZEOF : slot->sizer;
+            last_type = type;
+        }
+        graph->sizes[i] = size_in_c(sizer, op);     /* 0: left to mv_graph_size_later */
+        graph->first_edge[i] = (uint32_t)graph->edge_count;
+        if (walk->status == MV_OK && _PyObject_IS_GC(op) && type->tp_traverse != NULL) {
+            mv_traverse(op, add_edge, walk);
+        }
+    }
+    return walk->status;
+}
+
+int
+mv_census_graph(PyInterpreterState *interp, mv_graph *graph)
+{
+    memset(graph, 0, sizeof(*graph));
+    mv_walk walk;
+    memset(&walk, 0, sizeof(walk));
+    walk.program_roots_only = 1;
+    walk.keep_seen = 1;
+    mv_census census;
+    graph_walk edges = {&walk.seen, graph, walk_roots(&walk, interp, &census)};
+    if (edges.status == MV_OK) {
+        edges.status = address_set_number(&walk.seen, &graph->objects, &graph->count);
+    }
+    for (size_t i = 0; edges.status == MV_OK && i < walk.unaligned.used; i++) {
+        PyObject *op = walk.unaligned.items[i];
+        graph->objects[address_set_number_of(&walk.seen, op)] = op;
+    }
+    mv_object_stack_free(&walk.unaligned);
+    if (edges.status == MV_OK) {
+        graph->sizes = malloc((graph->count + 1) * sizeof(uint64_t));
+        graph->first_edge = malloc((graph->count + 2) * sizeof(uint32_t));
+        edges.status = graph->sizes && graph->first_edge ? MV_OK : MV_ERR_NO_MEMORY;
+    }
+    if (edges.status == MV_OK) {
+        add_objects(&edges, &census);
+    }
+    if (edges.status == MV_OK) {
+        graph->sizes[graph->count] = 0;
+        graph->first_edge[graph->count] = (uint32_t)graph->edge_count;
+        add_root_edges(&edges, interp);
+        graph->first_edge[graph->count + 1] = (uint32_t)graph->edge_count;
+    }
+    if (edges.status == MV_OK) {
+        /* Nothing has run since the walk met them: every object is alive. */
+        for (size_t i = 0; i < graph->count; i++) {
+            Py_INCREF(graph->objects[i]);
+        }
+        graph->held = 1;
+    }
+    address_set_free(&walk.seen);
+    mv_census_free(&census);
+    return edges.status;
+}
+
+int
+mv_graph_size_later(mv_graph *graph)
+{
+    for (size_t i = 0; i < graph->count; i++) {
+        if (graph->sizes[i] == 0) {
+            size_t size = _PySys_GetSizeOf(graph->objects[i]);
+            if (size == (size_t)-1 && PyErr_Occurred()) {
+                return -1;
+            }
+            graph->sizes[i] = size;
+        }
+    }
+    return 0;
+}
+
+void
+mv_graph_free(mv_graph *graph)
+{
+    if (graph->held) {
+        for (size_t i = 0; i < graph->count; i++) {
+            Py_DECREF(graph->objects[i]);
+        }
+    }
+    free(graph->objects);
+    free(graph->sizes);
+    free(graph->first_edge);
+    free(graph->edges);
+    memset(graph, 0, sizeof(*graph));
 }
 
 void

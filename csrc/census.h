@@ -62,6 +62,32 @@ void mv_reach_free(mv_reach *reach);
  * case. */
 int mv_census_retained(PyInterpreterState *interp, PyObject *target, PyObject *skip,
                        mv_census *with, mv_census *without);
+/* The census's graph: every object the program's roots reach (not the
+ * collector's lists), numbered 0 .. count - 1, and one node more, numbered
+ * count, for the roots themselves (sys.modules, builtins, the sys dict, the
+ * interned strings, what the running frames hold). */
+typedef struct {
+    size_t count;
+    PyObject **objects;         /* by number, each held (held: 1) */
+    uint64_t *sizes;            /* sys.getsizeof's, by number; 0 until mv_graph_size_later
+                                 * for the objects the census leaves to sys.getsizeof */
+    uint32_t *first_edge;       /* count + 2: the references of node i are the numbers
+                                 * edges[first_edge[i] .. first_edge[i + 1]) */
+    uint32_t *edges;
+    size_t edge_count;
+    size_t edge_capacity;
+    int held;
+} mv_graph;
+
+/* Walks as mv_census_retained does (the program's roots only), then numbers
+ * what it met and lists every object's references.  The GIL must be held and
+ * the lists readable.  Free with mv_graph_free, in any case. */
+int mv_census_graph(PyInterpreterState *interp, mv_graph *graph);
+/* Sizes the objects left to sys.getsizeof; -1 with the exception set when one
+ * raised.  May run Python code (the graph holds every object). */
+int mv_graph_size_later(mv_graph *graph);
+void mv_graph_free(mv_graph *graph);
+
 /* Drops the references the walk took, and frees the census. */
 void mv_census_free(mv_census *census);
 #endif

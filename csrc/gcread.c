@@ -365,6 +365,25 @@ find_own_objects(struct _gc_runtime_state *gcstate, mv_own_objects *own)
     return own->status;
 }
 
+int
+mv_traverse(PyObject *op, visitproc visit, void *arg)
+{
+    int stopped = Py_TYPE(op)->tp_traverse(op, visit, arg);
+    if (stopped != 0 || !PyDict_Check(op)) {
+        return stopped;
+    }
+    /* The str keys: again where the traverse visited them (a dict of mixed
+     * keys), which every walk here takes as a reference met twice. */
+    Py_ssize_t position = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(op, &position, &key, &value)) {
+        if (PyUnicode_CheckExact(key) && (stopped = visit(key, arg)) != 0) {
+            return stopped;
+        }
+    }
+    return 0;
+}
+
 static int
 count_list_types_apart(PyGC_Head *head, const mv_own_objects *own, mv_type_table *table,
                        mv_type_table *own_table)

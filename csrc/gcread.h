@@ -69,6 +69,13 @@ mv_map_entry *mv_map_find(const mv_pointer_map *map, uintptr_t key);
 mv_map_entry *mv_map_add(mv_pointer_map *map, uintptr_t key);
 void mv_map_free(mv_pointer_map *map);
 
+/* What op refers to, as memviz's walks see it: its tp_traverse (op must be of
+ * a GC type that has one), then the keys that a dict's traverse leaves out --
+ * a dict whose keys are all exact str visits only its values (a str is in no
+ * cycle: the collector needs no more), yet it holds those keys, and they may
+ * be held by nothing else.  Runs no code and allocates nothing. */
+int mv_traverse(PyObject *op, visitproc visit, void *arg);
+
 int mv_object_set_has(const mv_object_set *set, PyObject *op);
 /* 1 when op is new to the set, 0 when it was there, -1 when out of memory. */
 int mv_object_set_add(mv_object_set *set, PyObject *op);

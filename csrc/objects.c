@@ -12,6 +12,7 @@
  * the first Python object of the result is built.
  */
 #include "census.h"
+#include "dominators.h"
 #include "paths.h"
 
 #include <limits.h>
@@ -221,14 +222,15 @@ census(PyObject *module, PyObject *unused)
 #endif
 }
 
-/* The target comes in a one-item list, which the walk does not follow: the
- * caller's frame then holds the target only through that list.  MV_OK, or
- * the status (raised). */
+/* The target comes first in a list, which the walk does not follow: the
+ * caller's frame then holds the target -- and what else the caller keeps in
+ * the list, out of the walk's way -- only through that list.  1, or 0 with
+ * TypeError set. */
 static int
 is_box(PyObject *box)
 {
-    if (!PyList_CheckExact(box) || PyList_GET_SIZE(box) != 1) {
-        PyErr_SetString(PyExc_TypeError, "expected a list of one object");
+    if (!PyList_CheckExact(box) || PyList_GET_SIZE(box) < 1) {
+        PyErr_SetString(PyExc_TypeError, "expected a list whose first item is the object");
         return 0;
     }
     return 1;
@@ -346,6 +348,56 @@ census_retained(PyObject *module, PyObject *box)
     }
     mv_census_free(&with);
     mv_census_free(&without);
+    return result;
+#else
+    return raise_status(module, MV_ERR_UNSUPPORTED);
+#endif
+}
+
+/* [(object, bytes, objects), ...]: at most n owners that retain the most
+ * (dominators.c), largest first. */
+static PyObject *
+largest_retainers(PyObject *module, PyObject *count)
+{
+    Py_ssize_t n = PyLong_AsSsize_t(count);
+    if (n == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (n < 0) {
+        PyErr_SetString(PyExc_ValueError, "the number of retainers must not be negative");
+        return NULL;
+    }
+#if MV_KNOWN_LAYOUT
+    PyInterpreterState *interp = PyInterpreterState_Get();
+    int status = mv_gc_readable(MV_GC_STATE(interp));
+    if (status != MV_OK) {
+        return raise_status(module, status);
+    }
+    mv_graph graph;
+    mv_retainer *retainers = NULL;
+    size_t found = 0;
+    PyObject *result = NULL;
+    status = mv_census_graph(interp, &graph);
+    if (status != MV_OK) {
+        raise_status(module, status);
+    }
+    else if (mv_graph_size_later(&graph) == 0) {
+        status = mv_largest_retainers(interp, &graph, (size_t)n, &retainers, &found);
+        result = status == MV_OK ? PyList_New((Py_ssize_t)found) : raise_status(module, status);
+    }
+    for (size_t i = 0; result != NULL && i < found; i++) {
+        PyObject *row = Py_BuildValue("(OKK)", graph.objects[retainers[i].node],
+                                      (unsigned long long)retainers[i].bytes,
+                                      (unsigned long long)retainers[i].objects);
+        if (row == NULL) {
+            Py_CLEAR(result);
+        }
+        else {
+            PyList_SET_ITEM(result, (Py_ssize_t)i, row);
+        }
+    }
+    free(retainers);
+    mv_graph_free(&graph);
     return result;
 #else
     return raise_status(module, MV_ERR_UNSUPPORTED);
@@ -520,6 +572,10 @@ static PyMethodDef methods[] = {
     {"census_retained", census_retained, METH_O,
      "census_retained([target]) -> (objects, bytes): what the program's roots (not the "
      "collector's lists) reach only through target, itself included; not through the list"},
+    {"largest_retainers", largest_retainers, METH_O,
+     "largest_retainers(n) -> [(object, bytes, objects), ...]: at most n owners the program's "
+     "roots reach, largest first, none retaining another, each with the bytes and objects it "
+     "retains (itself and what every path from a root reaches only through it)"},
     {"census_sizeof", census_sizeof, METH_O,
      "census_sizeof(obj) -> int or None: sys.getsizeof(obj) as the census computes it in C, "
      "None when the census leaves obj's type to sys.getsizeof"},

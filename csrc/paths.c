@@ -3,8 +3,9 @@
  * A breadth-first walk from the roots a program's data hangs from --
  * sys.modules, builtins, the sys dict, and what every running frame holds of
  * its own (its locals, cells and value stack; its globals are reached through
- * the modules, which name them) -- through tp_traverse, as the census walks.  Each object met is kept with the object it was first met through
- * (its parent), so the walk that first meets the target has found a shortest
+ * the modules, which name them) -- through tp_traverse and a dict's str keys
+ * (mv_traverse), as the census walks.  Each object met is kept with the
+ * object it was first met through (its parent), so the walk that first meets the target has found a shortest
  * chain: the parents, back to a root.  The collector's lists are no roots
  * here: an object only they lead to (cyclic garbage, or held from C) has no
  * path.
@@ -122,7 +123,7 @@ meet_the_rest(bfs *walk)
         while (walk->head < level_end && !walk->found && walk->status == MV_OK) {
             PyObject *op = walk->queue.items[walk->head++];
             walk->parent = op;
-            Py_TYPE(op)->tp_traverse(op, meet, walk);
+            mv_traverse(op, meet, walk);
         }
     }
 }

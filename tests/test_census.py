@@ -21,7 +21,7 @@ from memviz.census import Census, TypeStat, _census_walk
 from memviz.render.view import format_bytes
 from memviz.snapshot import type_name
 from support.capabilities import needs
-from support.census import reference_walk
+from support.census import reference_walk, referents
 from support.html import parse_html, table
 
 pytestmark = needs("gc")
@@ -552,7 +552,7 @@ def test_every_object_of_the_heap_sized_in_c_is_sized_as_sys_getsizeof_sizes_it(
     everything = {id(obj): obj for obj in gc.get_objects()}
     pending = list(everything.values())
     while pending:
-        for referent in gc.get_referents(pending.pop()):
+        for referent in referents(pending.pop()):
             if id(referent) not in everything:
                 everything[id(referent)] = referent
                 pending.append(referent)

@@ -14,6 +14,7 @@ import pytest
 import memviz
 from memviz import Path
 from support.capabilities import needs
+from support.census import referents
 
 pytestmark = needs("gc")
 
@@ -54,7 +55,7 @@ def app():
 
 def distance_from_the_modules(target) -> int | None:
     """References from sys.modules, builtins or the sys dict to target, breadth first
-    through gc.get_referents: the oracle of a shortest path."""
+    through gc.get_referents and dicts' keys: the oracle of a shortest path."""
     roots = (sys.modules, vars(builtins), vars(sys))
     depth = {id(root): 0 for root in roots}
     queue = deque(roots)
@@ -62,7 +63,7 @@ def distance_from_the_modules(target) -> int | None:
         obj = queue.popleft()
         if obj is target:
             return depth[id(obj)]
-        for referent in gc.get_referents(obj):
+        for referent in referents(obj):
             if id(referent) not in depth and type(referent) is not types.FrameType:
                 depth[id(referent)] = depth[id(obj)] + 1
                 queue.append(referent)

@@ -38,7 +38,7 @@ from ._track import GcEvent, track
 from . import arenamap
 from .explain import Explanation, explain
 from .census import Census, TypeStat, census
-from .holders import Path, path_to, referrers, retained
+from .holders import Path, Retainer, largest, path_to, referrers, retained
 
 from ._version import __version__
 

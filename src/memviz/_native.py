@@ -287,6 +287,17 @@ def path_to(reading: str, box: list, max_depth: int) -> tuple[int, Any, int, lis
         raise status_error(reading, error.args[0]) from None
 
 
+def largest_retainers(reading: str, n: int) -> list[tuple[object, int, int]]:
+    """[(object, bytes, objects), ...]: at most ``n`` owners the program's roots reach,
+    largest first, none retaining another (csrc/dominators.c), each with the bytes and
+    the objects it retains, itself included."""
+    module = require_objects(reading)
+    try:
+        return module.largest_retainers(n)
+    except module.ReadingError as error:
+        raise status_error(reading, error.args[0]) from None
+
+
 def census_sizeof(reading: str, obj: object) -> int | None:
     """sys.getsizeof(obj) as the census computes it in C; None when it leaves obj's type
     to sys.getsizeof."""

@@ -1,5 +1,5 @@
 """The census's oracle: a pure-Python reference walk of the heap through
-``gc.get_referents``, from the roots the census starts from.
+``gc.get_referents`` (and a dict's keys), from the roots the census starts from.
 
 Imports the standard library only.
 """
@@ -20,6 +20,15 @@ def _frame_roots(frame) -> list:
         roots += list(frame.f_locals.values())
         frame = frame.f_back
     return roots
+
+
+def referents(obj) -> list:
+    """What the census follows from ``obj``: ``gc.get_referents(obj)``, and a dict's keys
+    (a dict whose keys are all str leaves them out of its traverse, yet holds them)."""
+    found = gc.get_referents(obj)
+    if issubclass(type(obj), dict):
+        found += dict.keys(obj)
+    return found
 
 
 def reference_walk() -> Counter:
@@ -47,5 +56,5 @@ def reference_walk() -> Counter:
             continue
         seen.add(id(obj))
         counts[type(obj)] += 1
-        pending += gc.get_referents(obj)
+        pending += referents(obj)
     return counts

@@ -48,3 +48,24 @@ class Path:
 
     def __repr__(self) -> str:
         return f"<memviz.Path {self} ({len(self)} steps from {self.root})>"
+
+
+@public("memviz.holders")
+@dataclass(frozen=True, eq=False)
+class Retainer:
+    """One of the owners ``memviz.largest()`` lists: ``object`` (a strong reference),
+    ``name`` its type's ``module.qualname``, the ``bytes`` and the number of ``objects``
+    it retains (itself and every object that every path from a root reaches only through
+    it, sized as the census sizes them), and ``path``, the shortest chain of references
+    from a root to it (None when it has none within ``path_to``'s depth)."""
+
+    object: object
+    name: str
+    bytes: int
+    objects: int
+    path: Path | None
+
+    def __repr__(self) -> str:
+        where = f" at {self.path}" if self.path is not None else ""
+        return (f"<memviz.Retainer {self.name}{where}: {self.bytes:,} bytes in "
+                f"{self.objects:,} objects>")
