@@ -16,6 +16,7 @@
 #include "unreachable.h"
 
 #include <limits.h>
+#include <stdlib.h>
 #include "gcread.h"
 
 /* Raised with (status, message); memviz._native turns it into the public
@@ -444,17 +445,21 @@ component(PyObject **objects, size_t count, PyObject **loop, size_t loop_length)
 {
     long long bytes = 0;
     size_t pending = 0;
+    size_t *sizes = malloc((count + 1) * sizeof(size_t));
+    if (sizes == NULL) {
+        return PyErr_NoMemory();
+    }
+    mv_census_sizeof_each(objects, count, sizes);
     for (size_t i = 0; i < count; i++) {
-        size_t size = mv_census_sizeof(objects[i]);
-        if (size == 0) {
-            size = _PySys_GetSizeOf(objects[i]);
-            if (size == (size_t)-1 && PyErr_Occurred()) {
-                return NULL;
-            }
+        size_t size = sizes[i] != 0 ? sizes[i] : _PySys_GetSizeOf(objects[i]);
+        if (size == (size_t)-1 && PyErr_Occurred()) {
+            free(sizes);
+            return NULL;
         }
         bytes += (long long)size;
         pending += (size_t)mv_finalizer_pending(objects[i]);
     }
+    free(sizes);
     PyObject *finalizers = PyTuple_New((Py_ssize_t)pending);
     for (size_t i = 0, j = 0; finalizers != NULL && i < count; i++) {
         if (mv_finalizer_pending(objects[i])) {

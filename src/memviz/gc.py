@@ -82,11 +82,8 @@ def unreachable() -> tuple[Cycle, ...]:
 
 
 def _cycle(objects: tuple, loop: tuple, size: int, finalizers: tuple) -> Cycle:
-    # Labelled with the last object first, so that the first step knows what holds its
-    # holder (an instance's own __dict__ is labelled by attribute).
-    labels = step_labels([*loop[-1:], *loop, *loop[:1]])[1:]
     resurrects = any(_python_del(type(obj)) for obj in finalizers)
-    return Cycle(objects, loop, labels, size, bool(finalizers), resurrects)
+    return Cycle(objects, loop, size, bool(finalizers), resurrects, step_labels)
 
 
 _TYPE_DICT = type.__dict__["__dict__"]

@@ -5,7 +5,9 @@ Public as ``memviz.gc.Cycle``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Callable
 
 from . import public
 
@@ -28,8 +30,8 @@ class Cycle:
     chain of references through the first of them on the cycle, each holding the next and
     the last holding the first; ``labels[i]`` says how ``loop[i]`` holds the next
     (``"[0]"``, ``"['key']"``, ``".attribute"``; ``""`` where the next is the holder's own
-    ``__dict__``), as ``memviz.path_to`` labels its steps. ``str(cycle)`` draws the loop:
-    ``list[0] → dict['b'] → dict['a'] → list``.
+    ``__dict__``), as ``memviz.path_to`` labels its steps, when first asked for.
+    ``str(cycle)`` draws the loop: ``list[0] → dict['b'] → dict['a'] → list``.
 
     ``bytes`` is the sum of their sizes as the census sizes them (``sys.getsizeof``'s).
     ``has_finalizers``: one of them has a finalizer the collector would run (a
@@ -44,14 +46,19 @@ class Cycle:
 
     objects: tuple
     loop: tuple
-    labels: tuple[str, ...]
     bytes: int
     has_finalizers: bool
     resurrects: bool
+    #: How the reading labels a chain of references (``memviz.holders.step_labels``):
+    #: asked the first time ``labels`` is, so that finding the garbage costs no labels.
+    label_steps: Callable[[list], tuple[str, ...]] = field(repr=False)
 
-    def __post_init__(self):
-        if len(self.labels) != len(self.loop):
-            raise ValueError("a loop has one label per object: how it holds the next")
+    @cached_property
+    def labels(self) -> tuple[str, ...]:
+        # Labelled with the last object first, so that the first step knows what holds
+        # its holder (an instance's own __dict__ is labelled by attribute).
+        loop = self.loop
+        return self.label_steps([*loop[-1:], *loop, *loop[:1]])[1:]
 
     @property
     def types(self) -> tuple[type, ...]:
