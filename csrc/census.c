@@ -358,14 +358,32 @@ size_in_c(int sizer, PyObject *op)
     return size + mv_getsizeof_extra(op);
 }
 
+void
+mv_census_sizeof_each(PyObject *const *objects, size_t count, size_t *sizes)
+{
+    known_sizer known[KNOWN_SIZERS];
+    int known_ok = known_sizers_init(known) == MV_OK;
+    PyTypeObject *last_type = NULL;     /* objects of one type come in runs */
+    int sizer = SIZER_GETSIZEOF;
+    for (size_t i = 0; i < count; i++) {
+        if (!known_ok) {
+            sizes[i] = 0;
+            continue;
+        }
+        if (Py_TYPE(objects[i]) != last_type) {
+            last_type = Py_TYPE(objects[i]);
+            sizer = decide_sizer(known, last_type);
+        }
+        sizes[i] = size_in_c(sizer, objects[i]);
+    }
+}
+
 size_t
 mv_census_sizeof(PyObject *op)
 {
-    known_sizer known[KNOWN_SIZERS];
-    if (known_sizers_init(known) != MV_OK) {
-        return 0;
-    }
-    return size_in_c(decide_sizer(known, Py_TYPE(op)), op);
+    size_t size;
+    mv_census_sizeof_each(&op, 1, &size);
+    return size;
 }
 
 /* -- the walk ---------------------------------------------------------------- */

@@ -52,6 +52,9 @@ int mv_census_size_later(mv_census *census);
 /* sys.getsizeof(op) as the census computes it in C, or 0 when the census
  * leaves op's type to sys.getsizeof. */
 size_t mv_census_sizeof(PyObject *op);
+/* mv_census_sizeof of each of objects[0 .. count) into sizes, deciding how to
+ * size each type once per run of objects of that type. */
+void mv_census_sizeof_each(PyObject *const *objects, size_t count, size_t *sizes);
 /* Walks as mv_census_walk does, and says how it first met reach->target (and,
  * with want_holders, what holds it).  Free reach with mv_reach_free. */
 int mv_census_reach(PyInterpreterState *interp, mv_reach *reach);

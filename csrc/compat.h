@@ -490,6 +490,59 @@ mv_str_sizeof(PyObject *op)
 
 #endif /* MV_KNOWN_LAYOUT */
 
+/* The name of holder's attribute whose value is held, when the attribute is
+ * kept inline, without a __dict__ (3.11+: an instance's values, keyed by its
+ * class's shared keys, in the pre-header on 3.11/3.12 and after the object
+ * from 3.13); NULL when none is (or holder keeps no inline values).  Reading
+ * them makes no __dict__, as asking Python for obj.__dict__ would. */
+#if MV_KNOWN_LAYOUT && MV_PY_AT_LEAST(3, 11) && !MV_PY_AT_LEAST(3, 13)
+#  include "internal/pycore_dict.h"     /* PyDictValues, DK_UNICODE_ENTRIES */
+#endif
+static inline PyObject *
+mv_inline_attribute(PyObject *holder, PyObject *held)
+{
+#if MV_KNOWN_LAYOUT && MV_PY_AT_LEAST(3, 11)
+    PyTypeObject *type = Py_TYPE(holder);
+    if (!PyType_HasFeature(type, Py_TPFLAGS_MANAGED_DICT)
+        || !PyType_HasFeature(type, Py_TPFLAGS_HEAPTYPE)) {
+        return NULL;
+    }
+    PyDictKeysObject *keys = ((PyHeapTypeObject *)type)->ht_cached_keys;
+    Py_ssize_t count = keys == NULL ? 0 : keys->dk_nentries;
+    PyDictValues *values;
+#  if MV_PY_AT_LEAST(3, 13)
+    if (!PyType_HasFeature(type, Py_TPFLAGS_INLINE_VALUES)) {
+        return NULL;
+    }
+    values = _PyObject_InlineValues(holder);
+    if (!values->valid) {
+        return NULL;    /* moved into a __dict__, which names them */
+    }
+    count = count < values->capacity ? count : values->capacity;
+#  elif MV_PY_AT_LEAST(3, 12)
+    PyDictOrValues dict_or_values = *_PyObject_DictOrValuesPointer(holder);
+    values = _PyDictOrValues_IsValues(dict_or_values)
+             ? _PyDictOrValues_GetValues(dict_or_values) : NULL;
+#  else
+    values = *_PyObject_ValuesPointer(holder);
+#  endif
+    if (values == NULL || keys == NULL) {
+        return NULL;
+    }
+    PyDictUnicodeEntry *entries = DK_UNICODE_ENTRIES(keys);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        if (values->values[i] == held && entries[i].me_key != NULL) {
+            return entries[i].me_key;
+        }
+    }
+    return NULL;
+#else
+    (void)holder;
+    (void)held;
+    return NULL;
+#endif
+}
+
 /* 1 when the running interpreter's generation lists have the layout this
  * build reads: not on 3.14.0-3.14.4 (incremental collector). */
 static inline int

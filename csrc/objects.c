@@ -14,8 +14,10 @@
 #include "census.h"
 #include "dominators.h"
 #include "paths.h"
+#include "unreachable.h"
 
 #include <limits.h>
+#include <stdlib.h>
 #include "gcread.h"
 
 /* Raised with (status, message); memviz._native turns it into the public
@@ -476,6 +478,114 @@ census_sizeof(PyObject *module, PyObject *op)
 #endif
 }
 
+#if MV_KNOWN_LAYOUT
+/* A tuple of objects[0 .. count), each a new reference. */
+static PyObject *
+tuple_of(PyObject **objects, size_t count)
+{
+    PyObject *tuple = PyTuple_New((Py_ssize_t)count);
+    for (size_t i = 0; tuple != NULL && i < count; i++) {
+        PyTuple_SET_ITEM(tuple, (Py_ssize_t)i, Py_NewRef(objects[i]));
+    }
+    return tuple;
+}
+
+/* (objects, loop, bytes, finalizers) of one component: bytes as the census sizes
+ * them, finalizers the objects whose finalizer the collector would run. */
+static PyObject *
+component(PyObject **objects, size_t count, PyObject **loop, size_t loop_length)
+{
+    long long bytes = 0;
+    size_t pending = 0;
+    size_t *sizes = malloc((count + 1) * sizeof(size_t));
+    if (sizes == NULL) {
+        return PyErr_NoMemory();
+    }
+    mv_census_sizeof_each(objects, count, sizes);
+    for (size_t i = 0; i < count; i++) {
+        size_t size = sizes[i] != 0 ? sizes[i] : _PySys_GetSizeOf(objects[i]);
+        if (size == (size_t)-1 && PyErr_Occurred()) {
+            free(sizes);
+            return NULL;
+        }
+        bytes += (long long)size;
+        pending += (size_t)mv_finalizer_pending(objects[i]);
+    }
+    free(sizes);
+    PyObject *finalizers = PyTuple_New((Py_ssize_t)pending);
+    for (size_t i = 0, j = 0; finalizers != NULL && i < count; i++) {
+        if (mv_finalizer_pending(objects[i])) {
+            PyTuple_SET_ITEM(finalizers, (Py_ssize_t)j++, Py_NewRef(objects[i]));
+        }
+    }
+    PyObject *members = tuple_of(objects, count);
+    PyObject *cycle = tuple_of(loop, loop_length);
+    PyObject *result = NULL;
+    if (finalizers != NULL && members != NULL && cycle != NULL) {
+        result = Py_BuildValue("(OOLO)", members, cycle, bytes, finalizers);
+    }
+    Py_XDECREF(finalizers);
+    Py_XDECREF(members);
+    Py_XDECREF(cycle);
+    return result;
+}
+#endif
+
+/* What the next full collection would find unreachable, without collecting:
+ * ((objects, loop, bytes, finalizers), ...), one per cycle (unreachable.c). */
+static PyObject *
+unreachable(PyObject *module, PyObject *unused)
+{
+    (void)unused;
+#if MV_KNOWN_LAYOUT
+    struct _gc_runtime_state *gcstate = MV_GC_STATE(PyInterpreterState_Get());
+    int status = mv_gc_readable(gcstate);
+    mv_unreachable found;
+    if (status == MV_OK) {
+        status = mv_unreachable_find(gcstate, &found);
+    }
+    if (status != MV_OK) {
+        return raise_status(module, status);
+    }
+    /* The walk is over and every object found is held: code may run now. */
+    PyObject *result = PyTuple_New((Py_ssize_t)found.components);
+    for (size_t k = 0; result != NULL && k < found.components; k++) {
+        PyObject *one = component(found.objects + found.starts[k],
+                                  found.starts[k + 1] - found.starts[k],
+                                  found.loops + found.loop_starts[k],
+                                  found.loop_starts[k + 1] - found.loop_starts[k]);
+        if (one == NULL) {
+            Py_CLEAR(result);
+        }
+        else {
+            PyTuple_SET_ITEM(result, (Py_ssize_t)k, one);
+        }
+    }
+    mv_unreachable_free(&found);
+    return result;
+#else
+    return raise_status(module, MV_ERR_UNSUPPORTED);
+#endif
+}
+
+/* The name of holder's inline attribute (kept without a __dict__) whose value is
+ * held, or None: how a path or a cycle labels that step without making the
+ * __dict__ that reading obj.__dict__ would. */
+static PyObject *
+inline_attribute(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "inline_attribute(holder, held)");
+        return NULL;
+    }
+    PyObject *name = mv_inline_attribute(args[0], args[1]);
+    if (name == NULL) {
+        Py_RETURN_NONE;
+    }
+    return Py_NewRef(name);
+}
+
 static int
 is_tuple_of_types(PyObject *op)
 {
@@ -579,6 +689,13 @@ static PyMethodDef methods[] = {
     {"census_sizeof", census_sizeof, METH_O,
      "census_sizeof(obj) -> int or None: sys.getsizeof(obj) as the census computes it in C, "
      "None when the census leaves obj's type to sys.getsizeof"},
+    {"unreachable", unreachable, METH_NOARGS,
+     "unreachable() -> ((objects, loop, bytes, finalizers), ...): what a collection of "
+     "generations 0, 1 and 2 would find unreachable, computed without collecting, one "
+     "entry per cycle (with the objects only it holds)"},
+    {"inline_attribute", (PyCFunction)(void (*)(void))inline_attribute, METH_FASTCALL,
+     "inline_attribute(holder, held) -> str or None: the name of holder's attribute kept "
+     "inline (without a __dict__) whose value is held"},
     {"type_counts_apart", (PyCFunction)(void (*)(void))type_counts_apart, METH_FASTCALL,
      "type_counts_apart(own_types, part_types) -> 8 {type: count}: generations 0, 1, 2, "
      "permanent, then memviz's own objects in each (instances of own_types and the "

@@ -11,8 +11,8 @@ from cffi import FFI
 
 # setuptools wants paths relative to the project root, where setup.py runs.
 CSRC = "csrc"
-SOURCES = ["core.c", "gcread.c", "census.c", "dominators.c", "paths.c", "objects.c", "pymalloc.c",
-           "elfsyms.c"]
+SOURCES = ["core.c", "gcread.c", "census.c", "dominators.c", "paths.c", "unreachable.c",
+           "objects.c", "pymalloc.c", "elfsyms.c"]
 _HEADER = Path(__file__).resolve().parents[2] / CSRC / "memviz.h"
 
 

@@ -308,6 +308,24 @@ def census_sizeof(reading: str, obj: object) -> int | None:
         raise status_error(reading, error.args[0]) from None
 
 
+def inline_attribute(reading: str, holder: object, held: object) -> str | None:
+    """The name of holder's attribute kept inline (3.11+, without a __dict__) whose value
+    is held, read without making the __dict__; None when there is none."""
+    return require_objects(reading).inline_attribute(holder, held)
+
+
+def unreachable(reading: str) -> tuple[tuple[tuple, tuple, int, tuple], ...]:
+    """((objects, loop, bytes, finalizers), ...): what a collection of generations 0, 1
+    and 2 would find unreachable, one entry per cycle with the objects only it holds;
+    loop is a shortest cycle of references through its first object on the cycle,
+    finalizers the objects whose finalizer the collector would run."""
+    module = require_objects(reading)
+    try:
+        return module.unreachable()
+    except module.ReadingError as error:
+        raise status_error(reading, error.args[0]) from None
+
+
 def type_counts_apart(reading: str, own_types: tuple[type, ...], part_types: tuple[type, ...]
                       ) -> tuple[dict[type, int], ...]:
     module = require_objects(reading)

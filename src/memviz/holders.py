@@ -106,8 +106,13 @@ def path_in(box: list, max_depth: int = MAX_DEPTH,
         start, described = _frame_start(frame, slot)
     else:
         start, described = _STARTS[root]
-    labels = tuple(_label(objects, i) for i in range(len(objects) - 1))
-    return Path(tuple(objects), labels, start, described)
+    return Path(tuple(objects), step_labels(objects), start, described)
+
+
+def step_labels(objects: list) -> tuple[str, ...]:
+    """How each of ``objects`` holds the next, as Python code would reach it: the labels
+    of a path's steps (also ``memviz.gc.unreachable``'s, for a cycle's loop)."""
+    return tuple(_label(objects, i) for i in range(len(objects) - 1))
 
 
 def _frame_start(frame, slot: int) -> tuple[str, str]:
@@ -182,9 +187,14 @@ def _function_label(function: types.FunctionType, held: object) -> str:
 
 def _own_dict(obj: object):
     """``obj.__dict__`` as the object keeps it (a module's, a class's, an instance's),
-    read without running the object's own code; None without one."""
+    read without running the object's own code and without making one; None without
+    one."""
     if issubclass(type(obj), type):
         return _class_dict(cast(type, obj))
+    if not any(type(referent) is dict for referent in gc.get_referents(obj)):
+        # None made yet (3.11+ keep an instance's attributes inline until asked, a function
+        # has none until asked): asking would make one, which the object would then hold.
+        return None
     try:
         own = object.__getattribute__(obj, "__dict__")
     except Exception:
@@ -206,12 +216,17 @@ _TYPE_DICT = type.__dict__["__dict__"]
 
 
 def _attribute_of(holder: object, held: object) -> str | None:
-    """The name of ``holder``'s attribute (in its __dict__ or a slot) that is ``held``."""
+    """The name of ``holder``'s attribute (in its __dict__, kept inline without one, or in a
+    slot) that is ``held``."""
     own = _own_dict(holder)
     if own is not None:
         for key, value in own.items():
             if value is held and type(key) is str:
                 return key
+    else:
+        inline = _native.inline_attribute("memviz.holders", holder, held)
+        if inline is not None:
+            return inline
     for cls in type(holder).__mro__:
         for name, descriptor in vars(cls).items():
             if type(descriptor) is types.MemberDescriptorType:
