@@ -39,6 +39,20 @@ def format_bytes(size: float, sign: bool = False) -> str:
     raise AssertionError("unreachable")
 
 
+def pins_line(arena_pins) -> str:
+    """One line of what keeps an arena allocated (``memviz.pymalloc.ArenaPins``):
+    ``arena #7: 1.0 MiB kept by 31 float, 4 dict -- e.g. sys.modules['app'].CACHE[3]``;
+    built-in types by their bare names."""
+    kept = [f"{pin.count:,} {pin.name.removeprefix('builtins.')}" for pin in arena_pins.pins]
+    if arena_pins.unreached_blocks:
+        kept.append(f"{counted(arena_pins.unreached_blocks, 'block')} "
+                    f"({format_bytes(arena_pins.unreached_bytes)}) no object reached holds")
+    line = (f"arena #{arena_pins.index}: {format_bytes(arena_pins.arena_size)} kept by "
+            + (", ".join(kept) if kept else "nothing (no block in use)"))
+    example = next((pin.path for pin in arena_pins.pins if pin.path is not None), None)
+    return line if example is None else f"{line} -- e.g. {example}"
+
+
 def own_objects_sentence(snap) -> str | None:
     """Which of memviz's own objects the snapshot left out of every count, in one
     sentence the text and the HTML report share; None for a format-1 file, which did
