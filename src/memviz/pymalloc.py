@@ -372,7 +372,7 @@ _PINNING = "memviz.pymalloc.pinning()"
 def pinning(arena_or_index: Arena | int | None = None) -> tuple[Pin, ...]:
     """What keeps each sparse arena allocated (``memviz.snapshot.is_sparse``, the rule the
     arena map and ``Snapshot.fragmentation()`` apply): the live objects in its blocks, one
-    :class:`Pin` per arena and type, most bytes first. ``arena_or_index`` asks about one
+    :class:`Pin` per arena and type, arena by arena in index order, most bytes first. ``arena_or_index`` asks about one
     arena instead, sparse or not: an ``Arena`` of a reading (still live) or its index as
     ``arenas()`` numbers them. One census walk in C (an object lies in the arena whose
     address range holds it), then one path search per pin."""
@@ -380,9 +380,10 @@ def pinning(arena_or_index: Arena | int | None = None) -> tuple[Pin, ...]:
 
 
 def arena_pins(arena_or_index: Arena | int | None = None) -> tuple[ArenaPins, ...]:
-    """``pinning()`` arena by arena: an :class:`ArenaPins` for each, with the blocks in
-    use that hold no object the walk reaches counted apart. No walk at all when no arena
-    is sparse."""
+    """``pinning()`` arena by arena, in index order: an :class:`ArenaPins` for each, with
+    the blocks in use that hold no object the walk reaches counted apart (raw
+    ``PyMem_Malloc`` buffers, objects held only from C, objects waiting on CPython's free
+    lists). No walk at all when no arena is sparse."""
     records, pools, _ = _map_records(_PINNING)
     lay = layout()
     chosen = _chosen_arenas(records, pools, arena_or_index, lay.arena_size)
@@ -396,6 +397,9 @@ def arena_pins(arena_or_index: Arena | int | None = None) -> tuple[ArenaPins, ..
     indexes = struct.pack(f"={len(chosen)}q", *(index for _, index in chosen))
     del records, pools, chosen
     objects, sizes = _native.census_in_ranges(_PINNING, bounds)
+    # The pools right after the walk, before this function makes any object: every object
+    # the walk found is still held, so in a block in use.
+    records, pools, _ = _map_records(_PINNING)
     for i in reversed(range(len(objects))):
         if objects[i] is bounds or objects[i] is indexes:
             del objects[i], sizes[i]
@@ -420,13 +424,11 @@ def arena_pins(arena_or_index: Arena | int | None = None) -> tuple[ArenaPins, ..
         pins[key[0]].append(Pin(
             starts[key[0]], type_name(key[1]), len(members), sum(sizes[i] for i in members),
             tuple(objects[i] for i in members), path_value(found)))
-    # The pools right after the walk: every object it found is still held, so in a block
-    # in use.
-    records, pools, _ = _map_records(_PINNING)
     rows = {address: pool_records for address, _, pool_records in _arena_rows(records, pools)}
-    return tuple(_arena_pins(address, index, tuple(arena), rows.get(address), lay)
-                 for address, index, arena in zip(starts, struct.unpack(
-                     f"={len(starts)}q", indexes), pins))
+    found = (_arena_pins(address, index, tuple(arena), rows.get(address), lay)
+             for address, index, arena in zip(starts, struct.unpack(f"={len(starts)}q", indexes),
+                                              pins))
+    return tuple(sorted(found, key=lambda arena: arena.index))
 
 
 def _arena_rows(records: bytes, pools: memoryview):

@@ -6,9 +6,11 @@ import argparse
 import os
 import sys
 
-from .. import capabilities, snapshot
+from .. import capabilities, pymalloc, snapshot
+from .._errors import MemvizError
 from .._version import __version__
 from ..htmlreport import render_report
+from ..render.text import pinning_section
 from ._common import (MIN_CHANGE_HELP, STDIN, CommandError, UsageError, check_outputs,
                       check_stdin_once, load, os_reason, out, positive)
 
@@ -52,10 +54,21 @@ def cmd_report(args: argparse.Namespace) -> int:
                                      "with 'memviz diff OLD.json NEW.json')")
     if not files:
         snap = snapshot(census=True)
-        out(_live_header() + "\n\n" + snap.report(args.top))
+        out(_live_header() + "\n\n" + snap.report(args.top) + _live_pinning())
     else:
         out(load(files[0]).report(args.top))
     return 0
+
+
+def _live_pinning() -> str:
+    """The section of what keeps each sparse arena allocated, read now (no walk when no
+    arena is sparse); "" without sparse arenas, or where pymalloc cannot be read (the
+    report's "Not read here" says why)."""
+    try:
+        section = pinning_section(pymalloc.arena_pins())
+    except MemvizError:
+        return ""
+    return f"\n{section}\n" if section else ""
 
 
 def _html_report(args: argparse.Namespace, files: list[str]) -> int:
