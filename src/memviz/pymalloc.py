@@ -404,31 +404,40 @@ def arena_pins(arena_or_index: Arena | int | None = None) -> tuple[ArenaPins, ..
         if objects[i] is bounds or objects[i] is indexes:
             del objects[i], sizes[i]
     starts = struct.unpack(f"={len(bounds) // 8}Q", bounds)[0::2]
-    groups: dict[tuple[int, type], list[int]] = {}
-    for i in range(len(objects)):
-        key = (bisect.bisect_right(starts, id(objects[i])) - 1, type(objects[i]))
-        groups.setdefault(key, []).append(i)
-    for members in groups.values():
-        members.sort(key=sizes.__getitem__, reverse=True)
-    keys = sorted(groups, key=lambda key: (key[0], -sum(sizes[i] for i in groups[key])))
     # No local may hold a found object while the paths are searched (a running frame is a
     # root): the list is held only through the box, which the search does not follow.
     box = [objects]
     del objects
+    pins = _pins(box, sizes, starts)
+    rows = {address: pool_records for address, _, pool_records in _arena_rows(records, pools)}
+    every = (_arena_pins(address, index, tuple(arena), rows.get(address), lay)
+             for address, index, arena in zip(starts, struct.unpack(f"={len(starts)}q", indexes),
+                                              pins))
+    return tuple(sorted(every, key=lambda arena: arena.index))
+
+
+def _pins(box: list, sizes: list[int], starts: tuple[int, ...]) -> list[list[Pin]]:
+    """The Pins of each arena (``starts``: their addresses, sorted) from the objects the
+    walk found (``box[0]``, held only through ``box``) and their sizes: one per type, most
+    bytes first, with a path to the largest -- no local holds an object of ``box[0]``
+    until the paths are found."""
+    groups: dict[tuple[int, type], list[int]] = {}
+    for i in range(len(box[0])):
+        key = (bisect.bisect_right(starts, id(box[0][i])) - 1, type(box[0][i]))
+        groups.setdefault(key, []).append(i)
+    for members in groups.values():
+        members.sort(key=sizes.__getitem__, reverse=True)
+    keys = sorted(groups, key=lambda key: (key[0], -sum(sizes[i] for i in groups[key])))
     found_paths = _native.paths_in(_PINNING, box, tuple(groups[key][0] for key in keys),
                                    MAX_DEPTH)
-    objects = box.pop()
+    objects = box[0]
     pins: list[list[Pin]] = [[] for _ in starts]
     for key, found in zip(keys, found_paths):
         members = groups[key]
         pins[key[0]].append(Pin(
             starts[key[0]], type_name(key[1]), len(members), sum(sizes[i] for i in members),
             tuple(objects[i] for i in members), path_value(found)))
-    rows = {address: pool_records for address, _, pool_records in _arena_rows(records, pools)}
-    found = (_arena_pins(address, index, tuple(arena), rows.get(address), lay)
-             for address, index, arena in zip(starts, struct.unpack(f"={len(starts)}q", indexes),
-                                              pins))
-    return tuple(sorted(found, key=lambda arena: arena.index))
+    return pins
 
 
 def _arena_rows(records: bytes, pools: memoryview):
