@@ -167,7 +167,7 @@ def test_without_pymalloc_the_error_names_the_allocator(child_python):
 
 
 @needs("pymalloc.arenas", "gc")
-def test_the_arena_map_and_the_live_report_show_what_pins_each_sparse_arena(child_python):
+def test_the_arena_map_and_the_live_reports_show_what_pins_each_sparse_arena(child_python):
     result = child_python(HEAP + """
     import contextlib, io
     from memviz import arenamap
@@ -178,8 +178,11 @@ def test_the_arena_map_and_the_live_report_show_what_pins_each_sparse_arena(chil
     report = io.StringIO()
     with contextlib.redirect_stdout(report):
         main([])
+    page = io.StringIO()
+    with contextlib.redirect_stdout(page):
+        main(["report", "-o", "-"])
     print(json.dumps({
-        "text": text, "svg": svg, "report": report.getvalue(),
+        "text": text, "svg": svg, "report": report.getvalue(), "html": page.getvalue(),
         "pins": [(p.index, [(pin.name, pin.count) for pin in p.pins], str(p.pins[0].path))
                  for p in amap.pins],
     }))
@@ -200,4 +203,5 @@ def test_the_arena_map_and_the_live_report_show_what_pins_each_sparse_arena(chil
         assert lines[drawn[0] - 2].startswith(f"#{index} ") and "◀ sparse" in lines[drawn[0] - 2]
         assert line in facts["svg"]
         assert any(text.startswith(f"arena #{index}: 1.0 MiB kept by ") for text in report_lines)
+        assert f'<li data-arena="{index}">arena #{index}: 1.0 MiB kept by ' in facts["html"]
     assert "What keeps the sparse arenas allocated" in facts["report"]

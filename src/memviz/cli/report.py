@@ -60,14 +60,18 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _live_pinning() -> str:
-    """The section of what keeps each sparse arena allocated, read now (no walk when no
-    arena is sparse); "" without sparse arenas, or where pymalloc cannot be read (the
-    report's "Not read here" says why)."""
+def _pins_now() -> tuple | None:
+    """What keeps each sparse arena allocated, read now (no walk when no arena is sparse);
+    None where pymalloc cannot be read (the report's "Not read here" says why)."""
     try:
-        section = pinning_section(pymalloc.arena_pins())
+        return pymalloc.arena_pins()
     except MemvizError:
-        return ""
+        return None
+
+
+def _live_pinning() -> str:
+    """The text section of :func:`_pins_now` ("" without sparse arenas)."""
+    section = pinning_section(_pins_now())
     return f"\n{section}\n" if section else ""
 
 
@@ -78,7 +82,8 @@ def _html_report(args: argparse.Namespace, files: list[str]) -> int:
     snaps = [load(path) for path in files] or [snapshot(census=True)]
     names = ([STDIN if path == "-" else os.path.basename(path) for path in files]
              or ["this interpreter, now"])
-    page = render_report(snaps, args.top, names=names, min_change=args.min_change)
+    page = render_report(snaps, args.top, names=names, min_change=args.min_change,
+                         pins=None if files else _pins_now())
     if args.output == "-":
         out(page)
         return 0
