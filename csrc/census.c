@@ -358,7 +358,7 @@ count(mv_walk *walk, PyObject *op, int is_gc)
 
 /* Whether address falls in one of the ranges: a binary search of the sorted bounds. */
 static int
-in_a_range(const mv_in_ranges *in, uintptr_t address)
+in_a_range(const mv_in_ranges *in, uint64_t address)
 {
     size_t low = 0, high = in->ranges;
     while (low < high) {
@@ -383,7 +383,7 @@ static int
 collect_in_range(mv_walk *walk, PyObject *op)
 {
     mv_in_ranges *in = walk->in_ranges;
-    if (!in_a_range(in, (uintptr_t)op)) {
+    if (!in_a_range(in, (uint64_t)(uintptr_t)op)) {
         return MV_OK;
     }
     size_t capacity = in->found.capacity;

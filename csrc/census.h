@@ -42,7 +42,7 @@ typedef struct {
 /* The objects the walk meets inside given address ranges (pymalloc's arenas:
  * what keeps each one allocated). */
 typedef struct {
-    const uintptr_t *bounds;    /* in: start, end of each range [start, end), sorted,
+    const uint64_t *bounds;     /* in: start, end of each range [start, end), sorted,
                                  * disjoint */
     size_t ranges;              /* in: how many */
     mv_object_stack found;      /* out: every object met at an address in a range, in

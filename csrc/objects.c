@@ -496,8 +496,7 @@ census_in_ranges(PyObject *module, PyObject *bounds)
         return NULL;
     }
 #if MV_KNOWN_LAYOUT
-    _Static_assert(sizeof(uintptr_t) == sizeof(uint64_t), "addresses are 64-bit words here");
-    mv_in_ranges in = {(const uintptr_t *)PyBytes_AS_STRING(bounds),
+    mv_in_ranges in = {(const uint64_t *)PyBytes_AS_STRING(bounds),
                        (size_t)PyBytes_GET_SIZE(bounds) / (2 * sizeof(uint64_t)),
                        {NULL, 0, 0}, NULL};
     for (size_t i = 0; i < in.ranges; i++) {
