@@ -26,6 +26,11 @@
  * in Python, or a C one not known here) has its objects held, and sized by
  * sys.getsizeof after the walk, when code may run again.
  *
+ * The same walk collects, for memviz.pymalloc.pinning(), every object met
+ * at an address inside given ranges (the sparse arenas): each is held as the
+ * walk meets it, as the objects left to sys.getsizeof are (INCREF allocates
+ * nothing), and the ranges are a sorted array of bounds searched in place.
+ *
  * Why this is safe: the GIL is held throughout and the lists are not being
  * collected (the caller checked mv_gc_readable); tp_traverse only reads (the
  * collector calls it the same way) and runs no Python code; deciding a
@@ -406,6 +411,8 @@ typedef struct {
                                  * type in the interpreter's data), which the bits alone
                                  * do not give back */
     mv_reach *reach;            /* how one object was first met (mv_census_reach), or NULL */
+    mv_in_ranges *in_ranges;    /* the objects to collect by address (mv_census_in_ranges),
+                                 * or NULL */
     int status;
 } mv_walk;
 
@@ -448,6 +455,53 @@ count(mv_walk *walk, PyObject *op, int is_gc)
     }
     Py_INCREF(op);
     slot->sized_later++;
+    return MV_OK;
+}
+
+/* Whether address falls in one of the ranges: a binary search of the sorted bounds. */
+static int
+in_a_range(const mv_in_ranges *in, uint64_t address)
+{
+    size_t low = 0, high = in->ranges;
+    while (low < high) {
+        size_t middle = low + (high - low) / 2;
+        if (address < in->bounds[2 * middle]) {
+            high = middle;
+        }
+        else if (address >= in->bounds[2 * middle + 1]) {
+            low = middle + 1;
+        }
+        else {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Collects an object count() has just counted, when it lies in a range: held
+ * from now on (nothing can free it before the caller has it), with its size
+ * as count() computed it (the slot count() used is walk->last_slot). */
+static int
+collect_in_range(mv_walk *walk, PyObject *op)
+{
+    mv_in_ranges *in = walk->in_ranges;
+    if (!in_a_range(in, (uint64_t)(uintptr_t)op)) {
+        return MV_OK;
+    }
+    size_t capacity = in->found.capacity;
+    if (mv_object_stack_push(&in->found, op) != MV_OK) {
+        return MV_ERR_NO_MEMORY;
+    }
+    if (in->found.capacity != capacity) {
+        size_t *sizes = realloc(in->sizes, in->found.capacity * sizeof(size_t));
+        if (sizes == NULL) {
+            in->found.used--;
+            return MV_ERR_NO_MEMORY;
+        }
+        in->sizes = sizes;
+    }
+    Py_INCREF(op);
+    in->sizes[in->found.used - 1] = size_in_c(walk->last_slot->sizer, op);
     return MV_OK;
 }
 
@@ -501,6 +555,9 @@ discover(PyObject *op, void *arg)
     }
     int is_gc = _PyObject_IS_GC(op);
     walk->status = added < 0 ? MV_ERR_NO_MEMORY : count(walk, op, is_gc);
+    if (walk->status == MV_OK && walk->in_ranges != NULL) {
+        walk->status = collect_in_range(walk, op);
+    }
     if (walk->status == MV_OK && is_gc && Py_TYPE(op)->tp_traverse != NULL) {
         if (walk->pending.used < walk->pending.capacity) {
             /* the stack's push, without a call: this is the hot path */
@@ -818,6 +875,31 @@ mv_graph_free(mv_graph *graph)
     free(graph->first_edge);
     free(graph->edges);
     memset(graph, 0, sizeof(*graph));
+}
+
+int
+mv_census_in_ranges(PyInterpreterState *interp, mv_in_ranges *in)
+{
+    mv_walk walk;
+    memset(&walk, 0, sizeof(walk));
+    memset(&in->found, 0, sizeof(in->found));
+    in->sizes = NULL;
+    walk.in_ranges = in;
+    mv_census census;
+    int status = walk_roots(&walk, interp, &census);
+    mv_census_free(&census);
+    return status;
+}
+
+void
+mv_in_ranges_free(mv_in_ranges *in)
+{
+    for (size_t i = 0; i < in->found.used; i++) {
+        Py_DECREF(in->found.items[i]);
+    }
+    mv_object_stack_free(&in->found);
+    free(in->sizes);
+    in->sizes = NULL;
 }
 
 void

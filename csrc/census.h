@@ -39,6 +39,20 @@ typedef struct {
                                  * mv_frame_object turns them into frame objects) */
 } mv_reach;
 
+/* The objects the walk meets inside given address ranges (pymalloc's arenas:
+ * what keeps each one allocated). */
+typedef struct {
+    const uint64_t *bounds;     /* in: start, end of each range [start, end), sorted,
+                                 * disjoint */
+    size_t ranges;              /* in: how many */
+    mv_object_stack found;      /* out: every object met at an address in a range, in
+                                 * the order met, each held (a reference taken as the
+                                 * walk meets it, as census->later's) */
+    size_t *sizes;              /* out: found's sizes as the census computes them in C,
+                                 * 0 where it leaves one to sys.getsizeof (malloc'd,
+                                 * found.capacity of them) */
+} mv_in_ranges;
+
 /* Every object reachable from the interpreter's roots, each counted once per
  * exact type (count: objects, tracked: those the collector tracks, bytes: the
  * sizes computed in C).  The GIL must be held and the lists readable
@@ -90,6 +104,12 @@ int mv_census_graph(PyInterpreterState *interp, mv_graph *graph);
  * raised.  May run Python code (the graph holds every object). */
 int mv_graph_size_later(mv_graph *graph);
 void mv_graph_free(mv_graph *graph);
+
+/* Walks as mv_census_walk does, and collects into in->found every object
+ * whose address falls in one of in->bounds' ranges.  Free in with
+ * mv_in_ranges_free, in any case. */
+int mv_census_in_ranges(PyInterpreterState *interp, mv_in_ranges *in);
+void mv_in_ranges_free(mv_in_ranges *in);
 
 /* Drops the references the walk took, and frees the census. */
 void mv_census_free(mv_census *census);

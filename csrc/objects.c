@@ -406,33 +406,17 @@ largest_retainers(PyObject *module, PyObject *count)
 #endif
 }
 
-/* None, or (root, frame, slot, [root ... target]): the shortest chain of
- * references from a root to the target in box, not through box (for a running
- * frame: its frame object, and the own slot that holds the chain's first
- * object, -1 for its locals dict). */
-static PyObject *
-path_to(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
-{
-    if (nargs != 2 || !PyLong_Check(args[1])) {
-        PyErr_SetString(PyExc_TypeError, "path_to([target], max_depth)");
-        return NULL;
-    }
-    if (!is_box(args[0])) {
-        return NULL;
-    }
-    long depth = PyLong_AsLong(args[1]);
-    if (depth == -1 && PyErr_Occurred()) {
-        return NULL;
-    }
-    int max_depth = depth < 0 ? 0 : depth > INT_MAX ? INT_MAX : (int)depth;
 #if MV_KNOWN_LAYOUT
-    PyInterpreterState *interp = PyInterpreterState_Get();
-    int status = mv_gc_readable(MV_GC_STATE(interp));
-    mv_path path = {PyList_GET_ITEM(args[0], 0), args[0], max_depth, MV_ROOT_NONE,
-                    NULL, -1, NULL, 0};
-    if (status == MV_OK) {
-        status = mv_path_find(interp, &path);
-    }
+/* None, or (root, frame, slot, [root ... target]): the shortest chain of
+ * references from a root to target, not through skip (for a running frame:
+ * its frame object, and the own slot that holds the chain's first object, -1
+ * for its locals dict).  NULL with the exception set when the walk failed. */
+static PyObject *
+find_path(PyObject *module, PyInterpreterState *interp, PyObject *target, PyObject *skip,
+          int max_depth)
+{
+    mv_path path = {target, skip, max_depth, MV_ROOT_NONE, NULL, -1, NULL, 0};
+    int status = mv_path_find(interp, &path);
     if (status != MV_OK) {
         mv_path_free(&path);
         return raise_status(module, status);
@@ -456,6 +440,161 @@ path_to(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_XDECREF(frame);
     Py_XDECREF(objects);
     mv_path_free(&path);
+    return result;
+}
+#endif
+
+/* max_depth from a Python int: at least 0; -1 with the exception set. */
+static int
+depth_of(PyObject *arg)
+{
+    long depth = PyLong_AsLong(arg);
+    if (depth == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    return depth < 0 ? 0 : depth > INT_MAX ? INT_MAX : (int)depth;
+}
+
+/* find_path's result for the target in box, not through box. */
+static PyObject *
+path_to(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyLong_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "path_to([target], max_depth)");
+        return NULL;
+    }
+    if (!is_box(args[0])) {
+        return NULL;
+    }
+    int max_depth = depth_of(args[1]);
+    if (max_depth < 0) {
+        return NULL;
+    }
+#if MV_KNOWN_LAYOUT
+    PyInterpreterState *interp = PyInterpreterState_Get();
+    int status = mv_gc_readable(MV_GC_STATE(interp));
+    if (status != MV_OK) {
+        return raise_status(module, status);
+    }
+    return find_path(module, interp, PyList_GET_ITEM(args[0], 0), args[0], max_depth);
+#else
+    return raise_status(module, MV_ERR_UNSUPPORTED);
+#endif
+}
+
+/* [find_path's result for box[0][i] for each i of indices], none of them through
+ * box: box holds the caller's list of objects (the caller holds it only through
+ * box), so no path leads through the caller's own list to a target. */
+static PyObject *
+paths_in(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyTuple_CheckExact(args[1]) || !PyLong_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "paths_in([objects], (index, ...), max_depth)");
+        return NULL;
+    }
+    if (!is_box(args[0])) {
+        return NULL;
+    }
+    PyObject *objects = PyList_GET_ITEM(args[0], 0);
+    if (!PyList_CheckExact(objects)) {
+        PyErr_SetString(PyExc_TypeError, "paths_in: the box must hold a list of objects");
+        return NULL;
+    }
+    int max_depth = depth_of(args[2]);
+    if (max_depth < 0) {
+        return NULL;
+    }
+#if MV_KNOWN_LAYOUT
+    PyInterpreterState *interp = PyInterpreterState_Get();
+    int status = mv_gc_readable(MV_GC_STATE(interp));
+    if (status != MV_OK) {
+        return raise_status(module, status);
+    }
+    PyObject *indices = args[1];
+    PyObject *result = PyList_New(PyTuple_GET_SIZE(indices));
+    for (Py_ssize_t i = 0; result != NULL && i < PyTuple_GET_SIZE(indices); i++) {
+        Py_ssize_t index = PyLong_AsSsize_t(PyTuple_GET_ITEM(indices, i));
+        if (index == -1 && PyErr_Occurred()) {
+            Py_CLEAR(result);
+            break;
+        }
+        /* No Python code runs between two walks: the list is as the caller left it. */
+        if (index < 0 || index >= PyList_GET_SIZE(objects)) {
+            PyErr_SetString(PyExc_IndexError, "paths_in: an index out of the list");
+            Py_CLEAR(result);
+            break;
+        }
+        PyObject *found = find_path(module, interp, PyList_GET_ITEM(objects, index),
+                                    args[0], max_depth);
+        if (found == NULL) {
+            Py_CLEAR(result);
+            break;
+        }
+        PyList_SET_ITEM(result, i, found);
+    }
+    return result;
+#else
+    return raise_status(module, MV_ERR_UNSUPPORTED);
+#endif
+}
+
+/* (objects, sizes): every object the census's walk meets at an address in one of
+ * the ranges of bounds (a bytes of native uint64 start, end pairs, sorted and
+ * disjoint), in the order met, and each one's size as the census sizes it. */
+static PyObject *
+census_in_ranges(PyObject *module, PyObject *bounds)
+{
+    if (!PyBytes_CheckExact(bounds) || PyBytes_GET_SIZE(bounds) % (2 * sizeof(uint64_t)) != 0) {
+        PyErr_SetString(PyExc_TypeError,
+                        "census_in_ranges(bounds): bytes of native uint64 (start, end) pairs");
+        return NULL;
+    }
+#if MV_KNOWN_LAYOUT
+    mv_in_ranges in = {(const uint64_t *)PyBytes_AS_STRING(bounds),
+                       (size_t)PyBytes_GET_SIZE(bounds) / (2 * sizeof(uint64_t)),
+                       {NULL, 0, 0}, NULL};
+    for (size_t i = 0; i < in.ranges; i++) {
+        if (in.bounds[2 * i] >= in.bounds[2 * i + 1]
+            || (i > 0 && in.bounds[2 * i] < in.bounds[2 * i - 1])) {
+            PyErr_SetString(PyExc_ValueError,
+                            "census_in_ranges: the ranges must be non-empty, sorted and disjoint");
+            return NULL;
+        }
+    }
+    PyInterpreterState *interp = PyInterpreterState_Get();
+    int status = mv_gc_readable(MV_GC_STATE(interp));
+    if (status == MV_OK) {
+        status = mv_census_in_ranges(interp, &in);
+    }
+    if (status != MV_OK) {
+        mv_in_ranges_free(&in);
+        return raise_status(module, status);
+    }
+    /* The walk is over: Python objects may be made, and code run (sys.getsizeof). */
+    PyObject *objects = PyList_New((Py_ssize_t)in.found.used);
+    PyObject *sizes = PyList_New((Py_ssize_t)in.found.used);
+    for (size_t i = 0; objects != NULL && sizes != NULL && i < in.found.used; i++) {
+        PyObject *op = in.found.items[i];
+        size_t size = in.sizes[i] != 0 ? in.sizes[i] : _PySys_GetSizeOf(op);
+        if (size == (size_t)-1 && PyErr_Occurred()) {
+            Py_CLEAR(objects);
+            break;
+        }
+        PyObject *size_object = PyLong_FromSize_t(size);
+        if (size_object == NULL) {
+            Py_CLEAR(objects);
+            break;
+        }
+        PyList_SET_ITEM(sizes, (Py_ssize_t)i, size_object);
+        PyList_SET_ITEM(objects, (Py_ssize_t)i, Py_NewRef(op));
+    }
+    PyObject *result = NULL;
+    if (objects != NULL && sizes != NULL) {
+        result = PyTuple_Pack(2, objects, sizes);
+    }
+    Py_XDECREF(objects);
+    Py_XDECREF(sizes);
+    mv_in_ranges_free(&in);
     return result;
 #else
     return raise_status(module, MV_ERR_UNSUPPORTED);
@@ -686,6 +825,13 @@ static PyMethodDef methods[] = {
      "largest_retainers(n) -> [(object, bytes, objects), ...]: at most n owners the program's "
      "roots reach, largest first, none retaining another, each with the bytes and objects it "
      "retains (itself and what every path from a root reaches only through it)"},
+    {"paths_in", (PyCFunction)(void (*)(void))paths_in, METH_FASTCALL,
+     "paths_in([objects], indices, max_depth) -> list: path_to's result for objects[i], "
+     "each i of indices, not through the box"},
+    {"census_in_ranges", census_in_ranges, METH_O,
+     "census_in_ranges(bounds) -> (objects, sizes): every object the census's walk meets "
+     "at an address in one of the (start, end) ranges of bounds (bytes of native uint64 "
+     "pairs), and its size as the census sizes it"},
     {"census_sizeof", census_sizeof, METH_O,
      "census_sizeof(obj) -> int or None: sys.getsizeof(obj) as the census computes it in C, "
      "None when the census leaves obj's type to sys.getsizeof"},

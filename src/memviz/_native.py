@@ -298,6 +298,28 @@ def largest_retainers(reading: str, n: int) -> list[tuple[object, int, int]]:
         raise status_error(reading, error.args[0]) from None
 
 
+def paths_in(reading: str, box: list, indices: tuple[int, ...], max_depth: int
+             ) -> list[tuple[int, Any, int, list] | None]:
+    """``path_to``'s result for ``box[0][i]``, each ``i`` of ``indices``: ``box`` holds the
+    caller's list of objects (held only through it), which no path goes through."""
+    module = require_objects(reading)
+    try:
+        return module.paths_in(box, indices, max_depth)
+    except module.ReadingError as error:
+        raise status_error(reading, error.args[0]) from None
+
+
+def census_in_ranges(reading: str, bounds: bytes) -> tuple[list, list[int]]:
+    """(objects, sizes): every object the census's walk meets at an address in one of the
+    ``(start, end)`` ranges of ``bounds`` (native uint64 pairs, sorted, disjoint), in the
+    order met, and the size the census gives each."""
+    module = require_objects(reading)
+    try:
+        return module.census_in_ranges(bounds)
+    except module.ReadingError as error:
+        raise status_error(reading, error.args[0]) from None
+
+
 def census_sizeof(reading: str, obj: object) -> int | None:
     """sys.getsizeof(obj) as the census computes it in C; None when it leaves obj's type
     to sys.getsizeof."""

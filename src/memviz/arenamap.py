@@ -22,6 +22,11 @@ fragmentation, visible as rows of dots with a few red cells.
 - ``arena_map(source=None)``: the :class:`ArenaMap` value, which renders itself in
   IPython (``_repr_pretty_``) and Jupyter (``_repr_html_``, the SVG).
 
+A map read now also says, under each sparse arena, what keeps it allocated
+(``memviz.pymalloc.arena_pins()``: the live objects in it by type, a path to the largest,
+the blocks no reached object holds) -- one census walk, taken only when an arena is
+sparse.
+
 ``arenas`` (and ``source``) may be None (read ``memviz.pymalloc.arenas()`` now), a tuple
 of ``memviz.pymalloc.Arena`` (e.g. an earlier reading), a :class:`memviz.Snapshot` (its
 stored map) or an :class:`ArenaMap`. When there is no map (pymalloc off, an interpreter
@@ -71,10 +76,12 @@ def arena_map(source=None, *, pool_size: int | None = None,
         return ArenaMap(held.arenas, int(pool_size or held.pool_size),
                         int(arena_size or held.arena_size), held.source, held.reason)
     reason = None
+    pins = None
     if source is None:
         label = "this process, now"
         try:
             arenas = pymalloc.arenas()
+            pins = pymalloc.arena_pins()
         except MemvizError as error:
             arenas, reason = None, str(error)
     else:
@@ -89,7 +96,7 @@ def arena_map(source=None, *, pool_size: int | None = None,
         pool_size = layout.pool_size if layout is not None else DEFAULT_POOL_SIZE
     if arena_size is None:
         arena_size = layout.arena_size if layout is not None else DEFAULT_ARENA_SIZE
-    return ArenaMap(arenas, int(pool_size), int(arena_size), label, reason)
+    return ArenaMap(arenas, int(pool_size), int(arena_size), label, reason, pins=pins)
 
 
 def _live_layout() -> pymalloc.Layout | None:

@@ -97,7 +97,11 @@ def path_to(obj: object, /, *, max_depth: int = MAX_DEPTH) -> Path | None:
 def path_in(box: list, max_depth: int = MAX_DEPTH,
             reading: str = "memviz.path_to()") -> Path | None:
     """``path_to(box[0])`` for a caller that holds the object only through ``box``."""
-    found = _native.path_to(reading, box, max_depth)
+    return path_value(_native.path_to(reading, box, max_depth))
+
+
+def path_value(found) -> Path | None:
+    """The :class:`Path` of one result of the C path search (``_native.path_to``'s)."""
     if found is None:
         return None
     root, frame, slot, objects = found

@@ -7,6 +7,9 @@
   ``sys.getallocatedblocks()``.
 - ``arenas()``: every live arena and each of its pools in use, from one walk.
 - ``locate(obj)``: the arena, pool and block that hold an object, or None.
+- ``pinning(arena_or_index=None)``: what keeps each sparse arena allocated -- the live
+  objects in it, by type (``Pin``), from one census walk in C; ``arena_pins()`` adds each
+  arena's blocks that no reached object holds (``ArenaPins``).
 - ``allocator()``: the object allocator's name (``'pymalloc'``, ``'pymalloc_debug'``,
   ``'malloc'``, ...).
 
@@ -23,26 +26,35 @@ pymalloc and change nothing here: the readings never depend on the debug report 
 """
 from __future__ import annotations
 
+import bisect
+import struct
 from dataclasses import dataclass
 from typing import Callable
 
 from . import _debugstats, _native
 from ._errors import MemvizError, PymallocUnavailable, UnsupportedInterpreter
 from ._records import ARENA_RECORD, POOL_RECORD
-from .values.pymalloc import (Arena, Block, Layout, Pool, PymallocStats, SizeClass, _ClassCounts,
-                              _make_stats, _PoolRecords, _with_source)
+from .holders import MAX_DEPTH, path_value
+from .values.fragmentation import is_sparse
+from .values.names import type_name
+from .values.pymalloc import (Arena, ArenaPins, Block, Layout, Pin, Pool, PymallocStats,
+                              SizeClass, _ClassCounts, _make_stats, _PoolRecords, _with_source)
 
 __all__ = [
     "Arena",
+    "ArenaPins",
     "Block",
     "Layout",
+    "Pin",
     "Pool",
     "PymallocStats",
     "SizeClass",
     "allocator",
+    "arena_pins",
     "arenas",
     "layout",
     "locate",
+    "pinning",
     "stats",
 ]
 
@@ -350,6 +362,141 @@ def _arena_columns() -> tuple[bytes, bytes]:
     pool."""
     arena_records, pools, _ = _map_records("memviz.pymalloc.arenas()")
     return arena_records, pools.tobytes()
+
+
+# ---- what pins the sparse arenas -------------------------------------------------------
+
+_PINNING = "memviz.pymalloc.pinning()"
+
+
+def pinning(arena_or_index: Arena | int | None = None) -> tuple[Pin, ...]:
+    """What keeps each sparse arena allocated (``memviz.snapshot.is_sparse``, the rule the
+    arena map and ``Snapshot.fragmentation()`` apply): the live objects in its blocks, one
+    :class:`Pin` per arena and type, arena by arena in index order, most bytes first. ``arena_or_index`` asks about one
+    arena instead, sparse or not: an ``Arena`` of a reading (still live) or its index as
+    ``arenas()`` numbers them. One census walk in C (an object lies in the arena whose
+    address range holds it), then one path search per pin."""
+    return tuple(pin for arena in arena_pins(arena_or_index) for pin in arena.pins)
+
+
+def arena_pins(arena_or_index: Arena | int | None = None) -> tuple[ArenaPins, ...]:
+    """``pinning()`` arena by arena, in index order: an :class:`ArenaPins` for each, with
+    the blocks in use that hold no object the walk reaches counted apart (raw
+    ``PyMem_Malloc`` buffers, objects held only from C, objects waiting on CPython's free
+    lists). No walk at all when no arena is sparse."""
+    records, pools, _ = _map_records(_PINNING)
+    lay = layout()
+    chosen = _chosen_arenas(records, pools, arena_or_index, lay.arena_size)
+    if not chosen:
+        return ()
+    # The walk meets what this frame holds (a running frame is a root): during it, only
+    # these two bytes objects, which are left out of what it finds. An address or an index
+    # as an int object would be a small block of its own, likely in a sparse arena.
+    bounds = struct.pack(f"={2 * len(chosen)}Q", *(edge for address, _ in chosen
+                                                   for edge in (address, address + lay.arena_size)))
+    indexes = struct.pack(f"={len(chosen)}q", *(index for _, index in chosen))
+    del records, pools, chosen
+    objects, sizes = _native.census_in_ranges(_PINNING, bounds)
+    # The pools right after the walk, before this function makes any object: every object
+    # the walk found is still held, so in a block in use.
+    records, pools, _ = _map_records(_PINNING)
+    for i in reversed(range(len(objects))):
+        if objects[i] is bounds or objects[i] is indexes:
+            del objects[i], sizes[i]
+    starts = struct.unpack(f"={len(bounds) // 8}Q", bounds)[0::2]
+    # No local may hold a found object while the paths are searched (a running frame is a
+    # root): the list is held only through the box, which the search does not follow.
+    box = [objects]
+    del objects
+    pins = _pins(box, sizes, starts)
+    rows = {address: pool_records for address, _, pool_records in _arena_rows(records, pools)}
+    every = (_arena_pins(address, index, tuple(arena), rows.get(address), lay)
+             for address, index, arena in zip(starts, struct.unpack(f"={len(starts)}q", indexes),
+                                              pins))
+    return tuple(sorted(every, key=lambda arena: arena.index))
+
+
+def _pins(box: list, sizes: list[int], starts: tuple[int, ...]) -> list[list[Pin]]:
+    """The Pins of each arena (``starts``: their addresses, sorted) from the objects the
+    walk found (``box[0]``, held only through ``box``) and their sizes: one per type, most
+    bytes first, with a path to the largest -- no local holds an object of ``box[0]``
+    until the paths are found."""
+    groups: dict[tuple[int, type], list[int]] = {}
+    for i in range(len(box[0])):
+        key = (bisect.bisect_right(starts, id(box[0][i])) - 1, type(box[0][i]))
+        groups.setdefault(key, []).append(i)
+    for members in groups.values():
+        members.sort(key=sizes.__getitem__, reverse=True)
+    keys = sorted(groups, key=lambda key: (key[0], -sum(sizes[i] for i in groups[key])))
+    found_paths = _native.paths_in(_PINNING, box, tuple(groups[key][0] for key in keys),
+                                   MAX_DEPTH)
+    objects = box[0]
+    pins: list[list[Pin]] = [[] for _ in starts]
+    for key, found in zip(keys, found_paths):
+        members = groups[key]
+        pins[key[0]].append(Pin(
+            starts[key[0]], type_name(key[1]), len(members), sum(sizes[i] for i in members),
+            tuple(objects[i] for i in members), path_value(found)))
+    return pins
+
+
+def _arena_rows(records: bytes, pools: memoryview):
+    """(address, index, pool records) of each arena of one map reading."""
+    start = 0
+    for address, index, _total, _free, used in ARENA_RECORD.iter_unpack(records):
+        end = start + used * POOL_RECORD.size
+        yield address, index, pools[start:end]
+        start = end
+
+
+def _live(pool_records: memoryview) -> tuple[int, int, dict[int, int]]:
+    """(blocks in use, their bytes, {pool address: block size}) of an arena's pools."""
+    blocks = live = 0
+    block_sizes = {}
+    for address, _class, block_size, in_use, _capacity in POOL_RECORD.iter_unpack(pool_records):
+        blocks += in_use
+        live += in_use * block_size
+        block_sizes[address] = block_size
+    return blocks, live, block_sizes
+
+
+def _chosen_arenas(records: bytes, pools: memoryview, arena_or_index, arena_size: int
+                   ) -> list[tuple[int, int]]:
+    """(address, index) of the arenas to ask about, in address order: the sparse ones, or
+    the one named (ValueError when it is not live, TypeError for anything but an Arena or
+    an index)."""
+    rows = sorted(_arena_rows(records, pools))
+    if arena_or_index is None:
+        return [(address, index) for address, index, pool_records in rows
+                if is_sparse(len(pool_records) // POOL_RECORD.size, _live(pool_records)[1],
+                             arena_size)]
+    if isinstance(arena_or_index, Arena):
+        wanted = (int(arena_or_index.address), int(arena_or_index.index))
+        if wanted not in {(address, index) for address, index, _ in rows}:
+            raise ValueError(f"{_PINNING}: arena {wanted[1]} at {wanted[0]:#x} is not a live "
+                             "arena any more (pymalloc freed it, or it is another process's)")
+        return [wanted]
+    if isinstance(arena_or_index, bool) or not isinstance(arena_or_index, int):
+        raise TypeError(f"{_PINNING} takes a memviz.pymalloc.Arena, an arena's index or None, "
+                        f"not {type(arena_or_index).__name__}")
+    for address, index, _ in rows:
+        if index == arena_or_index:
+            return [(address, index)]
+    live = ", ".join(str(index) for index in sorted(index for _, index, _ in rows))
+    raise ValueError(f"{_PINNING}: no live arena has index {arena_or_index} "
+                     f"(the live arenas' indexes: {live or 'none'})")
+
+
+def _arena_pins(address: int, index: int, pins: tuple[Pin, ...],
+                pool_records: memoryview | None, lay: Layout) -> ArenaPins:
+    """One arena's ArenaPins: its pins, and its blocks in use (``pool_records``, from the
+    map read after the walk; None when the arena is gone) less those that hold a pinning
+    object (each in the pool its address falls in)."""
+    blocks, live, block_sizes = _live(pool_records) if pool_records is not None else (0, 0, {})
+    reached_bytes = sum(block_sizes.get(id(obj) & -lay.pool_size, 0)
+                        for pin in pins for obj in pin.objects)
+    return ArenaPins(address, index, lay.arena_size, blocks, live, pins,
+                     blocks - sum(pin.count for pin in pins), live - reached_bytes)
 
 
 # ---- locate --------------------------------------------------------------------------

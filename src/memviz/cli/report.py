@@ -6,9 +6,11 @@ import argparse
 import os
 import sys
 
-from .. import capabilities, snapshot
+from .. import capabilities, pymalloc, snapshot
+from .._errors import MemvizError
 from .._version import __version__
 from ..htmlreport import render_report
+from ..render.text import pinning_section
 from ._common import (MIN_CHANGE_HELP, STDIN, CommandError, UsageError, check_outputs,
                       check_stdin_once, load, os_reason, out, positive)
 
@@ -52,10 +54,25 @@ def cmd_report(args: argparse.Namespace) -> int:
                                      "with 'memviz diff OLD.json NEW.json')")
     if not files:
         snap = snapshot(census=True)
-        out(_live_header() + "\n\n" + snap.report(args.top))
+        out(_live_header() + "\n\n" + snap.report(args.top) + _live_pinning())
     else:
         out(load(files[0]).report(args.top))
     return 0
+
+
+def _pins_now() -> tuple | None:
+    """What keeps each sparse arena allocated, read now (no walk when no arena is sparse);
+    None where pymalloc cannot be read (the report's "Not read here" says why)."""
+    try:
+        return pymalloc.arena_pins()
+    except MemvizError:
+        return None
+
+
+def _live_pinning() -> str:
+    """The text section of :func:`_pins_now` ("" without sparse arenas)."""
+    section = pinning_section(_pins_now())
+    return f"\n{section}\n" if section else ""
 
 
 def _html_report(args: argparse.Namespace, files: list[str]) -> int:
@@ -65,7 +82,8 @@ def _html_report(args: argparse.Namespace, files: list[str]) -> int:
     snaps = [load(path) for path in files] or [snapshot(census=True)]
     names = ([STDIN if path == "-" else os.path.basename(path) for path in files]
              or ["this interpreter, now"])
-    page = render_report(snaps, args.top, names=names, min_change=args.min_change)
+    page = render_report(snaps, args.top, names=names, min_change=args.min_change,
+                         pins=None if files else _pins_now())
     if args.output == "-":
         out(page)
         return 0

@@ -169,6 +169,11 @@ def _text(amap: ArenaMap, color: bool, width: int) -> str:
                                 for p in chunk)
                 lines.append(f"{lead}{fills}{pad}{tail}".rstrip())
                 lines.append(f"{' ' * label_width}{marks}".rstrip())
+        pins = amap.pins_of(row.arena)
+        if pins is not None:
+            lines.extend(textwrap.wrap(str(pins), width=width, initial_indent=" " * label_width,
+                                       subsequent_indent=" " * (label_width + 2),
+                                       break_on_hyphens=False))
     lines.append("")
     for line in _text_legend(color):
         lines.extend([line] if "\x1b" in line else _wrap(line, width))
@@ -200,6 +205,11 @@ _LABEL_W = 150
 _TOP = 44
 
 
+def _pins_in_row_order(amap: ArenaMap) -> list:
+    """The map's ArenaPins, in the order of its rows."""
+    return [pins for row in amap.rows if (pins := amap.pins_of(row.arena)) is not None]
+
+
 def _hsl(ratio: float) -> str:
     return f"hsl({svg_hue(ratio)}, 70%, 50%)"
 
@@ -210,7 +220,7 @@ def svg(amap: ArenaMap, standalone: bool = True) -> str:
     grid_w = slots * (_CELL_W + _GAP)
     width = _LABEL_W + grid_w + 230
     legend_y = _TOP + len(rows) * (_CELL_H + 3) + 16
-    height = legend_y + 70
+    height = legend_y + 70 + 16 * len(_pins_in_row_order(amap))
     out = []
     if standalone:
         out.append('<?xml version="1.0" encoding="UTF-8"?>')
@@ -260,8 +270,10 @@ def svg(amap: ArenaMap, standalone: bool = True) -> str:
         summary = (f"{len(tuple(arena.pools))}/{arena.pools_total} pools, "
                    f"{_share(row.live_share)} live")
         colour = ' fill="#c00000"' if row.sparse else ""
+        pins = amap.pins_of(arena)
+        title = "" if pins is None else f"<title>{_xml_escape(str(pins))}</title>"
         out.append(
-            f'<text x="{_LABEL_W + grid_w + 8}" y="{y + _CELL_H - 3}"{colour}>'
+            f'<text x="{_LABEL_W + grid_w + 8}" y="{y + _CELL_H - 3}"{colour}>{title}'
             f"{_xml_escape(summary + (' sparse' if row.sparse else ''))}</text>"
         )
         out.append("</g>")
@@ -278,6 +290,8 @@ def svg(amap: ArenaMap, standalone: bool = True) -> str:
     out.append('<text x="0" y="32">mark: size class 0-9, then a-v for 10-31 (blocks of '
                '(class+1)*16 bytes); hover a cell for its pool</text>')
     out.append(f'<text x="0" y="50">{_xml_escape(amap._sparse_line())}</text>')
+    for n, pins in enumerate(_pins_in_row_order(amap)):
+        out.append(f'<text class="pins" x="0" y="{68 + 16 * n}">{_xml_escape(str(pins))}</text>')
     out.append("</g>")
     out.append("</svg>")
     return "\n".join(out)

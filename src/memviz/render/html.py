@@ -23,6 +23,7 @@ Every figure is in a cell marked for machines as well as people: tables carry
 """
 from __future__ import annotations
 
+import dataclasses
 import html
 import os
 import time
@@ -35,6 +36,7 @@ from .view import (ARENAS_LABEL, EMPTY_ARENAS_MEANING, FORWARDED_LABEL, OUTSIDE_
                    census_missing, census_rest, census_table_heading, format_bytes,
                    generation_columns, own_objects_sentence, type_changes, type_rows,
                    types_heading)
+from .view import pins_line
 from .view import when as _when
 
 __all__ = ["diff_html", "diff_section", "render_report", "snapshot_html",
@@ -203,10 +205,13 @@ def _arena_map_anchor(anchor: str) -> str:
 
 
 def snapshot_section(snap, limit: int = 15, *, title: str | None = None,
-                     arena_map: bool = True, anchor: str | None = None) -> str:
+                     arena_map: bool = True, anchor: str | None = None,
+                     pins: Sequence | None = None) -> str:
     """The ``<section>`` of one snapshot: header, key figures, the collector, the top
     ``limit`` types, pymalloc (figures, size classes, fragmentation, arena map).
-    ``anchor``: the section's ``id`` (and, with ``-arena-map``, its arena map's)."""
+    ``anchor``: the section's ``id`` (and, with ``-arena-map``, its arena map's).
+    ``pins``: what keeps each sparse arena allocated (``memviz.pymalloc.ArenaPins``, read
+    with a live snapshot), drawn with the arena map."""
     interp = snap.interpreter
     title = title or f"Snapshot of pid {snap.pid}"
     out = [f'<section class="snapshot"{_id(anchor)} data-pid="{snap.pid}" '
@@ -217,6 +222,8 @@ def snapshot_section(snap, limit: int = 15, *, title: str | None = None,
     # The snapshot's own arena records (arenas None, and the reason, without them), once
     # per section: the key figures and the map's caption are one reading.
     amap = snap._arena_map()
+    if pins is not None:
+        amap = dataclasses.replace(amap, pins=tuple(pins))
     out.append(_key_figures(snap, amap))
     out.append(_rss_part(snap))
     out.append(_gc_part(snap))
@@ -456,7 +463,18 @@ def _arena_map(amap, anchor: str | None) -> str:
             '<p class="note">One row per arena, one cell per pool (address order); colour: '
             "share of its blocks in use, red (few) to green (full); mark: size class; grey: "
             "free pool. Hover a cell for its pool.</p>\n"
-            f'<div class="arenamap">{amap._repr_html_()}</div>')
+            f'<div class="arenamap">{amap._repr_html_()}</div>'
+            + _pins_list(amap))
+
+
+def _pins_list(amap) -> str:
+    """What keeps each sparse arena allocated, one item each ("" when not read)."""
+    if not amap.pins:
+        return ""
+    items = "".join(f'<li data-arena="{pins.index}">{_e(pins_line(pins))}</li>'
+                    for pins in amap.pins)
+    return ("\n<h3>What keeps the sparse arenas allocated</h3>\n"
+            f'<ul class="pins">{items}</ul>')
 
 
 # --------------------------------------------------------------------------------------
@@ -657,10 +675,13 @@ def census_html(census, limit: int = 15) -> str:
 
 
 def render_report(snapshots: Sequence, limit: int = 15, *,
-                  names: Sequence[str] | None = None, min_change: int = 1) -> str:
+                  names: Sequence[str] | None = None, min_change: int = 1,
+                  pins: Sequence | None = None) -> str:
     """The whole page for one or more snapshots (in the order given: each diff is
     ``snapshots[i + 1] - snapshots[i]``); ``names`` label them (file names); in the
-    diffs, types that changed by fewer than ``min_change`` objects share one row."""
+    diffs, types that changed by fewer than ``min_change`` objects share one row.
+    ``pins``: what keeps the last snapshot's sparse arenas allocated, when it was taken
+    now (``memviz.pymalloc.arena_pins()``)."""
     snapshots = list(snapshots)
     if not snapshots:
         raise ValueError("render_report needs at least one snapshot")
@@ -684,8 +705,9 @@ def render_report(snapshots: Sequence, limit: int = 15, *,
     for anchor, title, diff in diffs:
         body.append(diff_section(diff, limit, title=title, anchor=anchor,
                                  min_change=min_change))
-    for anchor, title, snap in sections:
-        body.append(snapshot_section(snap, limit, title=title, anchor=anchor))
+    for n, (anchor, title, snap) in enumerate(sections, 1):
+        body.append(snapshot_section(snap, limit, title=title, anchor=anchor,
+                                     pins=pins if n == len(sections) else None))
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             f"<title>{_e(heading)}</title>\n"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"

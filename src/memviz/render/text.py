@@ -10,6 +10,7 @@ from .view import (ARENAS_LABEL, EMPTY_ARENAS_MEANING, FORWARDED_LABEL, OUTSIDE_
                    generation_columns, own_objects_sentence, type_changes, type_rows,
                    types_heading)
 from .view import when as _when
+from .view import pins_line
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]], indent: str = "  ") -> str:
@@ -150,6 +151,15 @@ def _fragmentation_section(snap) -> str:
                   "  arenas by share in use: ") + ", ".join(
         f"{q}: {n:,}" for q, n in list(zip(quarters, frag.histogram))[first:]))
     return "\n".join(lines)
+
+
+def pinning_section(arena_pins) -> str:
+    """What keeps each sparse arena allocated (``memviz.pymalloc.ArenaPins`` values, one
+    line each); "" when there are none."""
+    if not arena_pins:
+        return ""
+    return ("What keeps the sparse arenas allocated (live objects by type, from a census "
+            "walk)\n" + "\n".join(f"  {pins_line(pins)}" for pins in arena_pins))
 
 
 # --------------------------------------------------------------------------------------

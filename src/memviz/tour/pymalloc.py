@@ -146,6 +146,29 @@ def lesson_pymalloc(t: Tour) -> None:
     same = s.run("after.block_address == before.block_address")
     t.reading("freed block reused", same)
 
+    t.say("""
+        pymalloc gives an arena back to the system only when every block in it is free.
+        Make a large list of floats, keep one in 400, free the rest: the arenas stay,
+        nearly empty (sparse, as the arena map marks them), and
+        memviz.pymalloc.pinning() says what keeps each one -- the live objects in it, by
+        type, and a path from a root to the largest (arena_pins() adds the blocks that
+        hold no object memviz reaches):
+    """)
+    s.run("""
+        junk = [float(i) for i in range(150_000)]
+        keep = junk[::400]
+        del junk
+    """)
+    s.run("""
+        for pins in memviz.pymalloc.arena_pins():
+            print(pins)
+    """)
+    pinned = s.run("sum(pin.count for pin in memviz.pymalloc.pinning() "
+                   "if pin.name == 'builtins.float')")
+    kept = s.run("len(keep)")
+    t.reading("floats pinning the sparse arenas", pinned,
+              f"of {kept} kept: the others lie in arenas fuller than sparse")
+
 
 def _version() -> str:
     return ".".join(str(n) for n in sys.version_info[:3])

@@ -18,7 +18,7 @@ from ..render.view import when
 from .fragmentation import SPARSE_THRESHOLD, is_sparse
 
 if TYPE_CHECKING:
-    from .pymalloc import Arena, Pool
+    from .pymalloc import Arena, ArenaPins, Pool
 
 # The 64-bit layout, for arena tuples given without one where none can be read.
 DEFAULT_POOL_SIZE = 16 * 1024
@@ -62,6 +62,9 @@ class ArenaMap:
     source: str = "this process, now"
     reason: str | None = None
     _rows: tuple[ArenaRow, ...] | None = field(default=None, repr=False, compare=False)
+    #: What keeps each sparse arena allocated (``memviz.pymalloc.arena_pins()``), drawn
+    #: under its row; None when not read (a snapshot's map, given arenas).
+    pins: tuple[ArenaPins, ...] | None = field(default=None, repr=False)
 
     # -- figures ----------------------------------------------------------------------
 
@@ -89,6 +92,10 @@ class ArenaMap:
             cells = list(sorted(pools, key=lambda p: p.address)) + [None] * (slots - len(pools))
         live = sum(int(p.blocks_in_use) * int(p.block_size) for p in pools)
         return ArenaRow(arena, tuple(cells), live, self.arena_size)
+
+    def pins_of(self, arena: Arena) -> ArenaPins | None:
+        """The ``ArenaPins`` of one of the map's arenas, or None."""
+        return next((p for p in self.pins or () if p.arena_address == arena.address), None)
 
     @property
     def pools_read(self) -> int:

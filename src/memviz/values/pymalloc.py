@@ -9,12 +9,17 @@ cheap to take.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from . import public
 
 from .._records import POOL_RECORD
+from ..render.view import pins_line
 
-__all__ = ["Arena", "Block", "Layout", "Pool", "PymallocStats", "SizeClass"]
+if TYPE_CHECKING:
+    from .holders import Path
+
+__all__ = ["Arena", "ArenaPins", "Block", "Layout", "Pin", "Pool", "PymallocStats", "SizeClass"]
 
 
 @public("memviz.pymalloc")
@@ -334,6 +339,56 @@ class Block:
             f"{self.block_size}-byte block {self.block_address:#x} (class {self.size_class}) "
             f"in pool {self.pool_address:#x} of arena {self.arena_address:#x}"
         )
+
+
+@public("memviz.pymalloc")
+@dataclass(frozen=True, eq=False)
+class Pin:
+    """The live objects of one type in one arena, as the census's walk finds them: they
+    keep the arena allocated (pymalloc frees only empty arenas). ``name`` is the type's
+    ``module.qualname``, ``bytes`` their sizes as the census gives them (``sys.getsizeof``'s),
+    ``objects`` the objects themselves (strong references: a kept Pin keeps them alive),
+    largest first, and ``path`` a ``memviz.Path`` from a root to the largest one (None
+    when no root leads to it: held from C, or cyclic garbage only the collector's lists
+    reach)."""
+
+    arena_address: int
+    name: str
+    count: int
+    bytes: int
+    objects: tuple
+    path: Path | None
+
+    def __repr__(self) -> str:
+        return (f"Pin(arena_address={self.arena_address:#x}, name={self.name!r}, "
+                f"count={self.count}, bytes={self.bytes}, objects=<{len(self.objects)} objects>, "
+                f"path={self.path!r})")
+
+    def __str__(self) -> str:
+        where = f", e.g. {self.path}" if self.path is not None else ""
+        return f"{self.count:,} {self.name} ({self.bytes:,} bytes){where}"
+
+
+@public("memviz.pymalloc")
+@dataclass(frozen=True, eq=False)
+class ArenaPins:
+    """What keeps one arena allocated: its ``pins`` (:class:`Pin`, one per type, most
+    bytes first), and the blocks in use that hold no object the census's walk reaches
+    (``unreached_blocks``, ``unreached_bytes``: raw ``PyMem_Malloc`` buffers, objects held
+    only from C). ``blocks_in_use`` and ``live_bytes`` are the arena's pools' figures
+    (blocks in use, their bytes), read right after the walk."""
+
+    arena_address: int
+    index: int
+    arena_size: int
+    blocks_in_use: int
+    live_bytes: int
+    pins: tuple[Pin, ...]
+    unreached_blocks: int
+    unreached_bytes: int
+
+    def __str__(self) -> str:
+        return pins_line(self)
 
 
 def _make_stats(fields: dict) -> PymallocStats:
