@@ -129,11 +129,10 @@ address_set_add(address_set *set, PyObject *op)
     return 1;
 }
 
-/* The number of an object of the set once address_set_number has numbered
- * them: 0 .. count - 1, in the order of their bits; UINT32_MAX when op is not
- * in the set. */
-static uint32_t
-address_set_number_of(address_set *set, PyObject *op)
+/* The bitmap of op's chunk, and op's grain in it; NULL when the set has no
+ * object in that chunk. */
+static const uint64_t *
+address_set_chunk(address_set *set, PyObject *op, size_t *grain)
 {
     uintptr_t address = (uintptr_t)op;
     uintptr_t key = (address >> CHUNK_SHIFT) + 1;
@@ -141,12 +140,70 @@ address_set_number_of(address_set *set, PyObject *op)
     if (chunk == NULL || chunk->key != key) {
         chunk = mv_map_find(&set->chunks, key);
         if (chunk == NULL) {
-            return UINT32_MAX;
+            return NULL;
         }
         set->recent[key & (RECENT_CHUNKS - 1)] = chunk;
     }
-    size_t grain = (address & (((uintptr_t)1 << CHUNK_SHIFT) - 1)) >> GRAIN_SHIFT;
-    const uint64_t *bits = chunk->value;
+    *grain = (address & (((uintptr_t)1 << CHUNK_SHIFT) - 1)) >> GRAIN_SHIFT;
+    return chunk->value;
+}
+
+/* A set that keeps type marks (mv_census_seen) keeps, where the numbers of
+ * mv_census_graph would be, a pointer to one byte per grain: a mark of the
+ * type of the object there (never 0), so that an object found later at the
+ * address of one met before, but of another type, is known for another. */
+#define TYPE_MARKS(bits) (*(uint8_t **)((uint64_t *)(bits) + CHUNK_WORDS))
+#define CHUNK_GRAINS ((size_t)1 << (CHUNK_SHIFT - GRAIN_SHIFT))
+
+static uint8_t
+type_mark(PyTypeObject *type)
+{
+    return (uint8_t)((((uintptr_t)type >> 3) * UINT64_C(0x9E3779B97F4A7C15)) >> 56) | 1;
+}
+
+static int
+address_set_mark(address_set *set, PyObject *op)
+{
+    size_t grain;
+    uint64_t *bits = (uint64_t *)address_set_chunk(set, op, &grain);
+    if (TYPE_MARKS(bits) == NULL && (TYPE_MARKS(bits) = calloc(CHUNK_GRAINS, 1)) == NULL) {
+        return MV_ERR_NO_MEMORY;
+    }
+    TYPE_MARKS(bits)[grain] = type_mark(Py_TYPE(op));
+    return MV_OK;
+}
+
+/* Whether op is in a set that keeps type marks, as an object of its type. */
+static int
+address_set_has_as(address_set *set, PyObject *op)
+{
+    size_t grain;
+    const uint64_t *bits = address_set_chunk(set, op, &grain);
+    return bits != NULL && (bits[grain >> 6] & ((uint64_t)1 << (grain & 63))) != 0
+           && TYPE_MARKS(bits)[grain] == type_mark(Py_TYPE(op));
+}
+
+static void
+address_set_free_marks(address_set *set)
+{
+    for (size_t i = 0; i < set->chunks.capacity; i++) {
+        if (set->chunks.entries[i].key != 0) {
+            free(TYPE_MARKS(set->chunks.entries[i].value));
+        }
+    }
+}
+
+/* The number of an object of the set once address_set_number has numbered
+ * them: 0 .. count - 1, in the order of their bits; UINT32_MAX when op is not
+ * in the set. */
+static uint32_t
+address_set_number_of(address_set *set, PyObject *op)
+{
+    size_t grain;
+    const uint64_t *bits = address_set_chunk(set, op, &grain);
+    if (bits == NULL) {
+        return UINT32_MAX;
+    }
     uint64_t word = bits[grain >> 6];
     uint64_t bit = (uint64_t)1 << (grain & 63);
     if ((word & bit) == 0) {
@@ -214,6 +271,33 @@ address_set_free(address_set *set)
     mv_map_free(&set->chunks);
     memset(set, 0, sizeof(*set));
 }
+
+/* What one walk met, kept for a later one (census.h), with each object's type
+ * mark: an object made later where one of another type lay is known as new.
+ * From 3.13 a reference tracer forgets each object freed after the walk, so
+ * that one made where an object of its own type lay is known too. */
+struct mv_seen {
+    address_set objects;
+#if MV_HAS_REF_TRACER
+    int watching;               /* the tracer is installed, with this as its data */
+    int forwarding_only;        /* another tracer was installed over it: the set is
+                                 * freed, the tracer only passes events on */
+    PyRefTracer previous;       /* the tracer installed before, called in turn */
+    void *previous_data;
+#endif
+};
+
+#if MV_HAS_REF_TRACER
+static void
+address_set_forget(address_set *set, PyObject *op)
+{
+    size_t grain;
+    uint64_t *bits = (uint64_t *)address_set_chunk(set, op, &grain);
+    if (bits != NULL) {
+        bits[grain >> 6] &= ~((uint64_t)1 << (grain & 63));
+    }
+}
+#endif
 
 /* -- sizes: the built-in __sizeof__s computed in C ------------------------------ */
 
@@ -406,6 +490,7 @@ typedef struct {
     PyObject *blocked;          /* an object the walk does not count or follow, or NULL */
     int program_roots_only;     /* 1: not from the collector's lists (mv_census_retained) */
     int keep_seen;              /* 1: the caller frees seen (mv_census_graph) */
+    int mark_types;             /* 1: seen keeps each object's type mark (mv_census_seen) */
     mv_object_stack unaligned;  /* with keep_seen: the objects met whose address is not a
                                  * multiple of the grain (static ones: a str, an int or a
                                  * type in the interpreter's data), which the bits alone
@@ -485,7 +570,9 @@ static int
 collect_in_range(mv_walk *walk, PyObject *op)
 {
     mv_in_ranges *in = walk->in_ranges;
-    if (!in_a_range(in, (uint64_t)(uintptr_t)op)) {
+    int wanted = in->earlier != NULL ? !address_set_has_as(&in->earlier->objects, op)
+                                     : in_a_range(in, (uint64_t)(uintptr_t)op);
+    if (!wanted) {
         return MV_OK;
     }
     size_t capacity = in->found.capacity;
@@ -546,6 +633,10 @@ discover(PyObject *op, void *arg)
     }
     if (walk->keep_seen && ((uintptr_t)op & (((uintptr_t)1 << GRAIN_SHIFT) - 1)) != 0
         && added > 0 && mv_object_stack_push(&walk->unaligned, op) != MV_OK) {
+        walk->status = MV_ERR_NO_MEMORY;
+        return -1;
+    }
+    if (walk->mark_types && address_set_mark(&walk->seen, op) != MV_OK) {
         walk->status = MV_ERR_NO_MEMORY;
         return -1;
     }
@@ -878,10 +969,83 @@ mv_graph_free(mv_graph *graph)
 }
 
 int
-mv_census_in_ranges(PyInterpreterState *interp, mv_in_ranges *in)
+mv_census_seen(PyInterpreterState *interp, mv_seen **seen)
+{
+    *seen = calloc(1, sizeof(mv_seen));
+    if (*seen == NULL) {
+        return MV_ERR_NO_MEMORY;
+    }
+    mv_walk walk;
+    memset(&walk, 0, sizeof(walk));
+    walk.keep_seen = 1;
+    walk.mark_types = 1;
+    mv_census census;
+    int status = walk_roots(&walk, interp, &census);
+    mv_object_stack_free(&walk.unaligned);
+    mv_census_free(&census);
+    (*seen)->objects = walk.seen;
+    return status;
+}
+
+#if MV_HAS_REF_TRACER
+/* The reference tracer: an object freed is forgotten (a dealloc that runs no
+ * code and allocates nothing: one bit cleared), then the previous tracer's. */
+static int
+forget_freed(PyObject *op, PyRefTracerEvent event, void *data)
+{
+    mv_seen *seen = data;
+    if (event == PyRefTracer_DESTROY && !seen->forwarding_only) {
+        address_set_forget(&seen->objects, op);
+    }
+    return seen->previous == NULL ? 0 : seen->previous(op, event, seen->previous_data);
+}
+#endif
+
+int
+mv_seen_watch(mv_seen *seen)
+{
+#if MV_HAS_REF_TRACER
+    seen->previous = PyRefTracer_GetTracer(&seen->previous_data);
+    if (PyRefTracer_SetTracer(forget_freed, seen) != 0) {
+        PyErr_Clear();
+        return MV_ERR_UNSUPPORTED;
+    }
+    seen->watching = 1;
+#else
+    (void)seen;
+#endif
+    return MV_OK;
+}
+
+void
+mv_seen_free(mv_seen *seen)
+{
+    if (seen == NULL) {
+        return;
+    }
+    address_set_free_marks(&seen->objects);
+    address_set_free(&seen->objects);
+#if MV_HAS_REF_TRACER
+    if (seen->watching) {
+        void *data;
+        if (PyRefTracer_GetTracer(&data) != forget_freed || data != seen) {
+            /* Installed over: the tracer over it calls it still, so it stays,
+             * passing events on (a few bytes kept for good). */
+            seen->forwarding_only = 1;
+            return;
+        }
+        PyRefTracer_SetTracer(seen->previous, seen->previous_data);
+    }
+#endif
+    free(seen);
+}
+
+int
+mv_census_in_ranges(PyInterpreterState *interp, mv_in_ranges *in, PyObject *blocked)
 {
     mv_walk walk;
     memset(&walk, 0, sizeof(walk));
+    walk.blocked = blocked;
     memset(&in->found, 0, sizeof(in->found));
     in->sizes = NULL;
     walk.in_ranges = in;

@@ -39,9 +39,15 @@ typedef struct {
                                  * mv_frame_object turns them into frame objects) */
 } mv_reach;
 
+/* Every object one census walk met (mv_census_seen), to tell the objects a
+ * later walk meets for the first time. */
+typedef struct mv_seen mv_seen;
+
 /* The objects the walk meets inside given address ranges (pymalloc's arenas:
- * what keeps each one allocated). */
+ * what keeps each one allocated), or, with earlier, at an address an earlier
+ * walk met no object at (what a block of code left alive). */
 typedef struct {
+    mv_seen *earlier;           /* in: NULL, or the ranges are not read */
     const uint64_t *bounds;     /* in: start, end of each range [start, end), sorted,
                                  * disjoint */
     size_t ranges;              /* in: how many */
@@ -105,10 +111,19 @@ int mv_census_graph(PyInterpreterState *interp, mv_graph *graph);
 int mv_graph_size_later(mv_graph *graph);
 void mv_graph_free(mv_graph *graph);
 
-/* Walks as mv_census_walk does, and collects into in->found every object
- * whose address falls in one of in->bounds' ranges.  Free in with
+/* Walks as mv_census_walk does (not counting or following blocked, if not
+ * NULL), and collects into in->found every object whose address falls in one
+ * of in->bounds' ranges, or that in->earlier did not meet.  Free in with
  * mv_in_ranges_free, in any case. */
-int mv_census_in_ranges(PyInterpreterState *interp, mv_in_ranges *in);
+int mv_census_in_ranges(PyInterpreterState *interp, mv_in_ranges *in, PyObject *blocked);
+/* Walks as mv_census_walk does, and keeps the set of what it met in *seen
+ * (malloc'd, nothing else).  Free with mv_seen_free, in any case. */
+int mv_census_seen(PyInterpreterState *interp, mv_seen **seen);
+/* From 3.13 (MV_HAS_REF_TRACER): forgets each object freed from now on, by a
+ * reference tracer (chained to the one installed before, restored by
+ * mv_seen_free).  A no-op before 3.13. */
+int mv_seen_watch(mv_seen *seen);
+void mv_seen_free(mv_seen *seen);
 void mv_in_ranges_free(mv_in_ranges *in);
 
 /* Drops the references the walk took, and frees the census. */

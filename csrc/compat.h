@@ -23,6 +23,9 @@
 
 #define MV_PY_AT_LEAST(major, minor) (PY_VERSION_HEX >= (((major) << 24) | ((minor) << 16)))
 
+/* PyRefTracer_SetTracer: a hook on every object's creation and free, from 3.13. */
+#define MV_HAS_REF_TRACER MV_PY_AT_LEAST(3, 13)
+
 #if MV_PY_AT_LEAST(3, 10) && !MV_PY_AT_LEAST(3, 16) && !defined(Py_GIL_DISABLED)
 #  define MV_KNOWN_LAYOUT 1
 #else

@@ -538,44 +538,27 @@ paths_in(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 #endif
 }
 
-/* (objects, sizes): every object the census's walk meets at an address in one of
- * the ranges of bounds (a bytes of native uint64 start, end pairs, sorted and
- * disjoint), in the order met, and each one's size as the census sizes it. */
-static PyObject *
-census_in_ranges(PyObject *module, PyObject *bounds)
-{
-    if (!PyBytes_CheckExact(bounds) || PyBytes_GET_SIZE(bounds) % (2 * sizeof(uint64_t)) != 0) {
-        PyErr_SetString(PyExc_TypeError,
-                        "census_in_ranges(bounds): bytes of native uint64 (start, end) pairs");
-        return NULL;
-    }
 #if MV_KNOWN_LAYOUT
-    mv_in_ranges in = {(const uint64_t *)PyBytes_AS_STRING(bounds),
-                       (size_t)PyBytes_GET_SIZE(bounds) / (2 * sizeof(uint64_t)),
-                       {NULL, 0, 0}, NULL};
-    for (size_t i = 0; i < in.ranges; i++) {
-        if (in.bounds[2 * i] >= in.bounds[2 * i + 1]
-            || (i > 0 && in.bounds[2 * i] < in.bounds[2 * i - 1])) {
-            PyErr_SetString(PyExc_ValueError,
-                            "census_in_ranges: the ranges must be non-empty, sorted and disjoint");
-            return NULL;
-        }
-    }
+/* (objects, sizes) of what mv_census_in_ranges collects into in (freed here),
+ * the walk not counting or following blocked. */
+static PyObject *
+collect(PyObject *module, mv_in_ranges *in, PyObject *blocked)
+{
     PyInterpreterState *interp = PyInterpreterState_Get();
     int status = mv_gc_readable(MV_GC_STATE(interp));
     if (status == MV_OK) {
-        status = mv_census_in_ranges(interp, &in);
+        status = mv_census_in_ranges(interp, in, blocked);
     }
     if (status != MV_OK) {
-        mv_in_ranges_free(&in);
+        mv_in_ranges_free(in);
         return raise_status(module, status);
     }
     /* The walk is over: Python objects may be made, and code run (sys.getsizeof). */
-    PyObject *objects = PyList_New((Py_ssize_t)in.found.used);
-    PyObject *sizes = PyList_New((Py_ssize_t)in.found.used);
-    for (size_t i = 0; objects != NULL && sizes != NULL && i < in.found.used; i++) {
-        PyObject *op = in.found.items[i];
-        size_t size = in.sizes[i] != 0 ? in.sizes[i] : _PySys_GetSizeOf(op);
+    PyObject *objects = PyList_New((Py_ssize_t)in->found.used);
+    PyObject *sizes = PyList_New((Py_ssize_t)in->found.used);
+    for (size_t i = 0; objects != NULL && sizes != NULL && i < in->found.used; i++) {
+        PyObject *op = in->found.items[i];
+        size_t size = in->sizes[i] != 0 ? in->sizes[i] : _PySys_GetSizeOf(op);
         if (size == (size_t)-1 && PyErr_Occurred()) {
             Py_CLEAR(objects);
             break;
@@ -594,9 +577,95 @@ census_in_ranges(PyObject *module, PyObject *bounds)
     }
     Py_XDECREF(objects);
     Py_XDECREF(sizes);
-    mv_in_ranges_free(&in);
+    mv_in_ranges_free(in);
     return result;
+}
+#endif
+
+/* (objects, sizes): every object the census's walk meets at an address in one of
+ * the ranges of bounds (a bytes of native uint64 start, end pairs, sorted and
+ * disjoint), in the order met, and each one's size as the census sizes it. */
+static PyObject *
+census_in_ranges(PyObject *module, PyObject *bounds)
+{
+    if (!PyBytes_CheckExact(bounds) || PyBytes_GET_SIZE(bounds) % (2 * sizeof(uint64_t)) != 0) {
+        PyErr_SetString(PyExc_TypeError,
+                        "census_in_ranges(bounds): bytes of native uint64 (start, end) pairs");
+        return NULL;
+    }
+#if MV_KNOWN_LAYOUT
+    mv_in_ranges in = {NULL, (const uint64_t *)PyBytes_AS_STRING(bounds),
+                       (size_t)PyBytes_GET_SIZE(bounds) / (2 * sizeof(uint64_t)),
+                       {NULL, 0, 0}, NULL};
+    for (size_t i = 0; i < in.ranges; i++) {
+        if (in.bounds[2 * i] >= in.bounds[2 * i + 1]
+            || (i > 0 && in.bounds[2 * i] < in.bounds[2 * i - 1])) {
+            PyErr_SetString(PyExc_ValueError,
+                            "census_in_ranges: the ranges must be non-empty, sorted and disjoint");
+            return NULL;
+        }
+    }
+    return collect(module, &in, NULL);
 #else
+    return raise_status(module, MV_ERR_UNSUPPORTED);
+#endif
+}
+
+#define SEEN_CAPSULE "memviz._objects.seen"
+
+#if MV_KNOWN_LAYOUT
+static void
+free_seen(PyObject *capsule)
+{
+    mv_seen_free(PyCapsule_GetPointer(capsule, SEEN_CAPSULE));
+}
+#endif
+
+/* A capsule of every object a census walk meets now, for census_new_objects;
+ * from 3.13 each one freed from now on is forgotten (mv_seen_watch) until the
+ * capsule is freed. */
+static PyObject *
+census_seen(PyObject *module, PyObject *unused)
+{
+    (void)unused;
+#if MV_KNOWN_LAYOUT
+    PyInterpreterState *interp = PyInterpreterState_Get();
+    int status = mv_gc_readable(MV_GC_STATE(interp));
+    mv_seen *seen = NULL;
+    if (status == MV_OK) {
+        status = mv_census_seen(interp, &seen);
+    }
+    if (status == MV_OK) {
+        status = mv_seen_watch(seen);
+    }
+    if (status != MV_OK) {
+        mv_seen_free(seen);
+        return raise_status(module, status);
+    }
+    PyObject *capsule = PyCapsule_New(seen, SEEN_CAPSULE, free_seen);
+    if (capsule == NULL) {
+        mv_seen_free(seen);
+    }
+    return capsule;
+#else
+    return raise_status(module, MV_ERR_UNSUPPORTED);
+#endif
+}
+
+/* (objects, sizes): what the census's walk meets now at an address where the
+ * walk of census_seen met nothing, not the capsule itself. */
+static PyObject *
+census_new_objects(PyObject *module, PyObject *capsule)
+{
+#if MV_KNOWN_LAYOUT
+    mv_seen *seen = PyCapsule_GetPointer(capsule, SEEN_CAPSULE);
+    if (seen == NULL) {
+        return NULL;
+    }
+    mv_in_ranges in = {seen, NULL, 0, {NULL, 0, 0}, NULL};
+    return collect(module, &in, capsule);
+#else
+    (void)capsule;
     return raise_status(module, MV_ERR_UNSUPPORTED);
 #endif
 }
@@ -821,6 +890,11 @@ static PyMethodDef methods[] = {
     {"census_retained", census_retained, METH_O,
      "census_retained([target]) -> (objects, bytes): what the program's roots (not the "
      "collector's lists) reach only through target, itself included; not through the list"},
+    {"census_seen", census_seen, METH_NOARGS,
+     "census_seen() -> capsule: every object the census's walk meets now"},
+    {"census_new_objects", census_new_objects, METH_O,
+     "census_new_objects(seen) -> (objects, sizes): what the census's walk meets now at an "
+     "address where census_seen's walk met no object (not the capsule)"},
     {"largest_retainers", largest_retainers, METH_O,
      "largest_retainers(n) -> [(object, bytes, objects), ...]: at most n owners the program's "
      "roots reach, largest first, none retaining another, each with the bytes and objects it "

@@ -34,7 +34,7 @@ from ._errors import (
 from ._refcount import is_immortal, refcount
 from .snapshot import Snapshot, snapshot
 from .values.diff import SnapshotDiff, TypeBytesDiff, TypeDiff
-from ._track import GcEvent, track
+from ._track import GcEvent, Survivors, track
 from . import arenamap
 from .explain import Explanation, explain
 from .census import Census, TypeStat, census
@@ -54,6 +54,7 @@ __all__ = [
     "GcEvent",
     "Retainer",
     "Snapshot",
+    "Survivors",
     "SnapshotDiff",
     "SnapshotFormatError",
     "TypeBytesDiff",

@@ -287,6 +287,25 @@ def path_to(reading: str, box: list, max_depth: int) -> tuple[int, Any, int, lis
         raise status_error(reading, error.args[0]) from None
 
 
+def census_seen(reading: str) -> object:
+    """A capsule of every object the census's walk meets now (malloc'd addresses only)."""
+    module = require_objects(reading)
+    try:
+        return module.census_seen()
+    except module.ReadingError as error:
+        raise status_error(reading, error.args[0]) from None
+
+
+def census_new_objects(reading: str, seen: object) -> tuple[list, list[int]]:
+    """(objects, sizes): what the census's walk meets now at an address where the walk of
+    ``seen`` (census_seen's capsule) met no object, and the size the census gives each."""
+    module = require_objects(reading)
+    try:
+        return module.census_new_objects(seen)
+    except module.ReadingError as error:
+        raise status_error(reading, error.args[0]) from None
+
+
 def largest_retainers(reading: str, n: int) -> list[tuple[object, int, int]]:
     """[(object, bytes, objects), ...]: at most ``n`` owners the program's roots reach,
     largest first, none retaining another (csrc/dominators.c), each with the bytes and

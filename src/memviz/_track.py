@@ -5,19 +5,27 @@ from __future__ import annotations
 import dis
 import functools
 import gc
+import os
 import sys
 import threading
 import time
+import types
 from array import array
 from dataclasses import dataclass
 from typing import Callable, Literal
 
+from . import _native
+from .holders import grouped_with_paths
 from .render import text as _text
 from .values.diff import SnapshotDiff
+from .values.holders import Survivors
+from .values.names import type_name
 from ._sites import GrowthSites, growth_sites
 from .snapshot import Snapshot, snapshot
 
-__all__ = ["GcEvent", "track"]
+__all__ = ["GcEvent", "Survivors", "track"]
+
+_SURVIVORS = "memviz.track(survivors=True)"
 
 _EVENT_WIDTH = 6   # generation, collected, uncollectable, start, duration, collections so far
 
@@ -66,6 +74,35 @@ def _collections(snap: Snapshot | None, unread: float) -> float:
     return sum(generation.collections for generation in snap.generations)
 
 
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _is_memviz_frame(obj: object) -> bool:
+    return type(obj) is types.FrameType and obj.f_code.co_filename.startswith(_PACKAGE)
+
+
+def _by_type(box: list) -> tuple[Survivors, ...]:
+    """The Survivors of each type among the objects found (``box[0]``: objects, sizes),
+    not the frames running now (on 3.10 each call makes one) nor memviz's own (the frame
+    of the call that found them). The objects stay in the box, held through nothing
+    else, while the paths to them are looked for."""
+    running = set()
+    frame = sys._getframe()
+    while frame is not None:
+        running.add(id(frame))
+        frame = frame.f_back
+    del frame
+    objects, sizes = box.pop()
+    kept = [i for i in range(len(objects)) if id(objects[i]) not in running
+            and not _is_memviz_frame(objects[i])]
+    box.append([objects[i] for i in kept])
+    sizes = [sizes[i] for i in kept]
+    del objects, kept
+    return tuple(
+        Survivors(type_name(kind), len(members), sum(sizes[i] for i in members), path)
+        for kind, members, path in grouped_with_paths(box, sizes, type, _SURVIVORS))
+
+
 class track:
     """Tracks a block (``with memviz.track() as t:``) or each call of a function
     (``@memviz.track`` or ``@memviz.track(report=True)``): a snapshot at entry and at
@@ -79,21 +116,25 @@ class track:
     ``t.report()`` all three as text. With ``report=True``
     the report is written to ``file`` (standard error by default) at each exit. With
     ``census=True`` both snapshots take a census (``memviz.snapshot(census=True)``), and
-    the diff and the report have the changes of bytes by type too.
+    the diff and the report have the changes of bytes by type too. With
+    ``survivors=True`` a census walk at entry remembers where every object is, and one at
+    exit finds the objects the block created that are still alive: ``t.survivors()``.
 
     As a decorator the same tracker serves every call and holds the latest finished one
     (``wrapper.tracker``); a call made while it is already tracking (recursion, another
     thread) runs untracked inside the outer one.
     """
 
-    __slots__ = ("_report", "_file", "_limit", "_census", "_lock", "_events", "_start_time", "_started",
-                 "_callback", "_before", "_after", "_sites", "_balance", "__weakref__")
+    __slots__ = ("_report", "_file", "_limit", "_census", "_lock", "_events", "_start_time",
+                 "_started", "_callback", "_before", "_after", "_sites", "_balance",
+                 "_want_survivors", "_seen", "_survivors", "__weakref__")
 
     # None until the tracker has run (the callback: while it runs only)
     _callback: Callable[[Literal["start", "stop"], dict[str, int]], object] | None
     _before: Snapshot | None
     _after: Snapshot | None
     _sites: GrowthSites | None
+    _survivors: tuple[Survivors, ...] | None
 
     def __new__(cls, func=None, /, **options):
         # ``@memviz.track`` without parentheses: Python calls track(func). The function
@@ -102,20 +143,27 @@ class track:
             return super().__new__(cls)
         if not callable(func):
             raise TypeError(f"track() takes keyword options only (report=, file=, limit=, "
-                            f"census=), or a function to decorate; got {type(func).__name__}")
+                            f"census=, survivors=), or a function to decorate; got "
+                            f"{type(func).__name__}")
         return cls(**options)(func)
 
     def __init__(self, *, report: bool = False, file=None, limit: int = 10,
-                 census: bool = False):
+                 census: bool = False, survivors: bool = False):
         self._report = report
         self._file = file
         self._limit = limit
         self._census = census
         self._lock = threading.Lock()
         self._events = array("d")
-        self._start_time = self._started = 0.0
+        self._start_time = 0.0
+        # When the collection under way started: kept in an array, so that a collection
+        # during the block makes no float of memviz's that would survive it.
+        self._started = array("d", [0.0])
         self._callback = self._before = self._after = self._sites = None
         self._balance = False
+        self._want_survivors = survivors
+        self._seen: object = None
+        self._survivors = None
 
     # -- the context manager --------------------------------------------------------------
 
@@ -129,6 +177,7 @@ class track:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> Literal[False]:
+        self._find_survivors()      # first: before this method makes anything
         # A bound method alive during the exit reading, for the entry's bound __enter__.
         balance = self._noop if self._balance else None
         self._stop()
@@ -148,7 +197,7 @@ class track:
             # snapshot itself (memviz's own: the exit reading leaves it out) and the callback
             # (gone by then).
             del self._events[:]
-            self._before = self._after = self._sites = None
+            self._before = self._after = self._sites = self._survivors = None
             # The callback listens from before the entry reading to after the exit one, so
             # no collection between the two readings can slip past it; gc_events keeps the
             # collections the two readings' gc.get_stats() figures count between them.
@@ -156,6 +205,8 @@ class track:
             self._callback = self._on_gc
             gc.callbacks.append(self._callback)
             self._before = snapshot(census=self._census)
+            if self._want_survivors:    # last: the block's objects are what comes after
+                self._seen = _native.census_seen(_SURVIVORS)
         except BaseException:
             self._lock.release()
             raise
@@ -176,16 +227,29 @@ class track:
             self._callback = None
             self._lock.release()
 
+    def _find_survivors(self) -> None:
+        """What the census's walk meets now where the entry walk met no object, grouped
+        by type, with a path to the biggest of each (``_by_type``). Makes nothing before
+        its walk: a cell or a list made here would be a survivor of its own."""
+        if self._seen is None:
+            return
+        try:
+            box = [_native.census_new_objects(_SURVIVORS, self._seen)]
+        finally:
+            self._seen = None
+        self._survivors = _by_type(box)
+
     def _on_gc(self, phase: str, info: dict) -> None:
         now = time.perf_counter()
         if phase == "start":
-            self._started = now
+            self._started[0] = now
         else:
             # gc.get_stats() already counts this collection when "stop" is reported.
             total = sum(generation["collections"] for generation in gc.get_stats())
             self._events.extend((info.get("generation", -1), info.get("collected", 0),
-                                 info.get("uncollectable", 0), self._started - self._start_time,
-                                 now - self._started, total))
+                                 info.get("uncollectable", 0),
+                                 self._started[0] - self._start_time,
+                                 now - self._started[0], total))
 
     # -- the decorator --------------------------------------------------------------------
 
@@ -201,6 +265,7 @@ class track:
             try:
                 return func(*args, **kwargs)
             finally:
+                self._find_survivors()
                 self._stop()
                 if self._report:
                     print(self.report(self._limit), file=self._file or sys.stderr, end="")
@@ -260,6 +325,17 @@ class track:
         if self._sites is None:   # the exit reading's growth_sites() raised
             raise RuntimeError("the tracked block's allocation sites were not read")
         return self._sites
+
+    def survivors(self) -> tuple[Survivors, ...]:
+        """The objects the block created that were still alive at its end, by type, most
+        bytes first (``track(survivors=True)``): what a census walk met at exit where the
+        one at entry met no object. Every version works so; its limit is the allocator's
+        reuse of addresses -- an object made in the block where one freed in the block
+        lay is taken for the old one. Objects other threads made meanwhile count too."""
+        self._finished()
+        if self._survivors is None:
+            raise RuntimeError("survivors are found only by a memviz.track(survivors=True)")
+        return self._survivors
 
     @property
     def elapsed(self) -> float:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import gc
 import types
-from typing import cast
+from typing import Callable, Hashable, TypeVar, cast
 
 from . import _native
 from .values.holders import Path, Retainer
@@ -98,6 +98,25 @@ def path_in(box: list, max_depth: int = MAX_DEPTH,
             reading: str = "memviz.path_to()") -> Path | None:
     """``path_to(box[0])`` for a caller that holds the object only through ``box``."""
     return path_value(_native.path_to(reading, box, max_depth))
+
+
+_Key = TypeVar("_Key", bound=Hashable)
+
+
+def grouped_with_paths(box: list, sizes: list[int], key: Callable[[object], _Key],
+                       reading: str) -> list[tuple[_Key, list[int], Path | None]]:
+    """The objects of ``box[0]`` (held only through ``box``; ``sizes[i]`` the size of the
+    i-th) grouped by ``key``: (key, the indices of its objects, biggest first, the path to
+    the biggest) of each group, the groups with the most bytes first. No local holds one
+    of the objects while the paths are looked for (one search in C for each group)."""
+    groups: dict[_Key, list[int]] = {}
+    for i in range(len(box[0])):
+        groups.setdefault(key(box[0][i]), []).append(i)
+    for members in groups.values():
+        members.sort(key=sizes.__getitem__, reverse=True)
+    keys = sorted(groups, key=lambda k: -sum(sizes[i] for i in groups[k]))
+    found = _native.paths_in(reading, box, tuple(groups[k][0] for k in keys), MAX_DEPTH)
+    return [(k, groups[k], path_value(path)) for k, path in zip(keys, found)]
 
 
 def path_value(found) -> Path | None:

@@ -34,7 +34,7 @@ from typing import Callable
 from . import _debugstats, _native
 from ._errors import MemvizError, PymallocUnavailable, UnsupportedInterpreter
 from ._records import ARENA_RECORD, POOL_RECORD
-from .holders import MAX_DEPTH, path_value
+from .holders import grouped_with_paths
 from .values.fragmentation import is_sparse
 from .values.names import type_name
 from .values.pymalloc import (Arena, ArenaPins, Block, Layout, Pin, Pool, PymallocStats,
@@ -419,24 +419,17 @@ def arena_pins(arena_or_index: Arena | int | None = None) -> tuple[ArenaPins, ..
 def _pins(box: list, sizes: list[int], starts: tuple[int, ...]) -> list[list[Pin]]:
     """The Pins of each arena (``starts``: their addresses, sorted) from the objects the
     walk found (``box[0]``, held only through ``box``) and their sizes: one per type, most
-    bytes first, with a path to the largest -- no local holds an object of ``box[0]``
-    until the paths are found."""
-    groups: dict[tuple[int, type], list[int]] = {}
-    for i in range(len(box[0])):
-        key = (bisect.bisect_right(starts, id(box[0][i])) - 1, type(box[0][i]))
-        groups.setdefault(key, []).append(i)
-    for members in groups.values():
-        members.sort(key=sizes.__getitem__, reverse=True)
-    keys = sorted(groups, key=lambda key: (key[0], -sum(sizes[i] for i in groups[key])))
-    found_paths = _native.paths_in(_PINNING, box, tuple(groups[key][0] for key in keys),
-                                   MAX_DEPTH)
-    objects = box[0]
+    bytes first, with a path to the largest."""
+    def arena_and_type(obj: object) -> tuple[int, type]:
+        return bisect.bisect_right(starts, id(obj)) - 1, type(obj)
+
     pins: list[list[Pin]] = [[] for _ in starts]
-    for key, found in zip(keys, found_paths):
-        members = groups[key]
-        pins[key[0]].append(Pin(
-            starts[key[0]], type_name(key[1]), len(members), sum(sizes[i] for i in members),
-            tuple(objects[i] for i in members), path_value(found)))
+    objects = box[0]
+    for (arena, kind), members, path in grouped_with_paths(box, sizes, arena_and_type,
+                                                           _PINNING):
+        pins[arena].append(Pin(starts[arena], type_name(kind), len(members),
+                               sum(sizes[i] for i in members),
+                               tuple(objects[i] for i in members), path))
     return pins
 
 

@@ -69,3 +69,22 @@ class Retainer:
         where = f" at {self.path}" if self.path is not None else ""
         return (f"<memviz.Retainer {self.name}{where}: {self.bytes:,} bytes in "
                 f"{self.objects:,} objects>")
+
+
+@public("memviz")
+@dataclass(frozen=True)
+class Survivors:
+    """The objects of one type that a tracked block created and left alive
+    (``memviz.track(survivors=True)`` then ``t.survivors()``): ``name`` the type's
+    ``module.qualname``, how many (``count``), their ``bytes`` as the census sizes them, and
+    ``path``, the shortest chain of references from a root to the biggest of them (None
+    when it has none: cyclic garbage, or held only from C)."""
+
+    name: str
+    count: int
+    bytes: int
+    path: Path | None
+
+    def __str__(self) -> str:
+        where = f" -- e.g. {self.path}" if self.path is not None else ""
+        return f"{self.count:,} {self.name} ({self.bytes:,} bytes){where}"
