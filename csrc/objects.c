@@ -356,8 +356,9 @@ census_retained(PyObject *module, PyObject *box)
 #endif
 }
 
-/* [(object, bytes, objects), ...]: at most n owners that retain the most
- * (dominators.c), largest first. */
+/* [(object, bytes, objects, interned), ...]: at most n owners that retain the
+ * most (dominators.c), largest first; interned: the owner is the interned
+ * strings' dict, a root that no path starts from. */
 static PyObject *
 largest_retainers(PyObject *module, PyObject *count)
 {
@@ -388,9 +389,10 @@ largest_retainers(PyObject *module, PyObject *count)
         result = status == MV_OK ? PyList_New((Py_ssize_t)found) : raise_status(module, status);
     }
     for (size_t i = 0; result != NULL && i < found; i++) {
-        PyObject *row = Py_BuildValue("(OKK)", graph.objects[retainers[i].node],
-                                      (unsigned long long)retainers[i].bytes,
-                                      (unsigned long long)retainers[i].objects);
+        PyObject *owner = graph.objects[retainers[i].node];
+        PyObject *row = Py_BuildValue("(OKKO)", owner, (unsigned long long)retainers[i].bytes,
+                                      (unsigned long long)retainers[i].objects,
+                                      owner == MV_INTERNED_STRINGS(interp) ? Py_True : Py_False);
         if (row == NULL) {
             Py_CLEAR(result);
         }
@@ -896,9 +898,10 @@ static PyMethodDef methods[] = {
      "census_new_objects(seen) -> (objects, sizes): what the census's walk meets now at an "
      "address where census_seen's walk met no object (not the capsule)"},
     {"largest_retainers", largest_retainers, METH_O,
-     "largest_retainers(n) -> [(object, bytes, objects), ...]: at most n owners the program's "
-     "roots reach, largest first, none retaining another, each with the bytes and objects it "
-     "retains (itself and what every path from a root reaches only through it)"},
+     "largest_retainers(n) -> [(object, bytes, objects, interned), ...]: at most n owners the "
+     "program's roots reach, largest first, none retaining another, each with the bytes and "
+     "objects it retains (itself and what every path from a root reaches only through it), "
+     "and whether it is the interned strings' dict"},
     {"paths_in", (PyCFunction)(void (*)(void))paths_in, METH_FASTCALL,
      "paths_in([objects], indices, max_depth) -> list: path_to's result for objects[i], "
      "each i of indices, not through the box"},

@@ -306,10 +306,11 @@ def census_new_objects(reading: str, seen: object) -> tuple[list, list[int]]:
         raise status_error(reading, error.args[0]) from None
 
 
-def largest_retainers(reading: str, n: int) -> list[tuple[object, int, int]]:
-    """[(object, bytes, objects), ...]: at most ``n`` owners the program's roots reach,
-    largest first, none retaining another (csrc/dominators.c), each with the bytes and
-    the objects it retains, itself included."""
+def largest_retainers(reading: str, n: int) -> list[tuple[object, int, int, bool]]:
+    """[(object, bytes, objects, interned), ...]: at most ``n`` owners the program's roots
+    reach, largest first, none retaining another (csrc/dominators.c), each with the bytes
+    and the objects it retains, itself included, and whether it is the interned strings'
+    dict (a root no path starts from)."""
     module = require_objects(reading)
     try:
         return module.largest_retainers(n)

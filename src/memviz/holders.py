@@ -75,12 +75,13 @@ def largest(n: int = 10) -> tuple[Retainer, ...]:
     box: list = [None, _native.largest_retainers("memviz.largest()", n), []]
     for index in range(len(box[1])):
         box[0] = box[1][index][0]
-        path = path_in(box, reading="memviz.largest()")
+        # the interned strings are a root no path starts from: none to look for
+        path = None if box[1][index][3] else path_in(box, reading="memviz.largest()")
         box[2].append(path)
         del path
     rows, paths = box[1], box[2]
     return tuple(Retainer(owner, type_name(type(owner)), size, count, path)
-                 for (owner, size, count), path in zip(rows, paths))
+                 for (owner, size, count, _), path in zip(rows, paths))
 
 
 def path_to(obj: object, /, *, max_depth: int = MAX_DEPTH) -> Path | None:
