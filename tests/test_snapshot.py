@@ -793,7 +793,7 @@ def test_snapshots_from_threads_while_others_allocate():
 
     def allocate():
         junk = []
-        while not stop.iswith_field():
+        while not stop.is_set():
             junk.append([{"k": [i]} for i in range(200)])
             if len(junk) > 50:
                 junk.clear()
