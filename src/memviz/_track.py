@@ -87,7 +87,7 @@ def _by_type(box: list) -> tuple[Survivors, ...]:
     of the call that found them). The objects stay in the box, held through nothing
     else, while the paths to them are looked for."""
     running = set()
-    frame = sys._getframe()
+    frame: types.FrameType | None = sys._getframe()
     while frame is not None:
         running.add(id(frame))
         frame = frame.f_back

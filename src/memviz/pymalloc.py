@@ -423,10 +423,10 @@ def _pins(box: list, sizes: list[int], starts: tuple[int, ...]) -> list[list[Pin
     def arena_and_type(obj: object) -> tuple[int, type]:
         return bisect.bisect_right(starts, id(obj)) - 1, type(obj)
 
+    groups = grouped_with_paths(box, sizes, arena_and_type, _PINNING)
+    objects = box[0]    # only now: a local holding them would be a root of every path
     pins: list[list[Pin]] = [[] for _ in starts]
-    objects = box[0]
-    for (arena, kind), members, path in grouped_with_paths(box, sizes, arena_and_type,
-                                                           _PINNING):
+    for (arena, kind), members, path in groups:
         pins[arena].append(Pin(starts[arena], type_name(kind), len(members),
                                sum(sizes[i] for i in members),
                                tuple(objects[i] for i in members), path))
