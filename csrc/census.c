@@ -724,6 +724,20 @@ walk_frames(mv_walk *walk, PyInterpreterState *interp)
     return walk->status;
 }
 
+/* The roots that are objects, by their MV_ROOT_* (the running frames come
+ * after them): sys.modules, builtins, the sys dict, the interned strings
+ * (NULL before 3.12). */
+#define ROOT_OBJECTS MV_ROOT_FRAME
+
+static void
+root_objects(PyInterpreterState *interp, PyObject *roots[ROOT_OBJECTS])
+{
+    roots[MV_ROOT_MODULES] = MV_INTERP_MODULES(interp);
+    roots[MV_ROOT_BUILTINS] = interp->builtins;
+    roots[MV_ROOT_SYS] = interp->sysdict;
+    roots[MV_ROOT_INTERNED] = MV_INTERNED_STRINGS(interp);
+}
+
 /* The roots that hold what the program uses come first, the collector's
  * lists last: what is first met from a list is held by no module, builtin,
  * interned string or running frame (cyclic garbage, or held from C). */
@@ -737,10 +751,11 @@ walk_roots(mv_walk *walk, PyInterpreterState *interp, mv_census *census)
         walk->status = mv_type_table_init(&census->types, 1024);
     }
     if (walk->status == MV_OK) {
-        walk_from(walk, MV_ROOT_MODULES, MV_INTERP_MODULES(interp));
-        walk_from(walk, MV_ROOT_BUILTINS, interp->builtins);
-        walk_from(walk, MV_ROOT_SYS, interp->sysdict);
-        walk_from(walk, MV_ROOT_INTERNED, MV_INTERNED_STRINGS(interp));
+        PyObject *roots[ROOT_OBJECTS];
+        root_objects(interp, roots);
+        for (int kind = 0; kind < ROOT_OBJECTS; kind++) {
+            walk_from(walk, kind, roots[kind]);
+        }
         walk_frames(walk, interp);
         if (!walk->program_roots_only) {
             walk_gc_lists(walk, MV_GC_STATE(interp));
@@ -853,9 +868,9 @@ add_edge(PyObject *op, void *arg)
 static void
 add_root_edges(graph_walk *walk, PyInterpreterState *interp)
 {
-    PyObject *roots[] = {MV_INTERP_MODULES(interp), interp->builtins, interp->sysdict,
-                         MV_INTERNED_STRINGS(interp)};
-    for (size_t i = 0; walk->status == MV_OK && i < sizeof(roots) / sizeof(roots[0]); i++) {
+    PyObject *roots[ROOT_OBJECTS];
+    root_objects(interp, roots);
+    for (int i = 0; walk->status == MV_OK && i < ROOT_OBJECTS; i++) {
         if (roots[i] != NULL) {
             add_edge(roots[i], walk);
         }
